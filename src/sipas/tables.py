@@ -1,0 +1,118 @@
+"""The year's tidy result tables, written to ``outputs/<year>/tables/``.
+
+* ``indices``      criterion / element / SIPAS per unit, peer group and province
+  (:mod:`sipas.indices`);
+* ``sample``       per unit: people served (N), target and achieved sample;
+* ``profile``      respondents' profile: counts and shares per unit and category;
+* ``expectations`` share of respondents choosing each improvement priority.
+
+Notebooks read these files; they compute nothing themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .codebook import YearConfig, load_year
+from .config import Paths, paths as default_paths
+from .errors import SipasError
+from .indices import PROVINCE_ID, compute_indices
+from .io import write_table
+
+TABLES = ("indices", "sample", "profile", "expectations")
+
+
+def load_responses(cfg: YearConfig) -> pd.DataFrame:
+    """The processed microdata of a year (``sipas validate`` writes it)."""
+    path = cfg.paths.responses(cfg.year)
+    if not path.is_file():
+        raise SipasError("processed survey data not found", file=path,
+                         hint=f"run `sipas validate --year {cfg.year}` first "
+                              f"(or `sipas demo-data --year {cfg.year}` for demo data)")
+    return pd.read_parquet(path)
+
+
+def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    counts = df.groupby("unit_id").size()
+    psus = df.groupby("unit_id")["commune"].nunique() if "commune" in df else pd.Series(dtype=int)
+    rows = []
+    for u in cfg.units:
+        rows.append({
+            "year": cfg.year, "unit_id": u.id, "unit_name": u.name, "unit_type": u.type,
+            "served": u.served, "target": cfg.sample_targets[u.id],
+            "achieved": int(counts.get(u.id, 0)),
+            "communes_listed": len(u.communes), "communes_sampled": int(psus.get(u.id, 0)),
+        })
+    return pd.DataFrame(rows)
+
+
+def _scopes(cfg: YearConfig, df: pd.DataFrame):
+    for u in cfg.units:
+        yield u.id, df["unit_id"] == u.id
+    yield PROVINCE_ID, pd.Series(True, index=df.index)
+
+
+def profile_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """Unweighted respondent counts and shares per category (shares among answers given)."""
+    rows = []
+    for var in cfg.methodology.profile:
+        if var.type != "category":
+            continue
+        for scope, mask in _scopes(cfg, df):
+            col = df.loc[mask, var.id]
+            counts = col.value_counts()
+            total = int(col.notna().sum())
+            for cat in var.categories:
+                n = int(counts.get(cat.code, 0))
+                rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id,
+                             "variable_label": var.label, "category": cat.code,
+                             "category_label": cat.label, "n": n,
+                             "share": n / total if total else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def expectations_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    exp = cfg.methodology.expectations
+    if exp is None:
+        return pd.DataFrame(columns=["year", "unit_id", "item_id", "item_label", "n", "respondents", "share"])
+    rows = []
+    for scope, mask in _scopes(cfg, df):
+        sub = df.loc[mask]
+        for item in exp.items:
+            n = int(sub[item.id].fillna(False).astype(bool).sum())
+            rows.append({"year": cfg.year, "unit_id": scope, "item_id": item.id, "item_label": item.label,
+                         "n": n, "respondents": len(sub), "share": n / len(sub) if len(sub) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {
+        "indices": compute_indices(df, cfg),
+        "sample": sample_table(cfg, df),
+        "profile": profile_table(cfg, df),
+        "expectations": expectations_table(cfg, df),
+    }
+
+
+def write_tables(year: int, p: Paths | None = None) -> list[Path]:
+    """Compute and write every table of a year; returns the files written."""
+    p = p or default_paths()
+    cfg = YearConfig(year, p)
+    tables = build_tables(cfg, load_responses(cfg))
+    written: list[Path] = []
+    for name, table in tables.items():
+        written += write_table(table, p.tables(year) / name)
+    return written
+
+
+def read_table(year: int, name: str, p: Paths | None = None) -> pd.DataFrame:
+    p = p or default_paths()
+    path = p.tables(year) / f"{name}.parquet"
+    if not path.is_file():
+        raise SipasError("result table not found", file=path, hint=f"run `sipas estimate --year {year}`")
+    return pd.read_parquet(path)
+
+
+__all__ = ["TABLES", "build_tables", "write_tables", "read_table", "load_responses", "load_year"]
