@@ -1,0 +1,49 @@
+# SIPAS — the two commands:
+#   make report   set up .venv if needed, generate the demo data, run the 2022 and 2023 reports
+#   make test     set up .venv if needed, run every test
+# `make help` lists the other targets.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SIPAS  := $(BIN)/sipas
+YEARS  ?= 2022 2023
+DEMO   ?= 1
+JOBS   ?=
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo-data validate report test bench clean lab
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the package with its test tools (idempotent)
+
+demo-data: setup ## Generate the seeded demo survey files into data/raw/<year>/
+	$(SIPAS) demo-data $(addprefix --year ,$(YEARS))
+
+validate: setup ## Intake: data/raw/<year>/ -> data/processed/<year>/ (+ quarantine, report)
+	@for y in $(YEARS); do $(SIPAS) validate --year $$y || exit $$?; done
+
+report: setup ## Demo data (DEMO=1), intake, tables, notebooks and HTML annexes for YEARS
+	@if [ "$(DEMO)" = "1" ]; then $(MAKE) --no-print-directory demo-data YEARS="$(YEARS)"; fi
+	@$(MAKE) --no-print-directory validate YEARS="$(YEARS)"
+	$(SIPAS) run $(addprefix --year ,$(YEARS)) $(if $(JOBS),--jobs $(JOBS))
+	@echo "Open outputs/index.html"
+
+test: setup ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+clean: ## Remove generated data and outputs (keeps .venv)
+	rm -rf outputs/[0-9]* outputs/index.html data/raw/[0-9]* data/processed/[0-9]*
+
+lab: setup ## Install JupyterLab into .venv and open the notebooks
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	cd notebooks && ../$(BIN)/jupyter lab
