@@ -66,17 +66,21 @@ def _with_toc(body: str) -> tuple[str, list[tuple[str, str]]]:
         attrs = re.sub(r'\s*id="[^"]*"', "", m.group("attrs"))
         return f'<h2 id="{slug}"{attrs}>{m.group("inner")}</h2>'
 
-    return _H2.sub(fix, body), toc
+    body = _H2.sub(fix, body)
+    if toc:
+        items = "".join(f'<li><a href="#{i}">{html.escape(t)}</a></li>' for i, t in toc)
+        nav = f'<nav class="toc"><strong>Mục lục</strong><ul>{items}</ul></nav>\n'
+        at = body.find("<h2 ")
+        body = body[:at] + nav + body[at:]
+    return body, toc
 
 
 def page(title: str, body: str, kicker: str = "", footer: str = "", nav=None, toc: bool = False) -> str:
-    """Wrap ``body`` (trusted HTML) in the house page."""
-    entries: list[tuple[str, str]] = []
+    """Wrap ``body`` (trusted HTML) in the house page; ``toc`` adds contents before the first h2."""
     if toc:
-        body, entries = _with_toc(body)
+        body, _ = _with_toc(body)
     return _env().get_template("page.html.j2").render(
-        title=title, body=_markup(body),
-        css=_markup(css()), kicker=kicker, footer=footer, nav=nav or [], toc=entries)
+        title=title, body=_markup(body), css=_markup(css()), kicker=kicker, footer=footer, nav=nav or [])
 
 
 def _markup(text: str):

@@ -144,7 +144,8 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
                num: tuple[str, ...] = (), caption: str | None = None, css: str = "sipas-table") -> str:
     """An escaped HTML table: ``columns`` maps frame columns to Vietnamese headers;
     ``pct`` columns print as 82,66%, ``num`` columns with thousands dots."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in columns.values())
+    head = "".join(f'<th class="num">{html.escape(h)}</th>' if c in pct or c in num else f"<th>{html.escape(h)}</th>"
+                   for c, h in columns.items())
     body = []
     for _, r in df.iterrows():
         cells = []
