@@ -102,3 +102,15 @@ def tiny_responses() -> pd.DataFrame:
         df[c] = df[c].astype("Int16")
     df["unit_type"] = df["unit_id"].map({"d1": "district", "s1": "department"})
     return df
+
+
+# ------------------------------------------------------------ demo project
+
+from . import demo_project  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """Root of a project copy with demo 2023 data, processed data and tables, built
+    once per session through the command line."""
+    return demo_project.build(tmp_path_factory.mktemp("demo") / "project")
