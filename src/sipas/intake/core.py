@@ -1,0 +1,299 @@
+"""``run_intake``: a year's raw files -> processed responses, quarantine, validation
+report (and the data-quality annex)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..codebook import YearConfig
+from ..config import Paths, paths as default_paths
+from .mapping import CRITERION, Codebook
+from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
+from .readers import SUPPORTED, IntakeError, read_file
+from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
+from .schema import processed_schema
+from .validate import Record, RowMapper, TableMap, add_flags, check_duplicates, header_score, map_table
+
+UNKNOWN_UNIT = "_unknown"
+
+
+@dataclass
+class IntakeResult:
+    """What an intake run read, accepted, quarantined and wrote."""
+
+    year: int
+    files: list[dict]                    # per file: rows_read, accepted, quarantined, flagged, sheets, notes
+    units: list[dict]                    # per unit: target, rows_read, accepted, quarantined, flagged, weight
+    rows_read: int
+    accepted: int
+    quarantined: int
+    flagged: int
+    reasons: dict[str, int]              # primary reason -> rows
+    flags: dict[str, int]                # flag -> rows
+    responses: pd.DataFrame              # the processed table (as written)
+    quarantine: pd.DataFrame             # one row per quarantined row: origin, reason, raw values
+    report: dict                         # the validation report (validation.json)
+    written: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"SIPAS {self.year}: đọc {self.rows_read} phiếu, nhận {self.accepted}, "
+                 f"cách ly {self.quarantined}, đánh dấu {self.flagged} / "
+                 f"read {self.rows_read}, accepted {self.accepted}, quarantined {self.quarantined}, "
+                 f"flagged {self.flagged}"]
+        for f in self.files:
+            lines.append(f"  {f['file']}: {f['rows_read']} read, {f['accepted']} accepted, "
+                         f"{f['quarantined']} quarantined")
+        if self.reasons:
+            lines.append("  Lý do cách ly / quarantine reasons:")
+            for code, n in self.reasons.items():
+                lines.append(f"    {code:<20} {n:>5}  {REASON[code].vi} / {REASON[code].en}")
+        if self.flags:
+            lines.append("  Đánh dấu (vẫn dùng) / flags (rows kept):")
+            for code, n in self.flags.items():
+                lines.append(f"    {code:<20} {n:>5}  {FLAG[code].vi} / {FLAG[code].en}")
+        short = [u for u in self.units if u["unit_id"] != UNKNOWN_UNIT and u["accepted"] < u["target"]]
+        if short:
+            lines.append(f"  {len(short)} đơn vị chưa đạt cỡ mẫu / units below their sample target: "
+                         + ", ".join(f"{u['unit_id']} {u['accepted']}/{u['target']}" for u in short[:8])
+                         + (" ..." if len(short) > 8 else ""))
+        for w in self.warnings:
+            lines.append(f"  ! {w}")
+        for name, path in self.written.items():
+            lines.append(f"  wrote {path}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------- inputs
+
+
+def find_inputs(year: int, p: Paths, inputs: list | None) -> list[Path]:
+    if inputs:
+        files = [Path(i) for i in inputs]
+        for f in files:
+            if not f.exists():
+                raise IntakeError("file not found", file=f, hint="check the path given with --input")
+        return files
+    folder = p.raw(year)
+    if not folder.is_dir():
+        raise IntakeError(f"no raw data folder for {year}", file=folder,
+                          hint=f"put the field files there, or run `sipas demo-data --year {year}`")
+    files = sorted(f for f in folder.iterdir()
+                   if f.is_file() and not f.name.startswith(("_", ".", "~$"))
+                   and f.suffix.lower() in SUPPORTED + (".xls",) and f.name.lower() != "readme.md")
+    if not files:
+        raise IntakeError(f"no survey files (.csv, .xlsx, .sav) for {year}", file=folder,
+                          hint=f"put the field files there, or run `sipas demo-data --year {year}`")
+    return files
+
+
+# ------------------------------------------------------------------------- run
+
+
+def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None = None,
+               paths: Paths | None = None, write: bool = True) -> IntakeResult:
+    """Read, map and validate a year's raw files; write ``data/processed/<year>/``
+    (``responses.parquet``, ``quarantine.xlsx``, ``validation.json``) and
+    ``outputs/<year>/quality.html``. Files are written only when everything succeeded.
+
+    Raises :class:`sipas.errors.SipasError` for a problem the analyst must fix.
+    """
+    p = paths or default_paths(root)
+    cfg = YearConfig(year, p)
+    cb = Codebook.from_config(cfg)
+    rules = load_rules(p.params)
+    files = find_inputs(year, p, inputs)
+
+    score = header_score(cb)
+    maps: list[TableMap] = []
+    file_info: dict[str, dict] = {}
+    warnings: list[str] = []
+    seen_names: set[str] = set()
+    for f in files:
+        if f.name in seen_names:
+            raise IntakeError("two input files have the same name", file=f,
+                              hint="rename one of them: the file name identifies a row's origin")
+        seen_names.add(f.name)
+        tables = read_file(f, score, cb.match_header)
+        info = {"file": f.name, "sheets": [], "notes": []}
+        usable = 0
+        for t in tables:
+            tm = map_table(t, cb)
+            if tm is None:
+                info["sheets"].append({"sheet": t.sheet, "used": False,
+                                       "note": "no survey header found; sheet skipped"})
+                continue
+            usable += 1
+            maps.append(tm)
+            info["notes"] += t.notes
+            info["sheets"].append({"sheet": t.sheet, "used": True, "header_row": t.header_row,
+                                   "ignored_columns": tm.unknown, "personal_columns_removed": tm.personal,
+                                   "unit_from_sheet_name": tm.unit_from_sheet})
+        if not usable:
+            what = "sheet" if f.suffix.lower() in (".xlsx", ".xlsm") else "header row"
+            raise IntakeError(f"no {what} with survey data: no row names at least 3 questionnaire columns",
+                              file=f, hint="the header row must use the codebook's names, e.g. 'Mã phiếu', "
+                                           "'Đơn vị', 'Điều tra viên', 'Ngày phỏng vấn', 'C1_1' ... "
+                                           "(params/fields.yaml, params/methodology/)")
+        for n in info["notes"]:
+            warnings.append(f"{f.name}: {n}")
+        file_info[f.name] = info
+
+    mapper = RowMapper(cb, rules)
+    records: list[Record] = [mapper.record(tm, i) for tm in maps for i in range(len(tm.table.rows))]
+    check_duplicates(records, cb, rules)
+    accepted = [r for r in records if r.accepted]
+    rejected = [r for r in records if not r.accepted]
+    add_flags(accepted, cb, rules)
+
+    responses = _processed(accepted, cfg, cb)
+    schema = processed_schema(cb)
+    schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
+
+    qrows = quarantine_rows(rejected, cb)
+    quarantine = pd.DataFrame(qrows)
+    report = _report(cfg, cb, rules, records, accepted, rejected, file_info, responses, warnings)
+    result = IntakeResult(
+        year=year, files=report["files"], units=report["units"],
+        rows_read=report["totals"]["rows_read"], accepted=len(accepted), quarantined=len(rejected),
+        flagged=report["totals"]["flagged"],
+        reasons={k: v["rows"] for k, v in report["reasons"].items() if v["rows"]},
+        flags={k: v["rows"] for k, v in report["flags"].items() if v["rows"]},
+        responses=responses, quarantine=quarantine, report=report, warnings=warnings)
+    if write:
+        out = {
+            "responses": p.responses(year),
+            "quarantine": p.processed(year) / "quarantine.xlsx",
+            "validation": p.processed(year) / "validation.json",
+            "quality": p.outputs(year) / "quality.html",
+        }
+        blobs = {
+            "responses": parquet_bytes(responses, cb),
+            "quarantine": quarantine_xlsx(qrows, cb),
+            "validation": (json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n").encode("utf-8"),
+        }
+        import importlib.util
+
+        if importlib.util.find_spec("sipas.intake.report"):
+            from .report import quality_html
+
+            blobs["quality"] = quality_html(report, cfg).encode("utf-8")
+        with atomic_files() as pending:
+            for k, data in blobs.items():
+                pending.append((out[k], data))
+        result.written = {k: out[k] for k in blobs}
+    return result
+
+
+def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.DataFrame:
+    reg = cfg.registry
+    n_h = Counter(r.values["unit_id"] for r in accepted)
+    order = {u.id: i for i, u in enumerate(reg.units)}
+    rows = []
+    for r in sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"])):
+        unit = r.values["_unit"]
+        psu_col = reg.design.psu[unit.type]
+        if not reg.design.fpc:
+            fpc = math.nan
+        elif psu_col == "respondent_id":
+            fpc = float(unit.served)
+        elif psu_col == "commune":
+            fpc = float(len(unit.communes))
+        else:
+            fpc = math.nan
+        row = {k: v for k, v in r.values.items() if not k.startswith("_")}
+        row.update(year=cfg.year, unit_type=unit.type, stratum=unit.id,
+                   psu=str(r.values.get(psu_col)), weight=unit.served / n_h[unit.id], fpc=fpc,
+                   source_file=r.origin, source_row=r.row, flags=";".join(r.flags))
+        rows.append(row)
+    return to_frame(rows, cb)
+
+
+def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info, responses, warnings) -> dict:
+    def blank():
+        return {"rows_read": 0, "accepted": 0, "quarantined": 0, "flagged": 0, "reasons": Counter()}
+
+    per_file: dict[str, dict] = defaultdict(blank)
+    per_unit: dict[str, dict] = defaultdict(blank)
+    for r in records:
+        uid = r.values.get("unit_id") or UNKNOWN_UNIT
+        for bucket in (per_file[r.file], per_unit[uid]):
+            bucket["rows_read"] += 1
+            if r.accepted:
+                bucket["accepted"] += 1
+                bucket["flagged"] += bool(r.flags)
+            else:
+                bucket["quarantined"] += 1
+                bucket["reasons"][r.primary] += 1
+    for name, b in (*per_file.items(), *per_unit.items()):
+        if b["accepted"] + b["quarantined"] != b["rows_read"]:  # pragma: no cover - guards a bug
+            raise AssertionError(f"{name}: accepted + quarantined != rows read")
+    assert len(accepted) + len(rejected) == len(records)
+
+    files = []
+    for name, info in file_info.items():
+        b = per_file.get(name, blank())
+        files.append({**info, **{k: v for k, v in b.items() if k != "reasons"},
+                      "reasons": dict(sorted(b["reasons"].items()))})
+    targets = cfg.sample_targets
+    units = []
+    for u in cfg.units:
+        b = per_unit.get(u.id, blank())
+        units.append({"unit_id": u.id, "name": u.name, "type": u.type, "served": u.served,
+                      "target": targets[u.id], **{k: v for k, v in b.items() if k != "reasons"},
+                      "reasons": dict(sorted(b["reasons"].items())),
+                      "weight": (u.served / b["accepted"]) if b["accepted"] else None})
+    if UNKNOWN_UNIT in per_unit:
+        b = per_unit[UNKNOWN_UNIT]
+        units.append({"unit_id": UNKNOWN_UNIT, "name": "(đơn vị không xác định / unknown unit)", "type": "",
+                      "served": None, "target": 0, **{k: v for k, v in b.items() if k != "reasons"},
+                      "reasons": dict(sorted(b["reasons"].items())), "weight": None})
+
+    primary = Counter(r.primary for r in rejected)
+    anyr = Counter(code for r in rejected for code in r.reasons)
+    flags = Counter(f for r in accepted for f in r.flags)
+    nonresp = []
+    for cid in cb.ids(CRITERION):
+        scale = cfg.methodology.scale_of(cid)
+        col = responses[cid] if len(responses) else pd.Series([], dtype="Int16")
+        n = len(col)
+        entry = {"criterion": cid, "label": cfg.methodology.criterion(cid).label, "rows": n,
+                 "valid": int(col.isin(scale.valid_codes).sum()),
+                 "blank": int(col.isna().sum())}
+        for mc in scale.missing:
+            entry[f"code_{mc.code}"] = int((col == mc.code).sum())
+        entry["missing_codes"] = {str(mc.code): mc.label for mc in scale.missing}
+        entry["nonresponse_share"] = round(1 - entry["valid"] / n, 6) if n else None
+        nonresp.append(entry)
+    return {
+        "year": cfg.year,
+        "methodology": cfg.methodology.id,
+        "survey_period": [str(cfg.registry.survey_period.start), str(cfg.registry.survey_period.end)],
+        "totals": {"rows_read": len(records), "accepted": len(accepted), "quarantined": len(rejected),
+                   "flagged": sum(1 for r in accepted if r.flags),
+                   "accepted_plus_quarantined_equals_read": len(accepted) + len(rejected) == len(records)},
+        "files": files,
+        "units": units,
+        "reasons": {r.code: {"vi": r.vi, "en": r.en, "rows": primary.get(r.code, 0),
+                             "rows_any": anyr.get(r.code, 0)} for r in REASONS},
+        "flags": {f.code: {"vi": f.vi, "en": f.en, "rows": flags.get(f.code, 0)} for f in FLAG.values()},
+        "item_nonresponse": nonresp,
+        "rules": rules.model_dump(),
+        "warnings": warnings,
+        "quarantined": [
+            {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
+             "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,
+             "problems": [{"reason": p.reason, "column": p.column, "value": p.value, "detail": p.detail}
+                          for p in r.problems]}
+            for r in rejected],
+        "flagged": [
+            {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values["respondent_id"],
+             "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags}
+            for r in accepted if r.flags],
+    }

@@ -1,0 +1,116 @@
+"""Text normalisation and code look-ups shared by header and answer mapping.
+
+Two keys are used for every comparison:
+
+* :func:`header_key` (the data contract's rule): NFC, diacritics removed (đ -> d),
+  case folded, every run of non-alphanumerics replaced by ``_`` (leading and trailing
+  ``_`` dropped).  ``"Mã phiếu"`` -> ``"ma_phieu"``.
+* :func:`exact_key`: NFC, case folded, spaces collapsed, diacritics KEPT.  Used first for
+  answers, so that two labels that differ only by their diacritics (``"Mảng"`` /
+  ``"Mang"``) never get mixed up; the diacritics-free key is a fallback only when it
+  names a single code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_SPACES = re.compile(r"\s+")
+_SPECIAL = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def header_key(text: object) -> str:
+    """The contract's matching key: ``"Ý kiến khác"`` -> ``"y_kien_khac"``."""
+    s = strip_diacritics(nfc(str(text))).casefold()
+    s = strip_diacritics(s)  # casefold may re-introduce nothing, but keep it idempotent
+    return _NON_ALNUM.sub("_", s).strip("_")
+
+
+def exact_key(text: object) -> str:
+    """NFC, case folded, whitespace collapsed, diacritics kept."""
+    return _SPACES.sub(" ", nfc(str(text)).casefold().replace("\u00a0", " ")).strip()
+
+
+def is_blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, str) and not value.strip():
+        return True
+    return False
+
+
+def clean_text(value: object) -> str | None:
+    """A cell as NFC text with outer spaces removed, or None when blank."""
+    if is_blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _SPACES.sub(" ", nfc(str(value)).replace("\u00a0", " ")).strip() or None
+
+
+def as_number(value: object) -> float | None:
+    """A cell as a number when it is one (``4``, ``4.0``, ``"4"``, ``" 4 "``, ``"4,0"``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    if isinstance(value, str):
+        s = value.strip().replace(",", ".")
+        if re.fullmatch(r"[+-]?\d+(\.\d+)?", s):
+            return float(s)
+    return None
+
+
+@dataclass
+class Lookup:
+    """Label/code -> canonical value, exact first, then without diacritics if unique."""
+
+    exact: dict[str, object] = field(default_factory=dict)
+    loose: dict[str, object] = field(default_factory=dict)
+    ambiguous: set[str] = field(default_factory=set)
+
+    def add(self, text: str, value: object) -> None:
+        ek = exact_key(text)
+        if ek and ek not in self.exact:
+            self.exact[ek] = value
+        lk = header_key(text)
+        if not lk:
+            return
+        if lk in self.loose and self.loose[lk] != value:
+            self.ambiguous.add(lk)
+        else:
+            self.loose.setdefault(lk, value)
+
+    def get(self, text: str) -> tuple[object | None, str]:
+        """``(value, "")`` or ``(None, why)`` with why in {"unknown", "ambiguous"}."""
+        ek = exact_key(text)
+        if ek in self.exact:
+            return self.exact[ek], ""
+        lk = header_key(text)
+        if lk in self.ambiguous:
+            return None, "ambiguous"
+        if lk in self.loose:
+            return self.loose[lk], ""
+        return None, "unknown"

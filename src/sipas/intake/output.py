@@ -1,0 +1,202 @@
+"""The processed table (schema from the codebook), the quarantine workbook and the
+atomic writing of a year's files."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .mapping import COMMENT, CRITERION, EXPECTATION, PROFILE, Codebook
+from .rules import FLAG, REASON
+
+DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
+          "commune", "interviewer", "interview_date"]
+ORIGIN = ["source_file", "source_row", "flags"]
+
+
+def processed_columns(cb: Codebook) -> list[tuple[str, pa.DataType, str]]:
+    """(column, arrow type, pandas dtype) of ``responses.parquet``, in contract order."""
+    cols: list[tuple[str, pa.DataType, str]] = [
+        ("respondent_id", pa.string(), "string"), ("year", pa.int16(), "int16"),
+        ("unit_id", pa.string(), "string"), ("unit_type", pa.string(), "string"),
+        ("stratum", pa.string(), "string"), ("psu", pa.string(), "string"),
+        ("weight", pa.float64(), "float64"), ("fpc", pa.float64(), "float64"),
+        ("commune", pa.string(), "string"), ("interviewer", pa.string(), "string"),
+        ("interview_date", pa.date32(), "object"),
+    ]
+    for cid in cb.ids(PROFILE):
+        col = cb.column(cid)
+        cols.append((cid, pa.int16(), "Int16") if col.type == "integer" else (cid, pa.string(), "string"))
+    cols += [(cid, pa.int16(), "Int16") for cid in cb.ids(CRITERION)]
+    cols += [(cid, pa.bool_(), "bool") for cid in cb.ids(EXPECTATION)]
+    cols += [(cid, pa.string(), "string") for cid in cb.ids(COMMENT)]
+    cols += [("source_file", pa.string(), "string"), ("source_row", pa.int32(), "int32"),
+             ("flags", pa.string(), "string")]
+    return cols
+
+
+def arrow_schema(cb: Codebook) -> pa.Schema:
+    return pa.schema([pa.field(n, t) for n, t, _ in processed_columns(cb)])
+
+
+def empty_frame(cb: Codebook) -> pd.DataFrame:
+    return pd.DataFrame({n: pd.Series([], dtype=d) for n, _, d in processed_columns(cb)})
+
+
+def to_frame(rows: list[dict], cb: Codebook) -> pd.DataFrame:
+    if not rows:
+        return empty_frame(cb)
+    data = {}
+    for name, _, dtype in processed_columns(cb):
+        values = [r.get(name) for r in rows]
+        if dtype == "object":
+            data[name] = pd.Series(values, dtype=object)
+        elif dtype == "bool":
+            data[name] = pd.Series([bool(v) for v in values], dtype=bool)
+        elif dtype in ("Int16",):
+            data[name] = pd.Series(pd.array(values, dtype="Int16"))
+        elif dtype == "string":
+            data[name] = pd.Series(pd.array(values, dtype="string"))
+        else:
+            data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
+    return pd.DataFrame(data)
+
+
+def parquet_bytes(df: pd.DataFrame, cb: Codebook) -> bytes:
+    table = pa.Table.from_pandas(df, schema=arrow_schema(cb), preserve_index=False)
+    buf = pa.BufferOutputStream()
+    pq.write_table(table, buf, compression="zstd", write_statistics=True)
+    return buf.getvalue().to_pybytes()
+
+
+# ------------------------------------------------------------------- quarantine
+
+QUARANTINE_HEAD = [
+    ("source_file", "Tệp / File"), ("source_sheet", "Trang tính / Sheet"), ("source_row", "Dòng / Row"),
+    ("reason", "Mã lý do / Reason code"), ("reason_vi", "Lý do"), ("reason_en", "Reason"),
+    ("column", "Cột / Column"), ("value", "Giá trị / Value"), ("detail", "Chi tiết / Detail"),
+    ("all_reasons", "Mọi lý do / All reasons"),
+]
+
+
+def quarantine_rows(records, cb: Codebook) -> list[dict]:
+    out = []
+    for r in records:
+        first = min(r.problems, key=lambda p: list(REASON).index(p.reason))
+        row = {"source_file": r.file, "source_sheet": r.sheet or "", "source_row": r.row,
+               "reason": first.reason, "reason_vi": REASON[first.reason].vi, "reason_en": REASON[first.reason].en,
+               "column": first.column, "value": first.value, "detail": first.detail,
+               "all_reasons": "; ".join(f"{p.reason}" + (f" [{p.column}={p.value!r}]" if p.column else "")
+                                        + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
+                                        for p in sorted(r.problems, key=lambda p: list(REASON).index(p.reason)))}
+        for cid, v in r.raw.items():
+            row[cid] = v
+        out.append(row)
+    return out
+
+
+def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
+    import openpyxl
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Cach ly - Quarantine"
+    data_cols = [c.id for c in cb.columns if c.kind != "personal"]
+    head = [h for _, h in QUARANTINE_HEAD] + [
+        (cid.upper() if cb.column(cid).kind == CRITERION else cb.column(cid).label) for cid in data_cols]
+    ws.append(head)
+    ws.append([k for k, _ in QUARANTINE_HEAD] + data_cols)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="FDE9D9")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in ws[2]:
+        cell.font = Font(italic=True, color="808080")
+    for r in rows:
+        vals = [r.get(k) for k, _ in QUARANTINE_HEAD] + [r.get(c) for c in data_cols]
+        ws.append([_xl(v) for v in vals])
+    ws.freeze_panes = "D3"
+    for col, width in zip("ABCDEFGHIJ", (28, 16, 8, 20, 40, 40, 18, 18, 40, 40)):
+        ws.column_dimensions[col].width = width
+    ws.auto_filter.ref = f"A2:{openpyxl.utils.get_column_letter(len(head))}{max(2, len(rows) + 2)}"
+    # reasons sheet
+    ws2 = wb.create_sheet("Ly do - Reasons")
+    ws2.append(["Mã / Code", "Lý do (tiếng Việt)", "Reason (English)", "Loại / Kind"])
+    for rr in REASON.values():
+        ws2.append([rr.code, rr.vi, rr.en, "cách ly / quarantine"])
+    for f in FLAG.values():
+        ws2.append([f.code, f.vi, f.en, "đánh dấu, vẫn dùng / flag, kept"])
+    return deterministic_xlsx(wb)
+
+
+def _xl(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
+        return "'" + v  # never let a citizen's text become a formula
+    return v
+
+
+def deterministic_xlsx(wb) -> bytes:
+    """Workbook bytes without timestamps (fixed document dates and zip entry times)."""
+    import datetime as dt
+
+    fixed = dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "sipas"
+    wb.properties.lastModifiedBy = "sipas"
+    raw = io.BytesIO()
+    wb.save(raw)
+    src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in sorted(src.infolist(), key=lambda i: i.filename):
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' on save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o600 << 16
+            dst.writestr(zi, data)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------- atomic writes
+
+
+@contextmanager
+def atomic_files():
+    """Collect (path, bytes); write them all to temporary names, then rename each into
+    place. If anything fails before the renames, no target file is touched."""
+    pending: list[tuple[Path, bytes]] = []
+    yield pending
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in pending:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            temps.append((tmp, path))
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in temps:
+        os.replace(tmp, path)

@@ -1,0 +1,316 @@
+"""Readers: every supported file becomes one or more :class:`RawTable` (a header and
+rows of raw cell values, each row with its origin).
+
+* ``.csv`` / ``.txt``: UTF-8 with or without BOM, UTF-16 (Excel "Unicode text"),
+  comma, semicolon or tab separated.  Windows-1258 is converted (with a note); TCVN3
+  (ABC) and VNI files are refused with a message that says how to re-save them.
+* ``.xlsx`` / ``.xlsm``: every sheet with a recognisable header; title rows above the
+  header and merged cells (header or data) are handled.
+* ``.sav``: SPSS, with value labels and user-missing values kept.
+
+Fatal problems raise :class:`IntakeError` (a :class:`sipas.errors.SipasError`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import SipasError
+from .normalize import is_blank, nfc
+
+SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")
+RESAVE_HINT = ("open it in Excel and use File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)' "
+               "or 'Excel Workbook (*.xlsx)' / mở tệp bằng Excel, chọn Lưu thành 'CSV UTF-8' hoặc '.xlsx'")
+
+
+class IntakeError(SipasError):
+    """A raw survey file cannot be used as it is."""
+
+
+@dataclass
+class RawTable:
+    """A header row and the data rows below it, as read (no mapping yet)."""
+
+    file: Path
+    sheet: str | None
+    headers: list[object]
+    rows: list[list[object]]
+    row_numbers: list[int]
+    header_row: int = 1
+    value_labels: dict[int, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The origin as shown to analysts: ``file.xlsx`` or ``file.xlsx#Sheet``."""
+        return self.file.name + (f"#{self.sheet}" if self.sheet else "")
+
+
+HeaderScore = Callable[[list[object]], int]
+
+
+# ------------------------------------------------------------------ header search
+
+
+def find_header(grid: list[list[object]], score: HeaderScore, max_scan: int = 30) -> tuple[int, int]:
+    """Index of the row (within the first ``max_scan``) that best looks like the header,
+    and its score (number of cells naming a codebook column). Earliest row wins ties."""
+    best, best_score = 0, -1
+    for i, row in enumerate(grid[:max_scan]):
+        s = score(row)
+        if s > best_score:
+            best, best_score = i, s
+    return best, max(best_score, 0)
+
+
+def combine_header(grid: list[list[object]], h: int, match: Callable[[object], str | None]) -> list[object]:
+    """Header cells of row ``h``; where a cell is blank or names nothing, the nearest row
+    above that names a column (two-row headers with a group title above)."""
+    width = max((len(r) for r in grid[: h + 1]), default=0)
+    out: list[object] = []
+    for j in range(width):
+        cell = grid[h][j] if j < len(grid[h]) else None
+        if match(cell) is None:
+            for k in range(h - 1, max(-1, h - 4), -1):
+                above = grid[k][j] if j < len(grid[k]) else None
+                if match(above) is not None:
+                    cell = above
+                    break
+        out.append(cell)
+    return out
+
+
+# ------------------------------------------------------------------------- CSV
+
+_VI_MARKS = {0x0300, 0x0301, 0x0303, 0x0309, 0x0323, 0x0302, 0x0306, 0x031B}
+_PUNCT = set("“”‘’–—…•°«»€§©®±×÷\u00a0\u2009\u202f")
+
+
+def _looks_vietnamese(text: str) -> bool:
+    """True when every non-ASCII character is a Vietnamese letter or common punctuation."""
+    for ch in set(text):
+        if ord(ch) < 128 or ch in _PUNCT:
+            continue
+        d = unicodedata.normalize("NFD", ch)
+        base, marks = d[0], d[1:]
+        if base in "đĐ" and not marks:
+            continue
+        if not (base.isascii() and base.isalpha()) or not marks:
+            return False
+        if any(ord(m) not in _VI_MARKS for m in marks):
+            return False
+    return True
+
+
+def _guess_legacy(raw: bytes) -> str:
+    text = raw.decode("cp1252", errors="replace")
+    vni = sum(text.count(c) for c in "øùûõïñöôø")
+    tcvn = sum(text.count(c) for c in "¸µ¶·¹¨©ª«®¬­¼½¾Æ")
+    if vni > tcvn:
+        return "VNI (VNI-Windows)"
+    if tcvn > vni:
+        return "TCVN3 (ABC)"
+    return "a legacy 8-bit Vietnamese encoding (TCVN3/ABC or VNI)"
+
+
+def _mojibake(text: str) -> bool:
+    return any(s in text for s in ("á»", "áº", "Æ°", "Ä‘", "Ã¡", "Ã ", "Ã¢", "Ãª", "Ã´"))
+
+
+def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
+    """Bytes of a text file -> NFC text, with notes about what was done."""
+    notes: list[str] = []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        text = raw[3:].decode("utf-8", errors="strict") if _utf8_ok(raw[3:]) else None
+        if text is None:
+            raise IntakeError("the file starts with a UTF-8 mark but is not valid UTF-8", file=path,
+                              hint=RESAVE_HINT)
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+        notes.append("read as UTF-16")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            cand = nfc(raw.decode("cp1258", errors="replace"))
+            if "\ufffd" not in cand and _looks_vietnamese(cand):
+                notes.append("converted from Windows-1258 (not UTF-8) / đã chuyển từ mã Windows-1258 sang Unicode")
+                text = cand
+            else:
+                enc = _guess_legacy(raw)
+                raise IntakeError(
+                    f"the file is not UTF-8: it looks like {enc}, which cannot be read safely / "
+                    f"tệp không ở dạng Unicode UTF-8 (có vẻ là {enc})", file=path,
+                    hint="convert it to Unicode (UniKey: Công cụ chuyển mã, Ctrl+Shift+F6, "
+                         "from TCVN3/VNI to Unicode), then " + RESAVE_HINT) from None
+    if _mojibake(text):
+        try:
+            fixed = text.encode("cp1252").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            fixed = None
+        if fixed and _looks_vietnamese(nfc(fixed)):
+            notes.append("repaired text that had been converted twice (UTF-8 read as Windows-1252)")
+            text = fixed
+        else:
+            raise IntakeError("the Vietnamese text is garbled (UTF-8 that was read as another "
+                              "encoding and saved again, e.g. 'PhÆ°á»ng')", file=path,
+                              hint="re-export the file from the original source; " + RESAVE_HINT)
+    if "\ufffd" in text:
+        notes.append("contains replacement characters (�): some characters were lost before the file reached us")
+    return nfc(text), notes
+
+
+def _utf8_ok(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _sniff_delimiter(text: str) -> str:
+    head = "\n".join(text.splitlines()[:30])
+    counts = {d: 0 for d in (",", ";", "\t")}
+    in_quotes = False
+    for ch in head:
+        if ch == '"':
+            in_quotes = not in_quotes
+        elif not in_quotes and ch in counts:
+            counts[ch] += 1
+    return max(counts, key=lambda d: (counts[d], d == ","))
+
+
+def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | None]) -> list[RawTable]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IntakeError(f"cannot read the file ({exc.strerror})", file=path) from None
+    if not raw.strip():
+        raise IntakeError("the file is empty", file=path, hint="export the survey data again")
+    if raw[:4] == b"PK\x03\x04":
+        raise IntakeError("this is an Excel workbook saved with a .csv name", file=path,
+                          hint="rename it to .xlsx")
+    text, notes = decode_text(raw, path)
+    delim = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    grid: list[list[object]] = []
+    starts: list[int] = []
+    prev = 0
+    try:
+        for rec in reader:
+            starts.append(prev + 1)
+            prev = reader.line_num
+            grid.append(list(rec))
+    except csv.Error as exc:
+        raise IntakeError(f"not a readable CSV file near line {prev + 1}: {exc}", file=path,
+                          hint=RESAVE_HINT) from None
+    return [_table_from_grid(path, None, grid, starts, score, match, notes)]
+
+
+def _table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], line_numbers: list[int],
+                     score: HeaderScore, match, notes: list[str]) -> RawTable:
+    h, _ = find_header(grid, score)
+    headers = combine_header(grid, h, match)
+    rows, numbers = [], []
+    for r, n in zip(grid[h + 1:], line_numbers[h + 1:]):
+        if all(is_blank(c) for c in r):
+            continue
+        rows.append(list(r))
+        numbers.append(n)
+    return RawTable(path, sheet, headers, rows, numbers, header_row=line_numbers[h] if grid else 1,
+                    notes=list(notes))
+
+
+# ------------------------------------------------------------------------ Excel
+
+
+def read_xlsx(path: Path, score: HeaderScore, match: Callable[[object], str | None]) -> list[RawTable]:
+    import zipfile
+
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+        raw = path.read_bytes()[:8] if path.is_file() else b""
+        if raw.startswith(b"\xd0\xcf\x11\xe0"):
+            raise IntakeError("this is an old Excel 97–2003 (.xls) workbook or a password-protected one",
+                              file=path, hint="open it in Excel and save it as 'Excel Workbook (*.xlsx)' "
+                                              "without a password") from None
+        raise IntakeError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})", file=path,
+                          hint="open it in Excel and save it again as .xlsx") from None
+    tables = []
+    for ws in wb.worksheets:
+        grid = [list(r) for r in ws.iter_rows(values_only=True)]
+        for rng in ws.merged_cells.ranges:
+            top = grid[rng.min_row - 1][rng.min_col - 1] if rng.min_row - 1 < len(grid) else None
+            for i in range(rng.min_row - 1, min(rng.max_row, len(grid))):
+                row = grid[i]
+                if len(row) < rng.max_col:
+                    row.extend([None] * (rng.max_col - len(row)))
+                for j in range(rng.min_col - 1, rng.max_col):
+                    row[j] = top
+        for row in grid:
+            for j, c in enumerate(row):
+                if isinstance(c, str):
+                    row[j] = nfc(c)
+        tables.append(_table_from_grid(path, ws.title, grid, list(range(1, len(grid) + 1)), score, match, []))
+    wb.close()
+    return tables
+
+
+# ------------------------------------------------------------------------- SPSS
+
+
+def read_sav(path: Path, score: HeaderScore, match: Callable[[object], str | None]) -> list[RawTable]:
+    import pyreadstat
+
+    try:
+        df, meta = pyreadstat.read_sav(str(path), apply_value_formats=False, user_missing=True)
+    except Exception as exc:  # pyreadstat raises its own ReadstatError / PyreadstatError
+        raise IntakeError(f"not a readable SPSS .sav file ({exc})", file=path,
+                          hint="export it again from SPSS (File > Save As > SPSS Statistics .sav)") from None
+    names = list(df.columns)
+    labels = meta.column_names_to_labels or {}
+    headers: list[object] = []
+    for n in names:
+        lab = labels.get(n)
+        headers.append(n if match(n) is not None or not lab or match(lab) is None else lab)
+    vl = {}
+    for j, n in enumerate(names):
+        table = (meta.variable_value_labels or {}).get(n)
+        if table:
+            vl[j] = {k: nfc(str(v)) for k, v in table.items()}
+    rows, numbers = [], []
+    cols = [df[c].astype(object).tolist() for c in names]
+    for i in range(len(df)):
+        row = [nfc(c[i]) if isinstance(c[i], str) else c[i] for c in cols]
+        if all(is_blank(c) for c in row):
+            continue
+        rows.append(row)
+        numbers.append(i + 1)
+    return [RawTable(path, None, headers, rows, numbers, header_row=0, value_labels=vl)]
+
+
+READERS = {".csv": read_csv, ".txt": read_csv, ".xlsx": read_xlsx, ".xlsm": read_xlsx, ".sav": read_sav}
+
+
+def read_file(path: Path, score: HeaderScore, match: Callable[[object], str | None]) -> list[RawTable]:
+    if not path.exists():
+        raise IntakeError("file not found", file=path, hint="check the path given with --input")
+    if not path.is_file():
+        raise IntakeError("not a file", file=path)
+    ext = path.suffix.lower()
+    if ext == ".xls":
+        raise IntakeError("old Excel 97–2003 (.xls) workbooks are not read", file=path,
+                          hint="open it in Excel and save it as 'Excel Workbook (*.xlsx)'")
+    reader = READERS.get(ext)
+    if reader is None:
+        raise IntakeError(f"unsupported file type '{ext or '(none)'}'", file=path,
+                          hint="supported: " + ", ".join(SUPPORTED))
+    return reader(path, score, match)
