@@ -86,6 +86,7 @@ class Criterion(_Model):
 class Element(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
+    short_label: str | None = None  # for table headers and chart axes; defaults to label
     aspect: str | None = None
     criteria: list[Criterion] = Field(min_length=1)
 
@@ -93,6 +94,7 @@ class Element(_Model):
 class Aspect(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
+    short_label: str | None = None
 
 
 class Aggregation(_Model):
@@ -226,6 +228,10 @@ class Methodology(_Model):
             out.update({c.id: c.label for c in e.criteria})
         out["sipas"] = self.index_label
         return out
+
+    def short_labels(self) -> dict[str, str]:
+        """Short label of every element and aspect (falls back to the label)."""
+        return {x.id: x.short_label or x.label for x in (*self.aspects, *self.elements)}
 
 
 class Fields(_Model):

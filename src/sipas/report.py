@@ -70,9 +70,9 @@ class Report:
     @property
     def top_items(self) -> list[tuple[str, str]]:
         """(id, label) of the components of the index: aspects if any, else elements."""
-        if self.method.aspects:
-            return [(a.id, a.label) for a in self.method.aspects]
-        return [(e.id, e.label) for e in self.method.elements]
+        short = self.method.short_labels()
+        tops = self.method.aspects or self.method.elements
+        return [(x.id, short[x.id]) for x in tops]
 
     # ---------------------------------------------------------------- frames
 
