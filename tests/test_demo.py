@@ -357,7 +357,7 @@ def test_key_lists_each_bad_record_at_its_row(surveys, root):
             kind = rec["kind"]
             if kind == "duplicate_id":
                 assert ids[rec["respondent_id"]] == 2
-                src = int(rec["value"].split("row ")[-1])
+                src = rec["first_row"]
                 assert s.rows[src - 2][0] == rec["respondent_id"] and src < rec["row"]
                 assert (s.rows[src - 2] == r) == rec["value"].startswith("exact")
             elif kind == "unknown_unit":
@@ -374,7 +374,7 @@ def test_key_lists_each_bad_record_at_its_row(surveys, root):
                 straight.append(rec)
             if rec["unit_id"]:
                 assert s.unit_of(r) == rec["unit_id"]
-        assert len(straight) == br.straight_line_size
+        assert len(straight) == br.straight_line_size and {x["group"] for x in straight} == {1}
         vectors = {tuple(s.rows[x["row"] - 2][c] for c in s.crit_cols) for x in straight}
         interviewers = {s.rows[x["row"] - 2][s.col["Điều tra viên"]] for x in straight}
         assert len(vectors) == 1 and len(interviewers) == 1

@@ -385,9 +385,10 @@ def generate(
     # --- bad records
     key_records: list[dict] = []
     protected = spare_flag.copy()                # rows not to be spoiled again
-    pool = iter(rng.permutation(np.flatnonzero(~spare_flag)))
+    pool = rng.permutation(np.flatnonzero(~spare_flag))
 
     def take(cond=None) -> int:
+        """The next unprotected row of a fixed random order that meets ``cond``."""
         for i in pool:
             if not protected[i] and (cond is None or cond(i)):
                 protected[i] = True
@@ -448,8 +449,9 @@ def generate(
             answers[i] = answers[template]
             protected[i] = True
         for i in group:
-            key_records.append(dict(kind="straight_line", index=int(i), column=None,
-                                    value=f"group {g + 1} ({len(group)} questionnaires, {interviewer_codes[iv]})"))
+            key_records.append(dict(kind="straight_line", index=int(i), column=None, group=g + 1,
+                                    value=f"group {g + 1}: {len(group)} questionnaires of {interviewer_codes[iv]} "
+                                          "with identical answers"))
 
     # extra rows: exact duplicates (copies), conflicting ids and unknown units (spares)
     dup_exact_src = [take() for _ in range(br.duplicate_id_exact)]
@@ -580,16 +582,19 @@ def generate(
     records = []
     for rec in key_records:
         i = rec.pop("index")
-        records.append(dict(kind=rec["kind"], respondent_id=rid[i], row=row_of[i], unit_id=units[unit_idx[i]].id,
-                            extra=False, column=rec["column"], value=rec["value"]))
+        out = dict(kind=rec["kind"], respondent_id=rid[i], row=row_of[i], unit_id=units[unit_idx[i]].id,
+                   extra=False, column=rec["column"], value=rec["value"])
+        if "group" in rec:
+            out["group"] = rec["group"]
+        records.append(out)
     for pos, (i, role) in enumerate(final):
         if role == "duplicate_id_exact":
             records.append(dict(kind="duplicate_id", respondent_id=rid[i], row=pos + 2, unit_id=units[unit_idx[i]].id,
-                                extra=True, column="respondent_id",
+                                extra=True, column="respondent_id", first_row=row_of[i],
                                 value=f"exact copy of row {row_of[i]}"))
         elif role == "duplicate_id_conflict":
             records.append(dict(kind="duplicate_id", respondent_id=rid[i], row=pos + 2, unit_id=units[unit_idx[i]].id,
-                                extra=True, column="respondent_id",
+                                extra=True, column="respondent_id", first_row=row_of[conflict_src[i]],
                                 value=f"different questionnaire with the id of row {row_of[conflict_src[i]]}"))
         elif role == "unknown_unit":
             records.append(dict(kind="unknown_unit", respondent_id=rid[i], row=pos + 2, unit_id=None,
@@ -614,6 +619,15 @@ def generate(
         "rows": len(out_rows),
         "row_numbering": "row = line of the CSV file, header = 1, first questionnaire = 2 "
                          "(the data contract's source_row)",
+        "record_fields": {
+            "kind": "duplicate_id | unknown_unit | out_of_range | date_outside_period | nearly_empty | "
+                    "invalid_profile | straight_line",
+            "extra": "true: the row is added to the unit's sample of n = N/(1+N e^2) rows; "
+                     "false: a sampled row was spoiled",
+            "column": "field or criterion id holding the bad value (null: the whole row)",
+            "first_row": "duplicate_id only: the row that first used the id",
+            "group": "straight_line only: rows of one group share one interviewer and one answer vector",
+        },
         "sample_targets": {u.id: int(targets[u.id]) for u in units},
         "extra_rows_per_unit": {k: v for k, v in extra_per_unit.items() if v},
         "bad_records": records,
@@ -623,6 +637,8 @@ def generate(
         "label_answers": [dict(row=row_of[i], column=criteria[j].id, value=t) for i, j, t in
                           sorted(label_cells)],
         "notes": {
+            # respondents who, by chance, gave the same answer to every criterion they
+            # answered (not injected; intake may flag them)
             "constant_answer_vectors": int((constant & ~spare_flag).sum()),
             "levels": {u.id: round(float(level[ui]), 4) for ui, u in enumerate(units)},
         },
