@@ -121,6 +121,7 @@ class Variable(_Model):
     min: int | None = None
     max: int | None = None
     required: bool = False
+    positive: list[str] = []  # category codes that count as a positive perception
 
     @model_validator(mode="before")
     @classmethod
@@ -133,6 +134,9 @@ class Variable(_Model):
     def _check(self) -> "Variable":
         if self.type == "category" and not self.categories:
             raise ValueError(f"variable '{self.id}' is a category but lists no categories")
+        extra = set(self.positive) - {c.code for c in self.categories}
+        if extra:
+            raise ValueError(f"variable '{self.id}': positive codes {sorted(extra)} are not among its categories")
         return self
 
     def label_of(self, code: str) -> str:
@@ -149,8 +153,26 @@ class Item(_Model):
 
 
 class Expectations(_Model):
+    """Improvement priorities: multiple choice (no ``categories``: each item chosen or
+    not), or each item rated on ``categories`` with ``top`` the codes that count."""
+
     label: str
     items: list[Item]
+    categories: list[Category] = []
+    top: list[str] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> "Expectations":
+        if bool(self.categories) != bool(self.top):
+            raise ValueError("expectations: give both `categories` and `top`, or neither (multiple choice)")
+        extra = set(self.top) - {c.code for c in self.categories}
+        if extra:
+            raise ValueError(f"expectations: top codes {sorted(extra)} are not among the categories")
+        return self
+
+    @property
+    def rated(self) -> bool:
+        return bool(self.categories)
 
 
 class Methodology(_Model):
@@ -163,6 +185,7 @@ class Methodology(_Model):
     aspects: list[Aspect] = []
     elements: list[Element] = Field(min_length=1)
     aggregation: Aggregation = Aggregation()
+    perceptions: list[Variable] = []
     profile: list[Variable] = []
     expectations: Expectations | None = None
     comment: Variable | None = None
@@ -173,7 +196,7 @@ class Methodology(_Model):
             raise ValueError(f"default_scale '{self.default_scale}' is not one of the scales {sorted(self.scales)}")
         ids: list[str] = [e.id for e in self.elements] + [a.id for a in self.aspects]
         ids += [c.id for e in self.elements for c in e.criteria]
-        ids += [v.id for v in self.profile]
+        ids += [v.id for v in self.profile] + [v.id for v in self.perceptions]
         if self.expectations:
             ids += [i.id for i in self.expectations.items]
         dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -315,6 +338,23 @@ class YearRegistry(_Model):
         raise KeyError(tid)
 
 
+class Area(_Model):
+    """A territory or body that exists in two years under different units."""
+
+    id: str
+    name: str
+    level: str
+    from_: list[str] = Field(alias="from")
+    to: list[str]
+    comparable: bool = False
+
+
+class Crosswalk(_Model):
+    from_year: int
+    to_year: int
+    areas: list[Area]
+
+
 # ---------------------------------------------------------------------- loading
 
 
@@ -376,6 +416,21 @@ def load_registry(year: int, p: Paths | None = None) -> YearRegistry:
     if reg.year != year:
         raise ConfigError(f"file says year {reg.year}", file=path, key="year", hint=f"expected {year}")
     return reg
+
+
+def load_crosswalk(from_year: int, to_year: int, p: Paths | None = None) -> Crosswalk:
+    """``params/crosswalk/<from>-<to>.yaml``, checked against both years' registries."""
+    p = p or default_paths()
+    path = p.params / "crosswalk" / f"{from_year}-{to_year}.yaml"
+    cw = _parse(Crosswalk, _read_yaml(path), path)
+    for year, attr in ((from_year, "from_"), (to_year, "to")):
+        known = {u.id for u in load_registry(year, p).units}
+        for i, area in enumerate(cw.areas):
+            missing = [u for u in getattr(area, attr) if u not in known]
+            if missing:
+                key = f"areas[{i}].{attr.rstrip('_')}"
+                raise ConfigError(f"unit(s) {missing} are not in the {year} registry", file=path, key=key)
+    return cw
 
 
 def load_settings(p: Paths | None = None, overrides: dict | None = None) -> Settings:
