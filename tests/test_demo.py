@@ -84,6 +84,11 @@ class Survey:
 
     def answers(self) -> np.ndarray:
         """Criterion codes (NaN for blank), labels mapped to codes."""
+        if getattr(self, "_answers", None) is None:
+            self._answers = self._parse_answers()
+        return self._answers.copy()
+
+    def _parse_answers(self) -> np.ndarray:
         out = np.full((len(self.rows), len(self.criteria)), np.nan)
         for i, r in enumerate(self.rows):
             for j, c in enumerate(self.crit_cols):
@@ -470,6 +475,33 @@ def test_other_methodology_needs_no_code_change(root):
     assert vals["9"] > 0 and "99" not in vals
     s2 = hdr.index("S2_1")
     assert 0.5 < np.mean([r[s2] == "99" for r in out.rows]) < 0.75
+
+
+def test_other_units_need_no_code_change(root):
+    """A registry of another shape (commune-level units after 2025, a new unit type, no
+    district level): levels not in params are drawn per unit id and stay put across years."""
+    cfg = load_year(2023, root)
+    spec = load_demo_spec(make_paths(root))
+    d = cfg.registry.model_dump()
+    d["unit_types"] = [{"id": "department", "label": "Sở", "label_plural": "Các sở"},
+                       {"id": "commune", "label": "UBND xã", "label_plural": "UBND các xã, phường"}]
+    d["design"]["psu"] = {"department": "respondent_id", "commune": "respondent_id"}
+    d["units"] = [{"id": f"xa-{k}", "name": f"Xã Thử {k}", "type": "commune", "served": 900 + 50 * k}
+                  for k in range(1, 6)] + [u for u in d["units"] if u["id"] == "so-tu-phap"]
+    levels = {}
+    for year in (2025, 2026):
+        reg = type(cfg.registry).model_validate({**d, "year": year, "survey_period": {
+            "start": f"{year}-08-01", "end": f"{year}-10-31"}})
+        out = generate(reg, cfg.methodology, cfg.fields, cfg.settings, spec)
+        assert len(out.rows) == sum(sample_sizes(reg, cfg.settings).values()) + sum(
+            1 for r in out.key["bad_records"] if r["extra"])
+        assert {r[1] for r in out.rows} >= {f"Xã Thử {k}" for k in range(1, 6)}
+        assert all(r[2] == "" for r in out.rows)                 # no communes sampled
+        levels[year] = out.key["notes"]["levels"]
+    assert levels[2025] == levels[2026]
+    assert levels[2025]["so-tu-phap"] == pytest.approx(spec.levels.units["so-tu-phap"] + sum(
+        c.get("so-tu-phap", 0) for y, c in spec.levels.changes.items() if y > spec.levels.base_year))
+    assert len({levels[2025][f"xa-{k}"] for k in range(1, 6)}) == 5
 
 
 def test_speed_of_one_year(root):
