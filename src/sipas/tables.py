@@ -4,7 +4,8 @@
   (:mod:`sipas.indices`);
 * ``sample``       per unit: people served (N), target and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
-* ``expectations`` share of respondents choosing each improvement priority.
+* ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
+* ``perceptions``  answers to the perception topics, by category (methodologies that have them).
 
 Notebooks read these files; they compute nothing themselves.
 """
@@ -21,7 +22,7 @@ from .errors import SipasError
 from .indices import PROVINCE_ID, compute_indices
 from .io import write_table
 
-TABLES = ("indices", "sample", "profile", "expectations")
+TABLES = ("indices", "sample", "profile", "expectations", "perceptions")
 
 
 def load_responses(cfg: YearConfig) -> pd.DataFrame:
@@ -74,17 +75,45 @@ def profile_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def expectations_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """Improvement priorities per scope. Multiple choice: ``n`` respondents chose the item
+    out of ``respondents``. Rated items: ``n`` answered one of the ``top`` categories out
+    of ``respondents`` who rated the item."""
     exp = cfg.methodology.expectations
+    cols = ["year", "unit_id", "item_id", "item_label", "n", "respondents", "share"]
     if exp is None:
-        return pd.DataFrame(columns=["year", "unit_id", "item_id", "item_label", "n", "respondents", "share"])
+        return pd.DataFrame(columns=cols)
     rows = []
     for scope, mask in _scopes(cfg, df):
         sub = df.loc[mask]
         for item in exp.items:
-            n = int(sub[item.id].fillna(False).astype(bool).sum())
+            if exp.rated:
+                answered = sub[item.id].notna()
+                n, base = int(sub.loc[answered, item.id].isin(exp.top).sum()), int(answered.sum())
+            else:
+                n, base = int(sub[item.id].fillna(False).astype(bool).sum()), len(sub)
             rows.append({"year": cfg.year, "unit_id": scope, "item_id": item.id, "item_label": item.label,
-                         "n": n, "respondents": len(sub), "share": n / len(sub) if len(sub) else float("nan")})
-    return pd.DataFrame(rows)
+                         "n": n, "respondents": base, "share": n / base if base else float("nan")})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def perceptions_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """Perception topics: answers per category, and whether the category is positive
+    (the "chỉ số đánh giá" of a topic is the sum of its positive shares)."""
+    cols = ["year", "unit_id", "variable", "variable_label", "category", "category_label",
+            "positive", "n", "share"]
+    rows = []
+    for var in cfg.methodology.perceptions:
+        for scope, mask in _scopes(cfg, df):
+            col = df.loc[mask, var.id]
+            counts = col.value_counts()
+            total = int(col.notna().sum())
+            for cat in var.categories:
+                n = int(counts.get(cat.code, 0))
+                rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id, "variable_label": var.label,
+                             "category": cat.code, "category_label": cat.label,
+                             "positive": cat.code in var.positive, "n": n,
+                             "share": n / total if total else float("nan")})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -93,6 +122,7 @@ def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "sample": sample_table(cfg, df),
         "profile": profile_table(cfg, df),
         "expectations": expectations_table(cfg, df),
+        "perceptions": perceptions_table(cfg, df),
     }
 
 
