@@ -355,8 +355,9 @@ def generate(
     z_e = (elem_lat - elem_lat.mean(0)) / elem_lat.std(0).clip(1e-9)
     for i in np.flatnonzero(writes):
         if not low_sat[i] and rng.random() < 0.8:
-            text = cs.praise[rng.integers(len(cs.praise))]
+            text, kind = cs.praise[rng.integers(len(cs.praise))], "praise"
         else:
+            kind = "complaint"
             zt = np.array([z_e[i, eid[t.element]] if t.element in eid else 0.0 for _, t in topics])
             w = np.exp(-1.5 * zt)
             first = rng.choice(len(topics), p=w / w.sum())
@@ -367,8 +368,9 @@ def generate(
                 second = rng.choice(len(topics), p=w2 / w2.sum())
                 parts.append(topics[second][1].phrases[rng.integers(len(topics[second][1].phrases))])
             text = " ".join(parts)
-        text += cs.closings[rng.integers(len(cs.closings))]
-        comment[i] = text
+        closings = cs.closings.get(kind) or [""]
+        closing = closings[rng.integers(len(closings))]
+        comment[i] = f"{text} {closing}" if closing else text
 
     # --- personal data
     personal = _personal(rng, spec, methodology, settings, units, communes, unit_idx, commune_idx,

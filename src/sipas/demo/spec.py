@@ -117,7 +117,7 @@ class Comments(_M):
     rate_low: float = Field(0.22, ge=0, le=1)
     praise: list[str] = Field(min_length=1)
     complaints: dict[str, Topic] = Field(min_length=1)
-    closings: list[str] = [""]
+    closings: dict[str, list[str]] = {}   # praise / complaint: closing sentences ("" = none)
     markup: Markup | None = None
 
 
