@@ -536,3 +536,33 @@ def test_cli_demo_data(tmp_path, monkeypatch, capsys):
 def test_sample_sizes_match_year_config(root):
     cfg = load_year(2023, root)
     assert sample_sizes(cfg.registry, cfg.settings) == cfg.sample_targets
+
+
+def test_national_demo_one_project_per_province(tmp_path):
+    from sipas.demo.national import write_national_demo
+
+    shutil.copytree(REPO / "params", tmp_path / "params")
+    p = tmp_path / "params" / "demo.yaml"
+    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    data["national"]["communes_per_province"] = [3, 4]             # small, for speed
+    p.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "nat"
+    files = write_national_demo(2025, out=out, provinces=["hue", "lai-chau"], root=tmp_path)
+    assert [f.name for f in files] == ["phieu-khao-sat-2025.csv", "_demo_key.json"] * 2
+    first = [f.read_bytes() for f in files]
+    assert [f.read_bytes() for f in write_national_demo(2025, out=out, provinces=["hue", "lai-chau"],
+                                                        root=tmp_path)] == first
+    for pid, code, prov in (("hue", "046", "thành phố Huế"), ("lai-chau", "012", "tỉnh Lai Châu")):
+        cfg = load_year(2025, out / pid)
+        assert cfg.settings.province in prov
+        assert {u.type for u in cfg.units} == {"department", "commune"} and 15 <= len(cfg.units) <= 16
+        s = Survey(out / pid, 2025)
+        extra = {r["row"] for r in s.key["bad_records"] if r["extra"]}
+        counts = Counter(s.unit_of(r) for i, r in enumerate(s.rows) if i + 2 not in extra)
+        assert dict(counts) == cfg.sample_targets
+        ids = [r[s.col["Số CCCD"]] for r in s.rows if r[s.col["Số CCCD"]]]
+        assert all(x.startswith(code) for x in ids)
+        addr = [unicodedata.normalize("NFC", r[s.col["Địa chỉ"]]) for r in s.rows if r[s.col["Địa chỉ"]]]
+        assert all(a.endswith(prov) for a in addr)
+    with pytest.raises(ConfigError):
+        write_national_demo(2025, out=out, provinces=["atlantis"], root=tmp_path)

@@ -21,7 +21,7 @@ from .generate import DemoSurvey, generate, sample_sizes, strip_accents
 from .spec import DemoSpec, load_demo_spec
 
 __all__ = ["DemoSpec", "DemoSurvey", "demo_survey", "generate", "load_demo_spec", "sample_sizes",
-           "strip_accents", "to_csv_bytes", "write_demo_data"]
+           "strip_accents", "to_csv_bytes", "write_demo_data", "write_national_demo"]
 
 
 def demo_survey(year: int, seed: int | None = None, *, root: str | os.PathLike | None = None,
@@ -67,3 +67,10 @@ def write_demo_data(year: int, seed: int | None = None, *, root: str | os.PathLi
     _write_atomic(csv_path, to_csv_bytes(survey, spec.output.line_terminator))
     _write_atomic(key_path, (json.dumps(survey.key, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     return [csv_path, key_path]
+
+
+def write_national_demo(year: int = 2025, **kwargs) -> list[Path]:
+    """Many provinces, one project folder each (see :mod:`sipas.demo.national`)."""
+    from .national import write_national_demo as _write
+
+    return _write(year, **kwargs)

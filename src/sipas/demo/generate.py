@@ -751,23 +751,31 @@ def _personal(rng, spec: DemoSpec, methodology, settings, units, communes, unit_
     cccd[rng.random(M) >= ps.id_number_rate] = ""
 
     # address: the row's commune, or for units sampled without communes a commune of the province
-    province = settings.province
-    all_communes = np.arange(len(communes))
-    home = commune_idx.copy()
+    province = f"{ps.province_prefix} {settings.province}"
+    # places: (name, name of the unit it belongs to or None): communes of units, and
+    # units that are themselves a place (commune-level units)
+    places = [(c, units[ui].name) for ui, c in communes]
+    place_of_unit = np.full(len(units), -1)
+    for ui, u in enumerate(units):
+        if u.type in ps.place_unit_types:
+            place_of_unit[ui] = len(places)
+            places.append((u.name, None))
+    home = np.where(commune_idx >= 0, commune_idx, place_of_unit[unit_idx])
     no_home = home < 0
-    if len(all_communes):
-        home[no_home] = all_communes[rng.integers(0, len(all_communes), no_home.sum())]
+    if places:
+        home[no_home] = rng.integers(0, len(places), no_home.sum())
     village = rng.integers(0, len(ps.villages), M)
     group = rng.integers(1, 16, M)
     address = np.empty(M, dtype=object)
     for i in range(M):
         if home[i] < 0:
-            address[i] = f"tỉnh {province}"
+            address[i] = province
             continue
-        ui, cname = communes[home[i]]
+        cname, parent = places[home[i]]
         urban = any(cname.startswith(p) for p in ps.urban_prefixes)
         first = f"tổ dân phố số {group[i]}" if urban else f"bản {ps.villages[village[i]]}"
-        address[i] = f"{first}, {_lower_first(cname)}, {_lower_first(units[ui].name)}, tỉnh {province}"
+        mid = f", {_lower_first(parent)}" if parent else ""
+        address[i] = f"{first}, {_lower_first(cname)}{mid}, {province}"
     address[rng.random(M) >= ps.address_rate] = ""
 
     rtype = None

@@ -136,6 +136,8 @@ class Personal(_M):
     id_number_rate: float = Field(0.85, ge=0, le=1)
     id_number_prefix: str = Field("012", pattern=r"^[0-9]{3}$")
     address_rate: float = Field(0.95, ge=0, le=1)
+    place_unit_types: list[str] = []
+    province_prefix: str = "tỉnh"
     email_rate: dict[str, float] = {}
     email_domains: list[str] = ["gmail.com"]
 
@@ -167,6 +169,30 @@ class BadRecords(_M):
     straight_line_size: int = Field(8, ge=2)
 
 
+class NationalProvince(_M):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    city: bool = False
+    code: str = Field(pattern=r"^[0-9]{3}$")
+
+
+class NationalUnit(_M):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+
+
+class National(_M):
+    methodology: str = "sipas-2017"
+    survey_period: dict[str, str] = {"start": "08-01", "end": "10-31"}
+    communes_per_province: tuple[int, int] = (40, 160)
+    ward_share: float = Field(0.15, ge=0, le=1)
+    served: dict[str, tuple[int, int]] = {"department": (300, 3500), "commune": (400, 3000)}
+    province_sd: float = Field(0.03, ge=0)
+    bad_records: dict = {}               # overrides of `bad_records` for every province
+    departments: list[NationalUnit] = Field(min_length=1)
+    provinces: list[NationalProvince] = Field(min_length=1)
+
+
 class DemoSpec(_M):
     seed: int = 2385
     output: Output = Output()
@@ -184,6 +210,7 @@ class DemoSpec(_M):
     personal: Personal
     bad_records: BadRecords = BadRecords()
     nfd_rows: int = Field(25, ge=0)
+    national: National | None = None
 
 
 def load_demo_spec(p: Paths | None = None) -> DemoSpec:
