@@ -145,6 +145,10 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
             warnings.append(f"{f.name}: {n}")
         file_info[f.name] = info
 
+    if not any(tm.table.rows for tm in maps):
+        raise IntakeError("no questionnaire rows: the header was found but every row below it is empty",
+                          file=", ".join(f.name for f in files),
+                          hint="check that the right file was exported (with its data rows)")
     mapper = RowMapper(cb, rules)
     records: list[Record] = [mapper.record(tm, i) for tm in maps for i in range(len(tm.table.rows))]
     check_duplicates(records, cb, rules)

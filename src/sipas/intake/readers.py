@@ -46,6 +46,11 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def where(self) -> str:
+        """The table in an error message: ``/path/file.xlsx, sheet 'Sở Tư pháp'``."""
+        return str(self.file) + (f", sheet '{self.sheet}'" if self.sheet else "")
+
+    @property
     def name(self) -> str:
         """The origin as shown to analysts: ``file.xlsx`` or ``file.xlsx#Sheet``."""
         return self.file.name + (f"#{self.sheet}" if self.sheet else "")
@@ -312,5 +317,5 @@ def read_file(path: Path, score: HeaderScore, match: Callable[[object], str | No
     reader = READERS.get(ext)
     if reader is None:
         raise IntakeError(f"unsupported file type '{ext or '(none)'}'", file=path,
-                          hint="supported: " + ", ".join(SUPPORTED))
+                          hint="save it as .xlsx or as CSV UTF-8 (supported: " + ", ".join(SUPPORTED) + ")")
     return reader(path, score, match)

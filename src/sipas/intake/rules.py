@@ -42,7 +42,7 @@ REASON = {r.code: r for r in REASONS}
 ORDER = {r.code: i for i, r in enumerate(REASONS)}
 
 FLAGS: tuple[Reason, ...] = (
-    Reason("straight_line", "Trả lời cùng một mức cho mọi tiêu chí", "Same answer to every criterion (straight-lining)"),
+    Reason("straight_line", "Mọi câu trả lời hợp lệ cùng một mức", "Every valid answer is the same (straight-lining)"),
     Reason("interviewer_duplicate", "Phiếu giống hệt phiếu khác của cùng điều tra viên",
            "Identical answers to another questionnaire of the same interviewer"),
 )
@@ -57,13 +57,14 @@ class IntakeRules(BaseModel):
     # too_few_answers: a row needs at least this share of the criteria answered with a
     # valid code (1-5); don't-know / not-applicable / blank do not count.
     min_valid_share: float = Field(0.5, ge=0, le=1)
-    # straight_line: every criterion answered, all with the same valid code, and at least
-    # this many valid answers.
-    straight_line_min_answers: int = Field(10, ge=2)
-    # interviewer_duplicate: identical criterion answers, profile and expectations from
-    # one interviewer; vectors with fewer distinct criterion codes than this are ignored
-    # (a straight line is flagged on its own).
-    duplicate_min_distinct: int = Field(2, ge=1)
+    # straight_line: every valid answer (1-5) is the same code, with at least this many
+    # valid answers (don't-know / not-applicable / blank are ignored).
+    straight_line_min_answers: int = Field(15, ge=2)
+    # interviewer_duplicate: identical answer vectors (every criterion, missing codes
+    # included) from one interviewer. Near-constant vectors coincide by chance, so a
+    # vector is compared only when at least this many of its valid answers differ from
+    # its most frequent answer.
+    duplicate_min_off_mode: int = Field(3, ge=1)
     # duplicate_id: which rows of an id used more than once are quarantined.
     #   keep_first      the first row (file order) is kept, every later row quarantined
     #   quarantine_all  identical copies: the first is kept; if the rows differ, all of

@@ -150,7 +150,8 @@ def write_sav(cfg: YearConfig, rows: list[dict], path: Path) -> Path:
             value_labels[var] = {float(k): c.label for k, c in enumerate(cats, start=1)}
         elif cid in m.criterion_ids:
             scale = m.scale_of(cid)
-            data[var] = [float(v) if v not in (None, "") else float("nan") for v in vals]
+            by_label = {c.label: c.code for c in (*scale.values, *scale.missing)}
+            data[var] = [float(by_label.get(v, v)) if v not in (None, "") else float("nan") for v in vals]
             value_labels[var] = {float(c.code): c.label for c in (*scale.values, *scale.missing)}
         elif m.expectations and cid in [i.id for i in m.expectations.items]:
             data[var] = [1.0 if v else 0.0 for v in vals]

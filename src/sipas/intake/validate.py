@@ -5,7 +5,7 @@ rules (:mod:`.rules`), then the rules across rows (duplicate ids) and the qualit
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .mapping import ADMIN, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
@@ -83,8 +83,9 @@ def map_table(table: RawTable, cb: Codebook) -> TableMap | None:
         if cid in columns:
             first = table.headers[columns[cid]]
             raise IntakeError(
-                f"columns '{first}' and '{h}' both mean '{cid}' ({cb.column(cid).label})",
-                file=table.name, row=table.header_row or None,
+                f"columns {_letter(columns[cid])} ('{first}') and {_letter(j)} ('{h}') both mean "
+                f"'{cid}' ({cb.column(cid).label})",
+                file=table.where, row=table.header_row or None,
                 hint="delete or rename one of them")
         columns[cid] = j
         if cb.column(cid).kind == PERSONAL:
@@ -104,7 +105,7 @@ def map_table(table: RawTable, cb: Codebook) -> TableMap | None:
                           for c in missing[:6]) + (" ..." if len(missing) > 6 else "")
         raise IntakeError(
             f"required column{'s' if len(missing) > 1 else ''} missing: {names} / thiếu cột bắt buộc",
-            file=table.name, row=table.header_row or None,
+            file=table.where, row=table.header_row or None,
             hint=f"add the column or rename its header; accepted headers for '{col.id}': "
                  + ", ".join(dict.fromkeys([col.id.upper() if col.kind == CRITERION else col.label,
                                             col.label, *col.aliases])))
@@ -145,6 +146,27 @@ class RowMapper:
             pass
         return out
 
+    def _expected(self, cid: str, why: str) -> str:
+        """What a cell of ``cid`` may hold, for the quarantine's detail column."""
+        key = ("_expected", cid, why)
+        if key in self._cache:
+            return self._cache[key]
+        col = self.kinds[cid]
+        lead = "matches two answers once diacritics are removed; " if why == "ambiguous" else ""
+        if col.kind == CRITERION:
+            scale = self.cfg.methodology.scale_of(cid)
+            text = "expected " + ", ".join(f"{c.code} ({c.label})" for c in (*scale.values, *scale.missing))
+        elif col.kind == PROFILE and col.type == "integer":
+            lo, hi = self.cb.ranges.get(cid, (None, None))
+            text = f"expected a whole number from {lo} to {hi}"
+        elif col.kind == PROFILE:
+            var = self.cfg.methodology.profile_var(cid)
+            text = "expected one of: " + ", ".join(c.label for c in var.categories)
+        else:
+            text = "expected 'x' (chosen) or blank"
+        self._cache[key] = lead + text
+        return lead + text
+
     def record(self, tm: TableMap, i: int) -> Record:
         t = tm.table
         cells = t.rows[i]
@@ -168,7 +190,8 @@ class RowMapper:
                 v, why = self._cell(cid, value, labels)
                 if why:
                     reason = "invalid_answer" if col.kind != PROFILE else "invalid_profile"
-                    rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value), why))
+                    rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value),
+                                                self._expected(cid, why)))
                 rec.values[cid] = v
             elif col.kind == COMMENT:
                 rec.values[cid] = None if is_blank(value) else nfc(str(value)).replace("\r\n", "\n").strip()
@@ -193,7 +216,8 @@ class RowMapper:
         ucol = _col_name(t, tm.columns.get("unit_id"), "unit_id")
         if unit is None:
             reason = "missing_unit" if why == "blank" else "unknown_unit"
-            rec.problems.append(Problem(reason, ucol, _show(raw_unit), why))
+            rec.problems.append(Problem(reason, ucol, _show(raw_unit), "" if why == "blank" else
+                                        f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
         commune_raw = v.get("commune")
         v["commune"] = clean_text(commune_raw)
         if unit is not None:
@@ -201,8 +225,11 @@ class RowMapper:
             if unit.communes and (psu == "commune" or v["commune"] is not None):
                 name, why = self.cb.commune(unit.id, commune_raw)
                 if name is None and (psu == "commune" or why != "blank"):
-                    rec.problems.append(Problem("invalid_commune", _col_name(t, tm.columns.get("commune"), "commune"),
-                                                _show(commune_raw), why))
+                    rec.problems.append(Problem(
+                        "invalid_commune", _col_name(t, tm.columns.get("commune"), "commune"), _show(commune_raw),
+                        f"blank; {unit.name} is sampled by commune" if why == "blank" else
+                        f"not among the {len(unit.communes)} communes of {unit.name} in "
+                        f"params/units/{self.cfg.year}.yaml"))
                 v["commune"] = name if name is not None else v["commune"]
         v["interviewer"] = clean_text(v.get("interviewer"))
         if v["interviewer"] is None:
@@ -212,7 +239,8 @@ class RowMapper:
         v["interview_date"] = d
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
         if d is None:
-            rec.problems.append(Problem("invalid_date", dcol, _show(raw_date), why))
+            rec.problems.append(Problem("invalid_date", dcol, _show(raw_date),
+                                        "blank" if why == "blank" else "expected dd/mm/yyyy"))
         elif not (self.period.start <= d <= self.period.end):
             rec.problems.append(Problem(
                 "date_out_of_period", dcol, _show(raw_date),
@@ -225,6 +253,16 @@ class RowMapper:
         if valid < need:
             rec.problems.append(Problem("too_few_answers", "", "",
                                         f"{valid} of {len(crit)} criteria answered 1–5, need {need:g}"))
+
+
+def _letter(j: int) -> str:
+    """0-based column index -> spreadsheet letter (0 -> A, 27 -> AB)."""
+    out = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def _col_name(t: RawTable, j: int | None, cid: str) -> str:
@@ -286,10 +324,10 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     for r in records:
         answers = [r.values.get(c) for c in crit]
         valid = [a for a, c in zip(answers, crit) if a in cb.code_sets[c][0]]
-        if (len(valid) == len(crit) and len(valid) >= rules.straight_line_min_answers
-                and len(set(valid)) == 1):
+        if len(valid) >= rules.straight_line_min_answers and len(set(valid)) == 1:
             r.flags.append("straight_line")
-        if len(set(valid)) >= rules.duplicate_min_distinct:
+        off_mode = len(valid) - max(Counter(valid).values()) if valid else 0
+        if off_mode >= rules.duplicate_min_off_mode:
             key = (r.values.get("interviewer"), tuple(answers))
             if rules.duplicate_vector_with_profile:
                 key += (tuple(r.values.get(p) for p in cb.ids(PROFILE)),
