@@ -398,7 +398,6 @@ def generate(
         raise RuntimeError("demo generator ran out of rows for bad records")
 
     text_override: dict[tuple[int, int], str] = {}     # (row, column index) -> text
-    crit_col0 = None                                   # filled below when columns are known
     date_override: dict[int, str] = {}
     profile_override: dict[tuple[int, str], str] = {}
 
