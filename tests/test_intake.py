@@ -152,3 +152,32 @@ def test_labels_and_codes_map(tmp_path, cfg):
     assert [int(df.loc[2, c]) for c in ("c1_1", "c1_2", "c1_3", "c1_4", "c2_1")] == [5, 4, 98, 99, 4]
     assert df.loc[2, "gender"] == "nu" and df.loc[2, "age_band"] == "18_24"
     assert df.loc[3, "ethnicity"] == "mong"
+
+
+def test_text_stays_text_and_unknown_columns_are_named(tmp_path, cfg):
+    root = make_root(tmp_path)
+    rows = samples.sample_rows(cfg, per_unit=2, units=["so-tu-phap"])
+    rows[0]["comment"] = '=HYPERLINK("http://example.com")'
+    rows[0]["c1_1"] = "-1"
+    samples.write_csv(cfg, rows, raw_dir(root) / "phieu.csv", header_map={"email": "Ghi chú riêng"})
+    res = run_intake(YEAR, root=root)
+    assert any("Ghi chú riêng" in w and "ignored" in w for w in res.warnings)
+    import openpyxl
+    ws = openpyxl.load_workbook(root / "data/processed/2023/quarantine.xlsx").active
+    cells = [c for c in ws[3] if isinstance(c.value, str) and c.value.startswith("=")]
+    assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_cli_subprocess_fatal_has_no_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = make_root(tmp_path)
+    (raw_dir(root)).mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "intake_corpus" / "tcvn3.csv", raw_dir(root) / "phieu.csv")
+    proc = subprocess.run([sys.executable, "-m", "sipas.cli", "validate", "--year", "2023"], cwd=root,
+                          env={**os.environ, "SIPAS_ROOT": str(root)}, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "phieu.csv" in proc.stderr and "TCVN3" in proc.stderr
+    assert not (root / "data/processed").exists()

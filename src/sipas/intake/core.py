@@ -86,7 +86,7 @@ def find_inputs(year: int, p: Paths, inputs: list | None) -> list[Path]:
                           hint=f"put the field files there, or run `sipas demo-data --year {year}`")
     files = sorted(f for f in folder.iterdir()
                    if f.is_file() and not f.name.startswith(("_", ".", "~$"))
-                   and f.suffix.lower() in SUPPORTED + (".xls",) and f.name.lower() != "readme.md")
+                   and f.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".sav", ".xls"))
     if not files:
         raise IntakeError(f"no survey files (.csv, .xlsx, .sav) for {year}", file=folder,
                           hint=f"put the field files there, or run `sipas demo-data --year {year}`")
@@ -132,6 +132,9 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
             usable += 1
             maps.append(tm)
             info["notes"] += t.notes
+            if tm.unknown:
+                info["notes"].append(("sheet '" + t.sheet + "': " if t.sheet else "")
+                                     + "columns not in the codebook, ignored: " + ", ".join(tm.unknown))
             info["sheets"].append({"sheet": t.sheet, "used": True, "header_row": t.header_row,
                                    "ignored_columns": tm.unknown, "personal_columns_removed": tm.personal,
                                    "unit_from_sheet_name": tm.unit_from_sheet})

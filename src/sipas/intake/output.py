@@ -125,6 +125,9 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
     for r in rows:
         vals = [r.get(k) for k, _ in QUARANTINE_HEAD] + [r.get(c) for c in data_cols]
         ws.append([_xl(v) for v in vals])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # a cell's text, never a formula
     ws.freeze_panes = "D3"
     for col, width in zip("ABCDEFGHIJ", (28, 16, 8, 20, 40, 40, 18, 18, 40, 40)):
         ws.column_dimensions[col].width = width
@@ -144,8 +147,6 @@ def _xl(v):
         return None
     if isinstance(v, float) and np.isnan(v):
         return None
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
-        return "'" + v  # never let a citizen's text become a formula
     return v
 
 
