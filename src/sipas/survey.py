@@ -301,17 +301,20 @@ class SurveyDesign:
         ``y``, ``x``, ``included``: (rows x K) arrays (any numeric or boolean dtype) of
         the K base ratios ``sum w y_k / sum w x_k`` over rows with ``included``; ``y`` and
         ``x`` must be 0 where not included. ``coef``: (K x T) coefficients of the T
-        reported estimates (the identity reports the ratios themselves). ``names``: the
-        T estimate names. Work is done one domain at a time, so memory stays near the
-        size of the inputs.
+        reported estimates (the identity reports the ratios themselves), or (D x K x T)
+        with coefficients per domain (in the order of :meth:`domains`). An estimate with
+        no nonzero coefficient, or using a ratio with no data in the domain, is NaN.
+        ``names``: the T estimate names. Work is done one domain at a time, so memory
+        stays near the size of the inputs.
         """
         y, x, included = (np.asarray(a) for a in (y, x, included))
         coef = np.asarray(coef, dtype=float)
         if not (y.shape == x.shape == included.shape and y.ndim == 2 and y.shape[0] == self.n):
             raise SipasError(f"y, x and included must all be ({self.n} x K) arrays")
-        if coef.shape != (y.shape[1], len(names)):
-            raise SipasError(f"coef must be ({y.shape[1]} x {len(names)}), got {coef.shape}")
-        dom, labels = self._domains(by)
+        dom, labels = self.domains(by)
+        if coef.shape not in ((y.shape[1], len(names)), (len(labels), y.shape[1], len(names))):
+            raise SipasError(f"coef must be ({y.shape[1]} x {len(names)}) or "
+                             f"({len(labels)} x {y.shape[1]} x {len(names)}), got {coef.shape}")
         return _linearize(self, y, x, included, coef, list(names), dom, labels)
 
     def chisq(self, row: str, col: str, by: str | Sequence[str] | None = None) -> pd.DataFrame:
@@ -337,7 +340,7 @@ class SurveyDesign:
             for i, r in enumerate(rlev):
                 comps[(i, j)] = np.where(ok, ((rv == r) & (cv == c)).astype(float), np.nan)
         lin = self.estimate(comps, by=by)
-        dom, _ = self._domains(by)
+        dom, _ = self.domains(by)
         nu = _count_pairs(dom, self._psu) - _count_pairs(dom, self._stratum)
         out = []
         for d in range(len(lin.domains)):
@@ -365,8 +368,9 @@ class SurveyDesign:
                              column=name)
         return name, values
 
-    def _domains(self, by) -> tuple[np.ndarray, pd.DataFrame]:
-        """Domain code of every row (-1 where a ``by`` value is missing) and domain labels."""
+    def domains(self, by: str | Sequence[str] | None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Domain code of every row (-1 where a ``by`` value is missing) and the domain
+        labels (one row per domain, sorted by the ``by`` columns)."""
         if by is None:
             return np.zeros(self.n, dtype=np.int64), pd.DataFrame(index=range(1))
         cols = [by] if isinstance(by, str) else list(by)
@@ -383,16 +387,19 @@ class SurveyDesign:
 class Linearized:
     """Estimates of T quantities in each of D domains, with their linearisation.
 
-    Arrays are (D x T) unless noted. ``vcov`` is (D x T x T): covariances of the
-    estimates within a domain. ``cell_*`` hold the influence values summed within each
-    (PSU, domain) cell, used for contrasts across domains.
+    Arrays are (D x T). ``vcov`` (D x T x T) holds the covariances of the quantities
+    within a domain (None for an :meth:`aggregate`). ``srs_var`` is the variance under
+    simple random sampling without replacement (denominator of the design effect).
+    ``cell_*`` hold influence values summed within each (PSU, domain) cell, from which
+    contrasts and aggregates across domains get their variance on the whole design.
     """
 
     design: SurveyDesign
     names: list[str]
     domains: pd.DataFrame
     estimate: np.ndarray
-    vcov: np.ndarray
+    var: np.ndarray
+    vcov: np.ndarray | None
     n: np.ndarray
     df: np.ndarray
     srs_var: np.ndarray
@@ -403,13 +410,13 @@ class Linearized:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diagonal(self.vcov, axis1=1, axis2=2), 0, None))
+        return np.where(np.isnan(self.estimate), np.nan, np.sqrt(np.clip(self.var, 0, None)))
 
     @property
     def deff(self) -> np.ndarray:
         """Design effect against SRS without replacement (R's ``deff=TRUE``)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.diagonal(self.vcov, axis1=1, axis2=2) / self.srs_var
+            return np.where(np.isnan(self.estimate), np.nan, self.var / self.srs_var)
 
     @property
     def n_eff(self) -> np.ndarray:
@@ -422,38 +429,68 @@ class Linearized:
         low, high, used = interval(self.estimate, self.se, self.df, self.n, method, level)
         D, T = self.estimate.shape
         out = self.domains.loc[np.repeat(np.arange(D), T)].reset_index(drop=True)
-        out["variable"] = self.names * D
+        out["variable"] = list(self.names) * D
         stats_ = {"estimate": self.estimate, "se": self.se, "ci_low": low, "ci_high": high,
                   "ci_method": used, "deff": self.deff, "n": self.n, "n_eff": self.n_eff, "df": self.df}
         for c in COLUMNS:
             out[c] = np.asarray(stats_[c]).ravel()
         return out.astype({"n": "int64", "df": "int64"})
 
+    def aggregate(self, coefficients, labels: pd.DataFrame | None = None) -> "Linearized":
+        """Linear combinations of the domains' estimates, as new "domains".
+
+        ``coefficients``: (Q x D) weights of the D domains in each of Q aggregates, or
+        (Q x D x T) to weight each quantity differently (e.g. a mean over the units that
+        have an estimate). The variance comes from the whole design (domains sharing
+        PSUs or strata get their covariance); degrees of freedom are PSUs - strata
+        among the rows involved; ``n`` sums the domains' counts; the SRS variance of the
+        design effect is sum a^2 * srs_var (simple random sampling within each domain).
+        ``labels``: a Q-row frame naming the aggregates.
+        """
+        D, T = self.estimate.shape
+        a = np.asarray(coefficients, dtype=float)
+        if a.ndim == 2:
+            a = np.repeat(a[:, :, None], T, axis=2)
+        if a.ndim != 3 or a.shape[1:] != (D, T):
+            raise SipasError(f"expected coefficients of shape (Q, {D}) or (Q, {D}, {T}), got {a.shape}")
+        used = a != 0
+        est = (a * np.where(used, self.estimate, 0.0)).sum(1)  # NaN if a used estimate is NaN
+        est[~used.any(1)] = np.nan
+        Q = len(a)
+        var, df = np.zeros((Q, T)), np.zeros((Q, T))
+        cells = []
+        for q in range(Q):
+            coef = a[q][self.cell_domain]                   # cells x T
+            keep = (coef != 0).any(1)
+            z = self.cell_z[keep] * coef[keep]
+            psu_ids, inverse = np.unique(self.cell_psu[keep], return_inverse=True)
+            totals = sparse.csr_matrix((np.ones(len(inverse)), (inverse, np.arange(len(inverse)))),
+                                       shape=(len(psu_ids), len(inverse))) @ z
+            var[q] = _stratified_variance(self.design, psu_ids, totals)
+            inc = self.cell_included[keep] & (coef[keep] != 0)
+            df[q] = [_psus_minus_strata(self.design, self.cell_psu[keep][inc[:, t]]) for t in range(T)]
+            cells.append((self.cell_psu[keep], np.full(keep.sum(), q), z, inc))
+        cell_psu, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
+        n = (used * self.n).sum(1)
+        srs = (a ** 2 * self.srs_var).sum(1)
+        labels = pd.DataFrame(index=range(Q)) if labels is None else labels.reset_index(drop=True)
+        return Linearized(self.design, self.names, labels, est, var, None, n, df, srs,
+                          cell_psu, cell_dom, cell_z, cell_inc)
+
     def contrast(self, coefficients, level: float | None = None) -> pd.DataFrame:
-        """Linear combination of domain estimates, for every quantity (``svycontrast``).
+        """A linear combination of domain estimates, for every quantity (``svycontrast``),
+        with a t test of "combination = 0".
 
         ``coefficients``: a mapping from domain label (the ``by`` value, a tuple for
         several ``by`` columns) to coefficient, or an array with one coefficient per
-        domain. The variance uses the full design, so domains sharing PSUs or strata
-        get their covariance. Degrees of freedom: PSUs - strata among the rows of the
-        domains involved. Returns one row per quantity: :data:`CONTRAST_COLUMNS`, the
-        t statistic and two-sided p-value for "contrast = 0".
+        domain. Variance and degrees of freedom as in :meth:`aggregate`. Returns one
+        row per quantity with :data:`CONTRAST_COLUMNS`.
 
         >>> lin = d.estimate({"api00": "api00"}, by="stype")       # doctest: +SKIP
         >>> lin.contrast({"E": 1, "H": -1})                        # doctest: +SKIP
         """
-        a = self._domain_coefficients(coefficients)
-        est = a @ self.estimate
-        use = a[self.cell_domain] != 0
-        z = self.cell_z[use] * a[self.cell_domain[use], None]
-        psu_ids, inverse = np.unique(self.cell_psu[use], return_inverse=True)
-        totals = sparse.csr_matrix((np.ones(len(inverse)), (inverse, np.arange(len(inverse)))),
-                                   shape=(len(psu_ids), len(inverse))) @ z
-        var = _stratified_variance(self.design, psu_ids, totals)
-        inc = self.cell_included[use]
-        df = np.array([_psus_minus_strata(self.design, self.cell_psu[use][inc[:, t]])
-                       for t in range(len(self.names))])
-        return _contrast_table(self.names, est, np.sqrt(np.clip(var, 0, None)), df,
+        agg = self.aggregate(self._domain_coefficients(coefficients)[None, :])
+        return _contrast_table(self.names, agg.estimate[0], agg.se[0], agg.df[0],
                                _check_level(level or self.design.level))
 
     def difference(self, a, b, level: float | None = None) -> pd.DataFrame:
@@ -545,9 +582,8 @@ def interval(estimate, se, df, n, method: str, level: float):
 # ---------------------------------------------------------------------- internals
 
 
-def _linearize(design: SurveyDesign, y, x, included, coef, names, dom, labels) -> Linearized:
-    D, (K, T) = len(labels), coef.shape
-    uses = coef != 0
+def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels) -> Linearized:
+    D, (K, T) = len(labels), coefs.shape[-2:]
     rows_in = np.flatnonzero(dom >= 0)
     order = rows_in[np.lexsort((design._psu[rows_in], dom[rows_in]))]
     bounds = np.searchsorted(dom[order], np.arange(D + 1))
@@ -559,6 +595,8 @@ def _linearize(design: SurveyDesign, y, x, included, coef, names, dom, labels) -
     cells = []
     for d in range(D):
         rows = order[bounds[d]:bounds[d + 1]]
+        coef = coefs[d] if coefs.ndim == 3 else coefs
+        uses = coef != 0
         w = design._w[rows]
         yd, xd = y[rows].astype(float), x[rows].astype(float)
         inc = included[rows].astype(float) @ uses > 0  # rows in each estimate's base
@@ -568,7 +606,7 @@ def _linearize(design: SurveyDesign, y, x, included, coef, names, dom, labels) -
         ok = np.isfinite(R)
         R0 = np.where(ok, R, 0.0)
         A = np.where(ok[:, None], coef / np.where(ok, X, 1.0)[:, None], 0.0)
-        est[d] = np.where((uses & ~ok[:, None]).any(0), np.nan, R0 @ coef)
+        est[d] = np.where((uses & ~ok[:, None]).any(0) | ~uses.any(0), np.nan, R0 @ coef)
         u = yd - R0 * xd                                   # y - R x, per row and ratio
         wu = u * w[:, None]
         psu = design._psu[rows]
@@ -591,7 +629,8 @@ def _linearize(design: SurveyDesign, y, x, included, coef, names, dom, labels) -
             srs[d] = np.where((N > n[d]) & (n[d] > 1), sum_wr2 * (N - n[d]) / (n[d] - 1), np.nan)
         cells.append((cell_psu, np.full(len(cell_psu), d), z, cell_inc))
     cell_psu, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
-    return Linearized(design, names, labels, est, vcov, n, df, srs, cell_psu, cell_dom, cell_z, cell_inc)
+    var = np.diagonal(vcov, axis1=1, axis2=2).copy()
+    return Linearized(design, names, labels, est, var, vcov, n, df, srs, cell_psu, cell_dom, cell_z, cell_inc)
 
 
 def _stratified_variance(design: SurveyDesign, psu_ids: np.ndarray, totals: np.ndarray) -> np.ndarray:
