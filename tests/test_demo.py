@@ -566,3 +566,24 @@ def test_national_demo_one_project_per_province(tmp_path):
         assert all(a.endswith(prov) for a in addr)
     with pytest.raises(ConfigError):
         write_national_demo(2025, out=out, provinces=["atlantis"], root=tmp_path)
+
+
+def test_year_2025_on_the_second_method_if_present(root):
+    """When params hold a 2025 registry on another method, the same generator serves it:
+    perception topics and rated expectations are written as labels."""
+    if not (root / "params" / "units" / "2025.yaml").is_file():
+        pytest.skip("no 2025 registry in params")
+    cfg = load_year(2025, root)
+    out = demo_survey(2025, root=root)
+    m = cfg.methodology
+    for c in m.criterion_ids:
+        assert c.upper() in out.header
+    for v in getattr(m, "perceptions", []):
+        j = out.header.index(v.label)
+        assert {unicodedata.normalize("NFC", r[j]) for r in out.rows} <= {c.label for c in v.categories}
+    if m.expectations and getattr(m.expectations, "categories", None):
+        labels = {c.label for c in m.expectations.categories} | {""}
+        j = out.header.index(m.expectations.items[0].id.upper())
+        assert {unicodedata.normalize("NFC", r[j]) for r in out.rows} <= labels
+    extra = {r["row"] for r in out.key["bad_records"] if r["extra"]}
+    assert len(out.rows) - len(extra) == sum(cfg.sample_targets.values())

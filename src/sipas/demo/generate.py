@@ -234,6 +234,12 @@ def generate(
         profile_vals[var.id] = _draw_profile(rng, var, spec.profile.get(var.id), units, unit_idx, profile_vals,
                                              methodology)
 
+    # perception topics (if the method has them): drawn like profile questions
+    perceptions = list(getattr(methodology, "perceptions", []) or [])
+    for var in perceptions:
+        profile_vals[var.id] = _draw_profile(rng, var, spec.profile.get(var.id), units, unit_idx, profile_vals,
+                                             methodology)
+
     prof_eff = np.zeros(M)
     for vid, eff in spec.effects.items():
         if vid not in profile_vals:
@@ -546,8 +552,27 @@ def generate(
         if big.any():
             s[big] = a[big].astype(str)
         add(id_hdr(c.id), s, c.id)
+    for var in perceptions:
+        vals = profile_vals[var.id]
+        if var.type == "category":
+            add(hdr_of(var), np.array([c.label for c in var.categories], dtype=object)[vals], var.id)
+        else:
+            add(hdr_of(var), vals.astype(str).astype(object), var.id)
+    rated = methodology.expectations is not None and bool(getattr(methodology.expectations, "categories", []))
+    if rated:
+        # each item rated: the respondent's chosen priorities get a top category, the
+        # others one of the remaining categories
+        cats = methodology.expectations.categories
+        top = [c.label for c in cats if c.code in methodology.expectations.top] or [cats[0].label]
+        rest = np.array([c.label for c in cats if c.label not in top] or top, dtype=object)
+        other = rest[rng.integers(0, len(rest), (M, X))] if X else None
     for k, it in enumerate(exp_items):
-        add(id_hdr(it.id), np.where(expect[:, k], "x", "").astype(object), it.id)
+        if rated:
+            col = np.where(expect[:, k], top[0], other[:, k]).astype(object)
+            col[~expect.any(1)] = ""           # nearly empty questionnaires
+        else:
+            col = np.where(expect[:, k], "x", "").astype(object)
+        add(id_hdr(it.id), col, it.id)
     if methodology.comment:
         add(hdr_of(methodology.comment), comment, methodology.comment.id)
 
