@@ -178,6 +178,19 @@ def _estimates(design: SurveyDesign, valid: np.ndarray, positive: np.ndarray,
     return design.linearize(positive, valid, valid, _coefficients(method, available), names, by)
 
 
+def estimate_units(df: pd.DataFrame, cfg: YearConfig) -> Linearized:
+    """Every index of every unit with its linearisation (domains = units present), for
+    contrasts between units (:mod:`sipas.significance`)."""
+    df = df.reset_index(drop=True)
+    valid, positive = _answers(df, cfg.methodology)
+    return _estimates(survey_design(df, cfg), valid, positive, cfg.methodology, "unit_id")
+
+
+def item_levels(method: Methodology) -> dict[str, str]:
+    """Level (criterion, element, aspect, sipas) of every estimate id."""
+    return {item: level for level, item, _ in _items(method)}
+
+
 def _unit_means(units: Linearized, scopes: list[tuple[str, list[str]]]) -> np.ndarray:
     """(Q x D x T) coefficients: each scope's figure = mean of its units' figures that exist."""
     ids = list(units.domains["unit_id"])

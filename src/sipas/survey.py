@@ -468,7 +468,7 @@ class Linearized:
                                        shape=(len(psu_ids), len(inverse))) @ z
             var[q] = _stratified_variance(self.design, psu_ids, totals)
             inc = self.cell_included[keep] & (coef[keep] != 0)
-            df[q] = [_psus_minus_strata(self.design, self.cell_psu[keep][inc[:, t]]) for t in range(T)]
+            df[q] = _psus_minus_strata(self.design, self.cell_psu[keep], inc)
             cells.append((self.cell_psu[keep], np.full(keep.sum(), q), z, inc))
         cell_psu, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
         n = (used * self.n).sum(1)
@@ -490,7 +490,7 @@ class Linearized:
         >>> lin.contrast({"E": 1, "H": -1})                        # doctest: +SKIP
         """
         agg = self.aggregate(self._domain_coefficients(coefficients)[None, :])
-        return _contrast_table(self.names, agg.estimate[0], agg.se[0], agg.df[0],
+        return t_tests(self.names, agg.estimate[0], agg.se[0], agg.df[0],
                                _check_level(level or self.design.level))
 
     def difference(self, a, b, level: float | None = None) -> pd.DataFrame:
@@ -539,7 +539,7 @@ def difference(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series,
     fa, fb = (f[["estimate", "se", "df"]].astype(float).to_numpy() for f in frames)
     est = fa[:, 0] - fb[:, 0]
     se = np.hypot(fa[:, 1], fb[:, 1])
-    out = _contrast_table(["difference"] * len(est), est, se, fa[:, 2] + fb[:, 2], _check_level(level))
+    out = t_tests(["difference"] * len(est), est, se, fa[:, 2] + fb[:, 2], _check_level(level))
     out.index = frames[0].index
     return out.drop(columns="variable")
 
@@ -641,12 +641,21 @@ def _stratified_variance(design: SurveyDesign, psu_ids: np.ndarray, totals: np.n
     return design._scale[h] @ totals ** 2 - design._centre[h[starts]] @ s1 ** 2
 
 
-def _psus_minus_strata(design: SurveyDesign, psu_ids: np.ndarray) -> int:
-    psu_ids = np.unique(psu_ids)
-    return len(psu_ids) - len(np.unique(design._psu_stratum[psu_ids]))
+def _psus_minus_strata(design: SurveyDesign, cell_psu: np.ndarray, included: np.ndarray) -> np.ndarray:
+    """Per column of ``included`` (cells x T): PSUs - strata among the included cells."""
+    order = np.argsort(cell_psu, kind="stable")
+    psu = cell_psu[order]
+    starts = np.flatnonzero(np.r_[True, psu[1:] != psu[:-1]])
+    by_psu = np.logical_or.reduceat(included[order], starts, axis=0)
+    h = design._psu_stratum[psu[starts]]
+    by_stratum = np.logical_or.reduceat(by_psu, np.flatnonzero(np.r_[True, h[1:] != h[:-1]]), axis=0)
+    return by_psu.sum(0) - by_stratum.sum(0)
 
 
-def _contrast_table(names, est, se, df, level) -> pd.DataFrame:
+def t_tests(names, est, se, df, level: float = 0.95) -> pd.DataFrame:
+    """Table of :data:`CONTRAST_COLUMNS` (with ``variable`` = ``names``): t-based
+    intervals and two-sided tests of "= 0" for estimates with SEs and degrees of freedom."""
+    est, se, df = (np.asarray(v, dtype=float) for v in (est, se, df))
     low, high, used = interval(est, se, df, np.ones_like(est), "wald", level)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se

@@ -119,5 +119,38 @@ for (scope in c(paste0("group:", sort(unique(unit_type))), "province")) {
   }
 }
 
+# peer comparison: a unit's SIPAS minus the mean SIPAS of the other units of its type
+for (u in units) {
+  others <- setdiff(units[unit_type[units] == unit_type[u]], u)
+  terms <- c()
+  for (v in c(u, others)) for (k in which(W[["sipas"]] != 0)) {
+    s <- gsub("-", "_", v)
+    a <- W[["sipas"]][k] * (if (v == u) 1 else -1 / length(others))
+    terms <- c(terms, sprintf("%.17g * n%d_%s / d%d_%s", a, k, s, k, s))
+  }
+  cc <- svycontrast(tot, parse(text = paste(terms, collapse = " + "))[[1]])
+  put(u, "peer_sipas", "estimate", coef(cc)); put(u, "peer_sipas", "se", SE(cc))
+}
+
+# satisfied overall (respondent's own index >= 0.5) by gender, Rao-Scott, per unit
+share <- sapply(names(elements), function(e) {
+  k <- match(elements[[e]], crit)
+  rowSums(as.matrix(dat[, paste0("n", k)])) / rowSums(as.matrix(dat[, paste0("d", k)]))
+})
+score <- apply(share, 1, function(x) if (all(is.nan(x))) NA else mean(x[!is.nan(x)]))
+design$variables$sat <- as.numeric(score >= 0.5)
+for (u in units) {
+  d <- subset(design, unit_id == u)
+  if (length(unique(na.omit(d$variables$sat))) < 2) {   # everyone satisfied: no test
+    put(u, "chisq_satisfied_gender", "F", NA)
+    next
+  }
+  t <- svychisq(~sat + gender, d)
+  put(u, "chisq_satisfied_gender", "F", t$statistic)
+  put(u, "chisq_satisfied_gender", "ndf", t$parameter["ndf"])
+  put(u, "chisq_satisfied_gender", "ddf", t$parameter["ddf"])
+  put(u, "chisq_satisfied_gender", "p", t$p.value)
+}
+
 write.csv(out, file.path(here, "sipas_reference.csv"), row.names = FALSE)
 cat("wrote", nrow(out), "reference values with survey", as.character(packageVersion("survey")), "\n")
