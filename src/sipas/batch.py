@@ -1,39 +1,62 @@
-"""Run a year's report: tables, then every notebook through papermill, then HTML.
+"""Run a year's report: tables, then every annex notebook, then the front doors.
 
-One task per annex (each unit, plus the province report). Tasks run in parallel
-worker processes; a task that fails does not stop the others: the run ends with a
-summary naming every failed annex and its error, and a non-zero exit.
+The steps of a year, each an *artefact* with a key (:mod:`sipas.cache`) recorded in
+``outputs/<year>/manifest.json`` (:mod:`sipas.manifest`):
 
-Output names are stable: ``outputs/<year>/units/<unit-id>.html``,
-``outputs/<year>/province.html``, executed notebooks under
-``outputs/<year>/notebooks/``, and ``outputs/<year>/index.html`` linking them.
+1. ``tables``       the tidy result tables (``outputs/<year>/tables/``);
+2. ``annex:<name>`` one per unit and the province report: the notebook executed in a warm
+                    kernel (:mod:`sipas.executor`), ``notebooks/<name>.ipynb`` and the HTML
+                    page (``units/<unit-id>.html``, ``province.html``);
+3. ``pdf:<name>``   the PDF of each page (``--formats pdf``, :func:`sipas.pdf.render_pdf`);
+4. ``workbook``     the Excel workbook of the year (``--formats xlsx``,
+                    :func:`sipas.excel.write_workbook`);
+5. ``index``        ``outputs/<year>/index.html`` (and the site's ``outputs/index.html``).
+
+A step whose key is unchanged and whose files are still there (same bytes) is not
+rebuilt; ``--force`` rebuilds everything. Every file is written under a temporary name
+and renamed, and the manifest is rewritten after each finished step, so a run stopped at
+any moment leaves no half-written file and the next run does only the rest. A failing
+annex never stops the others: its error (cell, exception, message) is in the summary and
+in ``outputs/<year>/logs/<name>.log``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
+from . import cache
 from .codebook import YearConfig
 from .config import Paths, paths as default_paths
 from .errors import SipasError
-from .tables import write_tables
+from .executor import AnnexResult, AnnexTask
+from .manifest import Manifest, now
 
 UNIT_NOTEBOOK = "unit_annex.ipynb"
 PROVINCE_NOTEBOOK = "province_report.ipynb"
 PROVINCE_TASK = "province"
+FORMATS = ("html", "pdf", "xlsx")
+TABLE_NAMES = ("indices", "sample", "profile", "expectations")
+DEFAULT_TIMEOUT = 600.0
+
+
+# ---------------------------------------------------------------------------- plan
 
 
 @dataclass(frozen=True)
-class Task:
+class Annex:
+    """One annex of a year: which notebook, which parameters, which files."""
+
     year: int
     name: str  # unit id, or "province"
     title: str
@@ -41,28 +64,19 @@ class Task:
     parameters: dict
     html: Path
     executed: Path
-
-
-@dataclass
-class Result:
-    task: Task
-    ok: bool
-    seconds: float
-    error: str = ""
-
-
-@dataclass
-class YearRun:
-    year: int
-    results: list[Result] = field(default_factory=list)
+    unit_type: str | None = None
 
     @property
-    def failed(self) -> list[Result]:
-        return [r for r in self.results if not r.ok]
+    def pdf(self) -> Path:
+        return self.html.with_suffix(".pdf")
 
 
-def plan(cfg: YearConfig, units: list[str] | None = None) -> list[Task]:
-    """The annex tasks of a year (province report first, then units in registry order)."""
+# kept for callers of the former API
+Task = Annex
+
+
+def plan(cfg: YearConfig, units: list[str] | None = None) -> list[Annex]:
+    """The annexes of a year (province report first, then units in registry order)."""
     p = cfg.paths
     known = [u.id for u in cfg.units]
     wanted = units or known
@@ -73,101 +87,561 @@ def plan(cfg: YearConfig, units: list[str] | None = None) -> list[Task]:
                          hint=f"known ids: {', '.join(known)}")
     out = p.outputs(cfg.year)
     root = str(p.root)
-    tasks = [Task(cfg.year, PROVINCE_TASK, f"Báo cáo toàn tỉnh {cfg.settings.province} năm {cfg.year}",
-                  p.notebooks / PROVINCE_NOTEBOOK, {"year": cfg.year, "root": root},
-                  out / "province.html", out / "notebooks" / "province.ipynb")]
+    annexes = [Annex(cfg.year, PROVINCE_TASK, f"Báo cáo toàn tỉnh {cfg.settings.province} năm {cfg.year}",
+                     p.notebooks / PROVINCE_NOTEBOOK, {"year": cfg.year, "root": root},
+                     out / "province.html", out / "notebooks" / "province.ipynb")]
     for u in cfg.units:
         if u.id in wanted:
-            tasks.append(Task(cfg.year, u.id, f"{u.name} — năm {cfg.year}", p.notebooks / UNIT_NOTEBOOK,
-                              {"year": cfg.year, "unit_id": u.id, "root": root},
-                              out / "units" / f"{u.id}.html", out / "notebooks" / f"{u.id}.ipynb"))
-    return tasks
+            annexes.append(Annex(cfg.year, u.id, f"{u.name} — năm {cfg.year}", p.notebooks / UNIT_NOTEBOOK,
+                                 {"year": cfg.year, "unit_id": u.id, "root": root},
+                                 out / "units" / f"{u.id}.html", out / "notebooks" / f"{u.id}.ipynb", u.type))
+    for nb in {a.notebook for a in annexes}:
+        if not nb.is_file():
+            raise SipasError("notebook not found", file=nb, hint="restore it from the repository (git checkout)")
+    return annexes
 
 
-def _error_text(exc: BaseException) -> str:
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
-    if isinstance(exc, SipasError):
-        return exc.render()
-    return f"{type(exc).__name__}: {exc}"
+# ------------------------------------------------------------------------ outcomes
 
 
-def execute(task: Task, province: str) -> Result:
-    """Execute one notebook with papermill and render its HTML. Never raises."""
-    import papermill as pm
+@dataclass
+class Outcome:
+    """One line of the summary: a step of a year, whether it was rebuilt and why."""
 
-    from .io import atomic_path
-    from .render import write_notebook_html
+    year: int
+    step: str  # "tables", "annex", "pdf", "workbook", "index"
+    name: str
+    ok: bool
+    rebuilt: bool
+    reason: str = ""
+    seconds: float = 0.0
+    error: str = ""
+    status: str = ""  # ok / failed / unavailable
 
-    start = time.perf_counter()
+    def __post_init__(self):
+        self.status = self.status or ("ok" if self.ok else "failed")
+
+
+@dataclass
+class RunReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def of(self, step: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.step == step]
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _rel(path: Path | str, base: Path) -> str:
+    return Path(path).resolve().relative_to(base.resolve()).as_posix()
+
+
+def _outputs_intact(entry: dict, base: Path) -> bool:
+    for o in entry.get("outputs", []):
+        if cache.maybe_file_sha(base / o["path"]) != o["sha256"]:
+            return False
+    return True
+
+
+def _decide(entry: dict | None, inputs: dict, base: Path, force: bool) -> str | None:
+    """Why a step must be rebuilt, or None when it is up to date."""
+    if force:
+        return "forced (--force)"
+    if entry is None:
+        return "new (no previous build)"
+    if entry.get("status") != "ok":
+        return f"previous build {entry.get('status', 'unknown')}"
+    if entry.get("key") != cache.key_of(inputs):
+        return cache.describe(cache.changed(entry.get("inputs"), inputs)) or "inputs changed"
+    if not _outputs_intact(entry, base):
+        return "output missing or changed on disk"
+    return None
+
+
+def _params_files(cfg: YearConfig) -> list[Path]:
+    p = cfg.paths
+    files = [p.params / "units" / f"{cfg.year}.yaml", p.params / "methodology" / f"{cfg.registry.methodology}.yaml",
+             p.params / "settings.yaml", p.params / "fields.yaml"]
+    prev = cfg.registry.previous_year
+    if prev is not None and (p.params / "units" / f"{prev}.yaml").is_file():
+        files.append(p.params / "units" / f"{prev}.yaml")
+        try:
+            files.append(p.params / "methodology" / f"{YearConfig(prev, p).registry.methodology}.yaml")
+        except SipasError:
+            pass
+    return sorted(set(files))
+
+
+def _clean_temporaries(folder: Path) -> None:
+    """Remove what an interrupted run may have left: ``.<name>.tmp-*`` files (never read)."""
+    if folder.is_dir():
+        for tmp in folder.rglob(".*.tmp-*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def _year_lock(folder: Path):
+    """One ``sipas run`` at a time per year's outputs (a second one gets a clear error)."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / ".sipas-run.lock", "w")
     try:
-        with atomic_path(task.executed) as tmp:
-            pm.execute_notebook(str(task.notebook), str(tmp), parameters=task.parameters,
-                                kernel_name="python3", progress_bar=False, log_output=False,
-                                cwd=str(task.notebook.parent))
-        nav = [("Trang chủ năm " + str(task.year), "../index.html" if task.name != PROVINCE_TASK else "index.html")]
-        write_notebook_html(task.executed, task.html, title=task.title,
-                            kicker=f"Tỉnh {province} · Khảo sát sự hài lòng năm {task.year}",
-                            footer="Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được.",
-                            nav=nav)
-        return Result(task, True, time.perf_counter() - start)
-    except Exception as exc:  # one failing annex must not stop the others
-        detail = _error_text(exc)
-        if os.environ.get("SIPAS_DEBUG"):
-            detail += "\n" + traceback.format_exc()
-        return Result(task, False, time.perf_counter() - start, detail)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SipasError("another `sipas run` is writing this year's outputs", file=folder,
+                             hint="wait for it to finish, then run again") from None
+        yield
+    finally:
+        fh.close()
 
 
-def run_year(year: int, units: list[str] | None = None, jobs: int | None = None,
-             p: Paths | None = None, console: Console | None = None) -> YearRun:
-    from .site import write_index, write_site_index
+def tables_step(year: int, root: str) -> list[str]:
+    """Compute and write a year's tables (on the driver, or on a Dask worker)."""
+    from .tables import write_tables
 
+    return [str(f) for f in write_tables(year, default_paths(root))]
+
+
+def _file_entries(files, base: Path) -> list[dict]:
+    return [{"path": _rel(f, base), "sha256": cache.file_sha(f), "bytes": Path(f).stat().st_size}
+            for f in sorted(files, key=str)]
+
+
+# ---------------------------------------------------------------------------- a year
+
+
+class YearJob:
+    """Keys, decisions and manifest entries of one year."""
+
+    def __init__(self, cfg: YearConfig, annexes: list[Annex], formats: tuple[str, ...], force: bool,
+                 code: str, libs: dict, timeout: float):
+        self.cfg = cfg
+        self.year = cfg.year
+        self.p = cfg.paths
+        self.base = self.p.outputs(cfg.year)
+        self.annexes = annexes
+        self.formats = formats
+        self.force = force
+        self.code = code
+        self.libs = libs
+        self.libs_hash = cache.json_hash(libs)
+        self.timeout = timeout
+        self.manifest = Manifest.load(self.base / "manifest.json", cfg.year)
+        self.params_hash = cache.json_hash({_rel(f, self.p.root): cache.maybe_file_sha(f)
+                                            for f in _params_files(cfg)})
+        self.outcomes: list[Outcome] = []
+        self.tables_ok = False
+        self.inputs: dict[str, dict] = {}
+
+    def common(self) -> dict:
+        return {"code": self.code, "libraries": self.libs_hash, "params": self.params_hash}
+
+    # -- tables
+    def tables_inputs(self) -> dict:
+        resp = self.p.responses(self.year)
+        if not resp.is_file():
+            raise SipasError("processed survey data not found", file=resp,
+                             hint=f"run `sipas validate --year {self.year}` first "
+                                  f"(or `sipas demo-data --year {self.year}` for demo data)")
+        return {**self.common(), "data": cache.file_sha(resp)}
+
+    def tables_reason(self) -> str | None:
+        return _decide(self.manifest.get("tables"), self.tables_inputs(), self.base, self.force)
+
+    def build_tables(self, submit=None) -> Outcome:
+        inputs = self.tables_inputs()
+        reason = _decide(self.manifest.get("tables"), inputs, self.base, self.force)
+        if reason is None:
+            self.tables_ok = True
+            return Outcome(self.year, "tables", "tables", True, False, "up to date",
+                           self.manifest.get("tables").get("seconds", 0.0))
+        t0 = time.perf_counter()
+        entry = {"id": "tables", "kind": "tables", "name": "tables", "key": cache.key_of(inputs), "inputs": inputs,
+                 "parameters": {"year": self.year}, "built_at": now()}
+        try:
+            files = submit(tables_step, self.year, str(self.p.root)) if submit else tables_step(self.year, str(self.p.root))
+            entry.update(outputs=_file_entries(files, self.base), status="ok", error="")
+            self.tables_ok = True
+        except SipasError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            entry.update(outputs=[], status="failed", error=f"{type(exc).__name__}: {exc}")
+        entry["seconds"] = round(time.perf_counter() - t0, 3)
+        self.manifest.put(entry)
+        self.manifest.save()
+        return Outcome(self.year, "tables", "tables", self.tables_ok, True, reason, entry["seconds"],
+                       entry["error"])
+
+    # -- annexes
+    def annex_inputs(self) -> dict[str, dict]:
+        """The inputs of every annex of the year (see :mod:`sipas.cache` for the granularity)."""
+        import pandas as pd
+
+        from .indices import PROVINCE_ID, group_id
+
+        tdir = self.p.tables(self.year)
+        tables = {n: pd.read_parquet(tdir / f"{n}.parquet") for n in TABLE_NAMES}
+        table_files = {n: cache.file_sha(tdir / f"{n}.parquet") for n in TABLE_NAMES}
+        data_sha = cache.file_sha(self.p.responses(self.year))
+        resp = pd.read_parquet(self.p.responses(self.year))
+        prev = self.cfg.registry.previous_year
+        prev_tables = "none"
+        if prev is not None and (self.p.tables(prev) / "indices.parquet").is_file():
+            prev_tables = cache.json_hash({n: cache.maybe_file_sha(self.p.tables(prev) / f"{n}.parquet")
+                                           for n in TABLE_NAMES})
+        nb_sha = {nb: cache.file_sha(nb) for nb in {a.notebook for a in self.annexes}}
+        by_type: dict[str, list[str]] = {}
+        for u in self.cfg.units:
+            by_type.setdefault(u.type, []).append(u.id)
+        rows = {n: cache.RowHashes(t) for n, t in tables.items()}
+        resp_rows = cache.RowHashes(resp)
+        out: dict[str, dict] = {}
+        for a in self.annexes:
+            params = {k: v for k, v in a.parameters.items() if k != "root"}  # where, not what
+            base = {**self.common(), "notebook": nb_sha[a.notebook], "parameters": cache.json_hash(params),
+                    "previous_year": prev_tables}
+            if a.name == PROVINCE_TASK:
+                base.update(tables=cache.json_hash(table_files), data=data_sha)
+            else:
+                own = {n: r.of(r.frame.unit_id == a.name) for n, r in rows.items()}
+                shared_ids = set(by_type.get(a.unit_type, [])) | {group_id(a.unit_type), PROVINCE_ID}
+                idx = rows["indices"]
+                base.update(unit_data=resp_rows.of(resp.unit_id == a.name),
+                            unit_tables=cache.json_hash(own),
+                            shared_tables=idx.of(idx.frame.unit_id.isin(shared_ids)))
+            out[a.name] = base
+        self.inputs = out
+        return out
+
+    def todo(self, want_pdf: bool, pdf_missing: str) -> tuple[list[tuple[Annex, tuple, str]], list[Outcome]]:
+        """(annex, steps, reason) to build, and outcomes for what is up to date."""
+        inputs = self.annex_inputs()
+        build, fresh = [], []
+        for a in self.annexes:
+            entry = self.manifest.get(f"annex:{a.name}")
+            reason = _decide(entry, inputs[a.name], self.base, self.force)
+            steps: tuple = ()
+            if reason is not None:
+                steps = ("html", "pdf") if want_pdf and not pdf_missing else ("html",)
+            else:
+                fresh.append(Outcome(self.year, "annex", a.name, True, False, "up to date", entry.get("seconds", 0.0)))
+                if want_pdf and not pdf_missing:
+                    pr = _decide(self.manifest.get(f"pdf:{a.name}"), self.pdf_inputs(a), self.base, self.force)
+                    if pr is not None:
+                        steps, reason = ("pdf",), pr
+                    else:
+                        e = self.manifest.get(f"pdf:{a.name}")
+                        fresh.append(Outcome(self.year, "pdf", a.name, True, False, "up to date", e.get("seconds", 0.0)))
+            if want_pdf and pdf_missing:
+                fresh.append(Outcome(self.year, "pdf", a.name, False, False, "", 0.0, pdf_missing, "unavailable"))
+            if steps:
+                build.append((a, steps, reason))
+        return build, fresh
+
+    def pdf_inputs(self, a: Annex) -> dict:
+        return {"code": self.code, "libraries": self.libs_hash, "html": cache.maybe_file_sha(a.html)}
+
+    def task(self, a: Annex, steps: tuple) -> AnnexTask:
+        province = self.cfg.settings.province
+        nav = (("Trang chủ năm " + str(self.year), "../index.html" if a.name != PROVINCE_TASK else "index.html"),)
+        return AnnexTask(
+            year=self.year, name=a.name, notebook=str(a.notebook), parameters=dict(a.parameters),
+            html=str(a.html), executed=str(a.executed), log=str(self.base / "logs" / f"{a.name}.log"),
+            title=a.title, kicker=f"Tỉnh {province} · Khảo sát sự hài lòng năm {self.year}",
+            footer="Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được.", nav=nav,
+            steps=steps, pdf=str(a.pdf) if "pdf" in steps else None, timeout=self.timeout, code_hash=self.code)
+
+    def record(self, a: Annex, steps: tuple, reason: str, res: AnnexResult) -> list[Outcome]:
+        out = []
+        log = _rel(self.base / "logs" / f"{a.name}.log", self.base)
+        if "html" in steps:
+            ok = "html" in res.outputs
+            params = {k: v for k, v in a.parameters.items() if k != "root"}
+            entry = {"id": f"annex:{a.name}", "kind": "annex", "name": a.name, "key": cache.key_of(self.inputs[a.name]),
+                     "inputs": self.inputs[a.name], "parameters": params,
+                     "notebook": _rel(a.notebook, self.p.root), "status": "ok" if ok else "failed",
+                     "error": "" if ok else res.error, "seconds": round(res.seconds - res.timings.get("pdf", 0.0), 3),
+                     "timings": res.timings, "built_at": now(), "log": log,
+                     "outputs": [{**o, "path": _rel(o["path"], self.base)}
+                                 for k, o in sorted(res.outputs.items()) if k in ("html", "ipynb")]}
+            self.manifest.put(entry)
+            out.append(Outcome(self.year, "annex", a.name, ok, True, reason, entry["seconds"], entry["error"]))
+        if "pdf" in steps:
+            ok = "pdf" in res.outputs
+            if "html" in steps and "html" not in res.outputs:
+                status, error = "failed", "annex failed"
+            elif res.pdf_unavailable:
+                status, error = "unavailable", res.pdf_unavailable
+            else:
+                status, error = ("ok", "") if ok else ("failed", res.error)
+            entry = {"id": f"pdf:{a.name}", "kind": "pdf", "name": a.name, "key": cache.key_of(self.pdf_inputs(a)),
+                     "inputs": self.pdf_inputs(a), "status": status, "error": error,
+                     "seconds": res.timings.get("pdf", 0.0), "built_at": now(),
+                     "outputs": [{**res.outputs["pdf"], "path": _rel(res.outputs["pdf"]["path"], self.base)}] if ok else []}
+            self.manifest.put(entry)
+            out.append(Outcome(self.year, "pdf", a.name, ok, True, reason, entry["seconds"], error, status))
+        return out
+
+    # -- workbook
+    def workbook(self) -> Outcome:
+        tdir = self.p.tables(self.year)
+        inputs = {**self.common(), "tables": cache.json_hash({n: cache.maybe_file_sha(tdir / f"{n}.parquet")
+                                                             for n in TABLE_NAMES})}
+        entry = self.manifest.get("workbook")
+        reason = _decide(entry, inputs, self.base, self.force)
+        if reason is None:
+            return Outcome(self.year, "workbook", "xlsx", True, False, "up to date", entry.get("seconds", 0.0))
+        t0 = time.perf_counter()
+        new = {"id": "workbook", "kind": "workbook", "name": "xlsx", "key": cache.key_of(inputs), "inputs": inputs,
+               "parameters": {"year": self.year}, "built_at": now(), "outputs": []}
+        try:
+            from .excel import write_workbook
+        except ImportError as exc:
+            new.update(status="unavailable", error=f"sipas.excel is not available ({exc})")
+        else:
+            try:
+                path = write_workbook(self.cfg)
+                new.update(status="ok", error="", outputs=_file_entries([path], self.base))
+            except Exception as exc:  # noqa: BLE001
+                new.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        new["seconds"] = round(time.perf_counter() - t0, 3)
+        self.manifest.put(new)
+        self.manifest.save()
+        return Outcome(self.year, "workbook", "xlsx", new["status"] == "ok", True, reason, new["seconds"],
+                       new["error"], new["status"])
+
+    # -- front door
+    def index(self) -> Outcome:
+        have = sorted(a.name for a in self._present())
+        tdir = self.p.tables(self.year)
+        inputs = {**self.common(), "annexes": cache.json_hash(have),
+                  "tables": cache.json_hash({n: cache.maybe_file_sha(tdir / f"{n}.parquet") for n in TABLE_NAMES})}
+        entry = self.manifest.get("index")
+        reason = _decide(entry, inputs, self.base, self.force)
+        if reason is None:
+            return Outcome(self.year, "index", "index", True, False, "up to date", entry.get("seconds", 0.0))
+        t0 = time.perf_counter()
+        new = {"id": "index", "kind": "index", "name": "index", "key": cache.key_of(inputs), "inputs": inputs,
+               "parameters": {"year": self.year, "annexes": have}, "built_at": now()}
+        try:
+            from .site import write_index
+
+            write_index(self.cfg, self._present())
+            new.update(status="ok", error="", outputs=_file_entries([self.base / "index.html"], self.base))
+        except Exception as exc:  # noqa: BLE001
+            new.update(status="failed", error=f"{type(exc).__name__}: {exc}", outputs=[])
+        new["seconds"] = round(time.perf_counter() - t0, 3)
+        self.manifest.put(new)
+        return Outcome(self.year, "index", "index", new["status"] == "ok", True, reason, new["seconds"], new["error"])
+
+    def _present(self) -> list[Annex]:
+        """Every annex of the registry whose page is built and current (this run or before)."""
+        known = {u.id: u for u in self.cfg.units}
+        everything = plan(self.cfg, None)
+        out = []
+        for a in everything:
+            e = self.manifest.get(f"annex:{a.name}")
+            if e and e.get("status") == "ok" and a.html.is_file() and (a.name in known or a.name == PROVINCE_TASK):
+                out.append(a)
+        return out
+
+    def finish(self, run_meta: dict) -> None:
+        self.manifest.meta.update(
+            versions=self.libs, sipas={"version": self.libs.get("sipas"), "source_sha256": self.code},
+            data={"path": _rel(self.p.responses(self.year), self.p.root),
+                  "sha256": cache.maybe_file_sha(self.p.responses(self.year))},
+            run=run_meta)
+        self.manifest.save()
+
+
+# ----------------------------------------------------------------------------- run
+
+
+def _make_pool(executor: str, jobs: int, scheduler: str | None, cwd: str, log_dir: str):
+    from .executor import DaskPool, LocalPool
+
+    if executor == "dask":
+        return DaskPool(jobs, scheduler, cwd).start()
+    if executor == "local":
+        return LocalPool(jobs, cwd, log_dir).start()
+    raise SipasError(f"unknown executor '{executor}'", hint="use --executor local or --executor dask")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("còn / left"), TimeRemainingColumn(),
+                    TextColumn("{task.fields[last]}"), console=console, transient=False)
+
+
+def run(years: list[int], units: list[str] | None = None, jobs: int | None = None, p: Paths | None = None,
+        formats: tuple[str, ...] | list[str] = ("html",), force: bool = False, executor: str = "local",
+        scheduler: str | None = None, timeout: float = DEFAULT_TIMEOUT, console: Console | None = None) -> RunReport:
+    """Build what is stale for ``years`` (see the module doc); returns every step's outcome."""
+    started, t_start = now(), time.perf_counter()
     p = p or default_paths()
     console = console or Console(stderr=True)
-    cfg = YearConfig(year, p)
-    tasks = plan(cfg, units)
-    write_tables(year, p)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    run = YearRun(year)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), TextColumn("{task.fields[last]}"), console=console,
-                  transient=False) as bar:
-        tid = bar.add_task(f"{year}: phụ lục", total=len(tasks), last="")
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(execute, t, cfg.settings.province) for t in tasks]
-            for fut in as_completed(futures):
-                res = fut.result()
-                run.results.append(res)
-                bar.update(tid, advance=1, last=f"{res.task.name} {'ok' if res.ok else 'LỖI'} {res.seconds:.1f}s")
-    order = {t.name: i for i, t in enumerate(tasks)}
-    run.results.sort(key=lambda r: order[r.task.name])
-    write_index(cfg, [r.task for r in run.results if r.ok])
-    write_site_index(p)
-    return run
+    formats = tuple(f for f in FORMATS if f in set(formats) | {"html"})
+    years = sorted(set(years))  # earlier years first: a year's narrative reads the previous one's tables
+    cfgs = {y: YearConfig(y, p) for y in years}
+    annexes = {y: plan(cfgs[y], units) for y in years}
+    code, libs = cache.source_hash(), cache.versions()
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    want_pdf = "pdf" in formats
+    pdf_missing = ""
+    if want_pdf:
+        import importlib.util
+
+        if importlib.util.find_spec("sipas.pdf") is None:
+            pdf_missing = "sipas.pdf is not installed yet (no PDF renderer module)"
+    report = RunReport()
+    pool = None
+    with contextlib.ExitStack() as stack:
+        for y in years:
+            stack.enter_context(_year_lock(p.outputs(y)))
+            _clean_temporaries(p.outputs(y))
+        jobs_ = {y: YearJob(cfgs[y], annexes[y], formats, force, code, libs, timeout) for y in years}
+        cwd = str(p.notebooks)
+        log_dir = str(p.outputs() / "logs")
+        n_annexes = sum(len(a) for a in annexes.values())
+        try:
+            # start the workers now (their kernels boot while the tables are computed) when
+            # the tables are stale: then the annexes are very likely stale too
+            if executor == "dask" or any(j.tables_reason() for j in jobs_.values()):
+                pool = _make_pool(executor, min(jobs, n_annexes), scheduler, cwd, log_dir)
+            submit = _dask_submit(pool) if executor == "dask" else None
+            for j in jobs_.values():
+                report.outcomes.append(j.build_tables(submit))
+            todo: list[tuple[YearJob, Annex, tuple, str]] = []
+            for j in jobs_.values():
+                if not j.tables_ok:
+                    continue
+                build, fresh = j.todo(want_pdf, pdf_missing)
+                report.outcomes += fresh
+                todo += [(j, a, steps, why) for a, steps, why in build]
+            side = None
+            if "xlsx" in formats:  # the workbooks are written by the driver while the workers run
+                side = _Side([j.workbook for j in jobs_.values() if j.tables_ok])
+            if todo:
+                if pool is None:
+                    pool = _make_pool(executor, min(jobs, len(todo)), scheduler, cwd, log_dir)
+                _execute(pool, todo, report, console)
+            if side:
+                report.outcomes += side.join()
+            for j in jobs_.values():
+                if j.tables_ok:
+                    report.outcomes.append(j.index())
+            if any(o.step == "index" and o.rebuilt for o in report.outcomes) or not (p.outputs() / "index.html").exists():
+                from .site import write_site_index
+
+                write_site_index(p)
+        except BaseException:
+            if pool is not None:
+                pool.close(cancel=True)
+                pool = None
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+            report.seconds = time.perf_counter() - t_start
+            meta = {"started": started, "finished": now(), "seconds": round(report.seconds, 3),
+                    "executor": executor, "scheduler": scheduler or "", "jobs": jobs, "formats": list(formats),
+                    "force": force, "units": sorted(units) if units else "all",
+                    "rebuilt": sum(o.rebuilt for o in report.outcomes),
+                    "failed": sum(not o.ok for o in report.outcomes)}
+            for y, j in jobs_.items():
+                j.finish({**meta, "rebuilt": sum(o.rebuilt for o in report.outcomes if o.year == y),
+                          "failed": sum(not o.ok for o in report.outcomes if o.year == y)})
+    return report
 
 
-def summary_table(runs: list[YearRun]) -> Table:
-    table = Table(title="Kết quả chạy / Run summary")
-    for col in ("năm", "phụ lục", "trạng thái", "giây", "lỗi"):
-        table.add_column(col)
-    for run in runs:
-        for r in run.results:
-            table.add_row(str(run.year), r.task.name, "ok" if r.ok else "LỖI / FAILED",
-                          f"{r.seconds:.1f}", r.error.splitlines()[0] if r.error else "")
+def _dask_submit(pool):
+    def submit(fn, *args):
+        return pool.submit(fn, *args).result()
+    return submit
+
+
+class _Side:
+    """Run callables in a background thread of the driver (the workbooks)."""
+
+    def __init__(self, fns):
+        self.results: list[Outcome] = []
+        self.thread = threading.Thread(target=lambda: self.results.extend(f() for f in fns), daemon=True)
+        self.thread.start()
+
+    def join(self) -> list[Outcome]:
+        self.thread.join()
+        return self.results
+
+
+def _execute(pool, todo, report: RunReport, console: Console) -> None:
+    by_id = {f"{j.year}/{a.name}": (j, a, steps, why) for j, a, steps, why in todo}
+    tasks = [j.task(a, steps) for j, a, steps, why in todo]
+    with _progress(console) as bar:
+        tid = bar.add_task("phụ lục / annexes", total=len(tasks), last="")
+        for res in pool.run(tasks):
+            j, a, steps, why = by_id[res.id]
+            outs = j.record(a, steps, why, res)
+            j.manifest.save()
+            report.outcomes += outs
+            state = "ok" if res.ok else ("LỖI" if "html" in steps and "html" not in res.outputs else "pdf?")
+            bar.update(tid, advance=1, last=f"{res.id} {state} {res.seconds:.1f}s")
+
+
+# -------------------------------------------------------------------------- summary
+
+
+def summary_table(report: RunReport) -> Table:
+    """Every step of the run: status, seconds, whether it was rebuilt and why (or its error)."""
+    table = Table(title="Kết quả chạy / Run summary", title_justify="left")
+    for col, just in (("năm", "left"), ("phụ lục / step", "left"), ("trạng thái", "left"),
+                      ("giây", "right"), ("dựng lại", "left"), ("lý do / lỗi (why / error)", "left")):
+        table.add_column(col, justify=just, overflow="fold")
+    order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "index": 4}
+    rows = sorted(report.outcomes, key=lambda o: (o.year, order.get(o.step, 9), o.name != PROVINCE_TASK, o.name))
+    for o in rows:
+        label = o.name if o.step == "annex" else (f"pdf {o.name}" if o.step == "pdf" else o.step)
+        status = {"ok": "ok", "failed": "LỖI / FAILED", "unavailable": "UNAVAILABLE"}.get(o.status, o.status)
+        rebuilt = "có / yes" if o.rebuilt else "không / no"
+        why = o.error.splitlines()[0] if o.error else (o.reason if o.rebuilt else "up to date")
+        table.add_row(str(o.year), label, status, f"{o.seconds:.2f}", rebuilt, why)
     return table
 
 
+def print_summary(report: RunReport, console: Console, p: Paths) -> None:
+    console.print(summary_table(report))
+    for o in report.failed:
+        what = o.name if o.step == "annex" else f"{o.step} {o.name}"
+        tag = "UNAVAILABLE" if o.status == "unavailable" else "FAILED"
+        console.print(f"[red]{tag}[/red] {o.year} {what}: {o.error}", highlight=False, soft_wrap=True)
+        if o.step == "annex":
+            console.print(f"  log: {p.outputs(o.year) / 'logs' / (o.name + '.log')}", highlight=False, soft_wrap=True)
+    annexes = report.of("annex")
+    failed = [o for o in annexes if not o.ok]
+    rebuilt = sum(o.rebuilt for o in report.outcomes)
+    fresh = sum(1 for o in report.outcomes if not o.rebuilt and o.ok)
+    console.print(f"{len(annexes) - len(failed)} annexes written, {len(failed)} failed; "
+                  f"{rebuilt} steps rebuilt, {fresh} up to date; {report.seconds:.1f} s.",
+                  highlight=False, soft_wrap=True)
+
+
 def run_years(years: list[int], units: list[str] | None = None, jobs: int | None = None,
-              p: Paths | None = None) -> list[Result]:
-    """Run several years; print the summary; return the failed annexes."""
-    console = Console(stderr=True)
-    runs = [run_year(y, units, jobs, p, console) for y in years]
-    console.print(summary_table(runs))
-    failed = [r for run in runs for r in run.failed]
-    for r in failed:
-        console.print(f"[red]FAILED[/red] {r.task.year} {r.task.name}: {r.error}")
-    ok = sum(len(run.results) for run in runs) - len(failed)
-    console.print(f"{ok} annexes written, {len(failed)} failed.")
-    return failed
+              p: Paths | None = None, **kw) -> list[Outcome]:
+    """Run several years; print the summary; return what failed (or was not produced)."""
+    p = p or default_paths()
+    console = kw.pop("console", None) or Console(stderr=True, width=None if sys.stderr.isatty() else 110)
+    report = run(years, units, jobs, p, console=console, **kw)
+    print_summary(report, console, p)
+    return report.failed
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `sipas run`")

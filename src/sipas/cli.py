@@ -53,15 +53,53 @@ def estimate(year: int) -> None:
         click.echo(f"wrote {path}")
 
 
-@cli.command("run")
-@click.option("--year", "years", type=int, multiple=True, required=True, help="Year (repeatable).")
-@click.option("--unit", "units", multiple=True, help="Only these unit ids (repeatable); default: all.")
-@click.option("--jobs", type=int, default=None, help="Parallel workers (default: number of cores).")
-def run(years: tuple[int, ...], units: tuple[str, ...], jobs: int | None) -> None:
-    """Estimate, execute the notebooks with papermill and render the HTML annexes."""
-    from .batch import run_years
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for value in values for v in str(value).split(",") if v.strip()]
 
-    failed = run_years(list(years), units=list(units) or None, jobs=jobs)
+
+def _years(values: tuple[str, ...]) -> list[int]:
+    out = []
+    for v in _split(values):
+        try:
+            out.append(int(v))
+        except ValueError:
+            raise click.BadParameter(f"'{v}' is not a year", param_hint="--year") from None
+    return out
+
+
+@cli.command("run")
+@click.option("--year", "years", multiple=True, required=True,
+              help="Year (repeatable, or comma separated: --year 2022,2023).")
+@click.option("--unit", "units", multiple=True,
+              help="Only these unit ids (repeatable or comma separated); default: all. The province report is always built.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: number of cores).")
+@click.option("--formats", default="html", show_default=True,
+              help="Comma separated: html, pdf, xlsx (html is always built).")
+@click.option("--force", is_flag=True, help="Rebuild everything, even what is up to date.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: worker processes on this machine; dask: a Dask distributed cluster.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Address of a running Dask scheduler (with --executor dask); default: start a local cluster.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds one notebook may take before it is stopped and reported as failed.")
+def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, formats: str, force: bool,
+        executor: str, scheduler: str | None, timeout: float) -> None:
+    """Estimate, execute the notebooks in warm kernels and write the annexes (incremental).
+
+    Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
+    exit code 0 only when every requested artefact was produced.
+    """
+    from .batch import FORMATS, run_years
+
+    fmts = [f.lower() for f in _split((formats,))]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad:
+        raise click.BadParameter(f"unknown format(s) {', '.join(bad)}; choose among {', '.join(FORMATS)}",
+                                 param_hint="--formats")
+    if scheduler and executor != "dask":
+        raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
+    failed = run_years(_years(years), units=_split(units) or None, jobs=jobs, formats=fmts, force=force,
+                       executor=executor, scheduler=scheduler, timeout=timeout)
     if failed:
         sys.exit(1)
 

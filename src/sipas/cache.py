@@ -1,0 +1,155 @@
+"""Content hashes and the dependency keys of a run's artefacts.
+
+An artefact is rebuilt when its *key* changes; the key is the hash of a small dict of
+named *inputs* (each itself a hash), so the summary can say which input changed.
+
+Dependency granularity (what each artefact is taken to depend on)
+----------------------------------------------------------------
+``tables``   the processed microdata file (bytes), the params files the year reads,
+             the ``sipas`` source, the library versions.
+unit annex   its own rows of the microdata (every column: comments are shown) and of
+             the four tables; the *shared figures* it shows: the indices rows of every
+             unit of its type (the ranking), of its peer group and of the province; the
+             previous year's tables (the narrative compares); the notebook; the params
+             files; the ``sipas`` source; the library versions; its parameters.
+province     the four tables and the microdata file, whole; notebook, params, source,
+             libraries, parameters, previous year's tables.
+pdf          the annex HTML (bytes), the ``sipas`` source, the libraries.
+workbook     the four tables (bytes), params, source, libraries.
+index page   the four tables, params, source, the set of annexes present.
+
+So correcting a comment or a profile answer of one unit rebuilds that unit's annex and
+the province report; correcting a satisfaction answer changes the unit's indices and
+therefore the peer-group and province figures every annex shows: every annex whose
+shown figures moved is rebuilt (usually all of them, as they all show the province).
+The ``sipas`` source is hashed whole (any change of the package rebuilds everything):
+coarse, but it cannot miss a change in code the notebooks call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent
+LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "statsmodels", "matplotlib", "seaborn", "jinja2",
+             "nbformat", "nbclient", "nbconvert", "papermill", "ipykernel", "jupyter_client",
+             "openpyxl", "pydantic", "pyyaml")
+_SOURCE_SUFFIXES = {".py", ".j2", ".html", ".css", ".yaml", ".yml", ".json", ".txt"}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def maybe_file_sha(path: str | os.PathLike) -> str | None:
+    try:
+        return file_sha(path)
+    except OSError:
+        return None
+
+
+def json_hash(obj) -> str:
+    return sha256_bytes(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def source_hash(pkg: Path = PKG) -> str:
+    """Hash of the ``sipas`` package source (file names and bytes; caches excluded)."""
+    h = hashlib.sha256()
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and f.suffix in _SOURCE_SUFFIXES and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    """Python, sipas and the key libraries (what a number's reproduction needs)."""
+    out = {"python": platform.python_version(), "implementation": sys.implementation.name}
+    for name in ("sipas", *LIBRARIES):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def key_of(inputs: dict) -> str:
+    return json_hash(inputs)
+
+
+def frame_hash(df) -> str:
+    """Content hash of a data frame (column names, dtypes and values; not the index)."""
+    import pandas as pd
+
+    h = hashlib.sha256()
+    h.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
+    if len(df):
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+class RowHashes:
+    """Row hashes of a frame computed once; :meth:`of` hashes a subset of rows (same
+    result as :func:`frame_hash` of that subset, without re-hashing the values)."""
+
+    def __init__(self, df):
+        import pandas as pd
+
+        self.frame = df
+        self.head = json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode()
+        self.rows = pd.util.hash_pandas_object(df, index=False).to_numpy() if len(df) else None
+
+    def of(self, mask) -> str:
+        h = hashlib.sha256(self.head)
+        if self.rows is not None:
+            sub = self.rows[mask.to_numpy() if hasattr(mask, "to_numpy") else mask]
+            if len(sub):
+                h.update(sub.tobytes())
+        return h.hexdigest()
+
+
+def changed(old: dict | None, new: dict) -> list[str]:
+    """Names of the inputs that differ between two input dicts (sorted)."""
+    if not old:
+        return []
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+REASONS = {
+    "notebook": "notebook changed",
+    "code": "sipas code changed",
+    "params": "params changed",
+    "libraries": "library versions changed",
+    "parameters": "parameters changed",
+    "unit_data": "unit's data changed",
+    "unit_tables": "unit's figures changed",
+    "shared_tables": "peer/province figures changed",
+    "tables": "tables changed",
+    "data": "data changed",
+    "previous_year": "previous year's tables changed",
+    "html": "annex changed",
+    "annexes": "list of annexes changed",
+    "steps": "formats changed",
+}
+
+
+def describe(names: list[str]) -> str:
+    return ", ".join(REASONS.get(n, f"{n} changed") for n in names)

@@ -1,0 +1,135 @@
+"""Runs *inside* a warm Jupyter kernel: pre-import, snapshot, and reset between annexes.
+
+A warm kernel executes many annexes one after the other. Before each one the batch
+executor calls :func:`reset` (silently, outside the notebook's history), which puts the
+kernel back to the state :func:`prepare` recorded right after start-up:
+
+* the user namespace, ``In``/``Out`` and the execution counter (IPython ``reset``,
+  new session: the executed notebook numbers its cells from 1, as in a fresh kernel);
+* matplotlib: every figure closed, every rcParam restored (``seaborn.set_theme`` and
+  any ``rcParams[...] = ...`` of the previous annex undone), the inline backend's
+  figure formats and options restored;
+* pandas options, the global random states of ``random`` and ``numpy``, the working
+  folder, environment variables, ``sys.path``, warning filters;
+* the attributes of every ``sipas`` module (a monkeypatch of a ``sipas`` function by one
+  annex does not reach the next).
+
+What it does not undo: changes to the internals of third-party modules other than the
+ones listed (a notebook that monkeypatches pandas itself). Against that, and against
+anything a failing annex may leave behind, the executor starts a fresh kernel after
+every failure and after a fixed number of annexes (``SIPAS_ANNEXES_PER_KERNEL``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+
+# heavy imports the report notebooks need: imported once per kernel
+PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "seaborn", "pyarrow.parquet",
+           "sipas.report", "sipas.charts", "sipas.narrative", "sipas.fmt", "sipas.indices")
+
+_SNAP: dict = {}
+
+
+def _sipas_modules() -> dict[str, object]:
+    return {n: m for n, m in sys.modules.items() if m is not None and (n == "sipas" or n.startswith("sipas."))
+            and n != __name__}
+
+
+def _inline_backend():
+    try:
+        from matplotlib_inline.backend_inline import InlineBackend
+
+        return InlineBackend.instance()
+    except Exception:  # pragma: no cover - not in a kernel
+        return None
+
+
+def prepare(preload: tuple[str, ...] = PRELOAD) -> None:
+    """Import the heavy libraries and record the state every annex starts from."""
+    import importlib
+
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    import matplotlib
+    import numpy as np
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = dict(matplotlib.rcParams)
+        pd_opts = {k: pd.get_option(k) for k in pd._config.config._registered_options
+                   if k not in pd._config.config._deprecated_options}
+    ib = _inline_backend()
+    _SNAP.clear()
+    _SNAP.update(
+        rc=rc,
+        pd=pd_opts,
+        np_random=np.random.get_state(),
+        random=random.getstate(),
+        cwd=os.getcwd(),
+        environ=dict(os.environ),
+        path=list(sys.path),
+        warnings=list(warnings.filters),
+        modules={n: dict(vars(m)) for n, m in _sipas_modules().items()},
+        inline={k: getattr(ib, k) for k in ("figure_formats", "print_figure_kwargs", "rc", "close_figures")}
+        if ib is not None else {},
+    )
+
+
+def reset(cwd: str | None = None) -> None:
+    """Back to the state recorded by :func:`prepare` (raises if prepare never ran);
+    ``cwd``: the working folder of the next notebook (default: the one at start-up)."""
+    if not _SNAP:
+        raise RuntimeError("sipas.kernel_state.prepare() was not called in this kernel")
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover
+        ip = None
+    if ip is not None:
+        ip.reset(new_session=True)
+        ip.execution_count = 1
+    plt.close("all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matplotlib.rcParams.update(_SNAP["rc"])
+        for k, v in _SNAP["pd"].items():
+            try:
+                pd.set_option(k, v)
+            except Exception:
+                pass
+    ib = _inline_backend()
+    for k, v in _SNAP["inline"].items():
+        if getattr(ib, k) != v:
+            setattr(ib, k, v)
+    np.random.set_state(_SNAP["np_random"])
+    random.setstate(_SNAP["random"])
+    os.chdir(cwd or _SNAP["cwd"])
+    if dict(os.environ) != _SNAP["environ"]:
+        os.environ.clear()
+        os.environ.update(_SNAP["environ"])
+    sys.path[:] = _SNAP["path"]
+    warnings.filters[:] = _SNAP["warnings"]
+    warnings._filters_mutated()
+    for name, saved in _SNAP["modules"].items():
+        mod = sys.modules.get(name)
+        if mod is None:
+            continue
+        d = vars(mod)
+        if len(d) != len(saved) or any(d.get(k, d) is not v for k, v in saved.items()):
+            for extra in [k for k in d if k not in saved]:
+                del d[extra]
+            d.update(saved)

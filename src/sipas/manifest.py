@@ -1,0 +1,76 @@
+"""``outputs/<year>/manifest.json``: every artefact of a year, traceable to its inputs.
+
+One entry per build step (``tables``, ``annex:<name>``, ``pdf:<name>``, ``workbook``,
+``index``), sorted by id, each with
+
+* ``outputs``: the files it wrote (path relative to the year's folder, sha256, bytes);
+* ``key`` and ``inputs``: the hash of every input it depends on (see :mod:`sipas.cache`),
+  so an unchanged key means an unchanged artefact and a published figure can be traced
+  to the data file, the params, the notebook and the code that produced it;
+* ``parameters`` (notebook parameters), ``status`` (ok / failed / unavailable),
+  ``error``, ``seconds`` (its last build) and ``built_at``.
+
+Top level: the versions of Python, ``sipas`` (version and source hash) and the key
+libraries, the data file's hash, and ``run`` (the last run: when, how, what it rebuilt).
+Timestamps appear only here (``built_at``, ``run``), never inside the artefacts. The
+manifest is rewritten atomically after every finished step, so an interrupted run
+keeps what it finished and the next run builds only the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+
+SCHEMA = 1
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+class Manifest:
+    def __init__(self, path: Path, year: int):
+        self.path = Path(path)
+        self.year = year
+        self.entries: dict[str, dict] = {}
+        self.meta: dict = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path, year: int) -> "Manifest":
+        m = cls(path, year)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            if data.get("schema") == SCHEMA and data.get("year") == year:
+                m.entries = {e["id"]: e for e in data.get("artefacts", [])}
+                m.meta = {k: v for k, v in data.items() if k not in ("artefacts",)}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # no manifest, or an unreadable one: everything is rebuilt
+        return m
+
+    def get(self, step_id: str) -> dict | None:
+        return self.entries.get(step_id)
+
+    def put(self, entry: dict) -> None:
+        with self._lock:
+            self.entries[entry["id"]] = entry
+
+    def drop(self, step_id: str) -> None:
+        with self._lock:
+            self.entries.pop(step_id, None)
+
+    def to_dict(self) -> dict:
+        with self._lock:
+            arts = [self.entries[k] for k in sorted(self.entries)]
+        return {"schema": SCHEMA, "year": self.year, **{k: v for k, v in sorted(self.meta.items())
+                                                        if k not in ("schema", "year")}, "artefacts": arts}
+
+    def save(self) -> None:
+        from .io import write_text
+
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1, sort_keys=True)
+        with self._lock:
+            write_text(self.path, text + "\n")
