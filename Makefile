@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the package with its test tools (idempotent)
+setup: $(STAMP) ## Create .venv, install the package and its test tools, and the system packages for PDF (idempotent)
+	@sh scripts/setup-system.sh
 
 demo-data: setup ## Generate the seeded demo survey files into data/raw/<year>/
 	$(SIPAS) demo-data $(addprefix --year ,$(YEARS))

@@ -1,62 +1,200 @@
-"""Charts for the annexes (seaborn): one palette, Vietnamese labels, decimal commas,
-legible in grayscale."""
+"""Charts for the annexes: one palette, Vietnamese labels, decimal commas, legible in
+grayscale (the palette's colours differ in lightness; series also differ by hatch or
+marker), sized for an A4 column.
+
+Drawn with matplotlib axes under the seaborn theme (faster than seaborn's
+statistical plots, which these charts do not need). Each function returns the figure;
+:func:`sipas.report.figure_html` embeds it as a 200 dpi PNG and closes it.
+"""
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
 from . import fmt
 
-PALETTE = ["#1b4f72", "#7fb3d5", "#b9770e", "#5d6d7e"]  # dark blue, light blue, ochre, gray
+# dark blue, light blue, ochre, mid gray: lightness 27%, 70%, 52%, 45%
+PALETTE = ["#1b4f72", "#8fbfe0", "#b9770e", "#5d6d7e"]
+HATCHES = ["", "////", "...."]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X"]
+LINESTYLES = ["-", "--", ":", "-."]
+WIDTH = 7.0  # inches: fits an A4 column at 100%
 
 
 def set_theme() -> None:
     """Call once per notebook: the house style (DejaVu Sans carries Vietnamese glyphs)."""
     sns.set_theme(style="whitegrid", palette=PALETTE, font="DejaVu Sans",
-                  rc={"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "bold",
-                      "svg.hashsalt": "sipas", "axes.spines.right": False, "axes.spines.top": False})
+                  rc={"figure.dpi": 100, "savefig.dpi": 200, "axes.titleweight": "bold", "axes.titlesize": 11,
+                      "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "legend.fontsize": 8,
+                      "svg.hashsalt": "sipas", "axes.spines.right": False, "axes.spines.top": False,
+                      "axes.titlelocation": "left", "grid.color": "#e5e8e8"})
 
 
 _PCT = FuncFormatter(lambda x, _pos: fmt.pct(x, 0))
 
 
-def ranking_chart(ranking, title: str, reference: float | None = None, reference_label: str = ""):
-    """Horizontal bars of SIPAS by unit, best at the top; an optional reference line."""
-    height = 0.38 * len(ranking) + 1.2
-    fig, ax = plt.subplots(figsize=(8, height))
-    sns.barplot(data=ranking, y="unit_name", x="sipas", color=PALETTE[0], ax=ax, orient="h")
-    for i, v in enumerate(ranking["sipas"]):
-        ax.text(v + 0.003, i, fmt.pct(v), va="center", fontsize=8)
-    if reference is not None:
-        ax.axvline(reference, color=PALETTE[2], ls="--", lw=1.2)
-        ax.text(reference, -0.7, f"{reference_label} {fmt.pct(reference)}", color=PALETTE[2], fontsize=8, ha="center")
-    lo = max(0.0, min(ranking["sipas"].min() - 0.08, (reference or 1) - 0.08))
-    ax.set_xlim(lo, 1.02)
+def _title(fig, ax, title: str) -> None:
+    """The title over the whole figure, left-aligned (a long title never runs off the
+    axes, whatever the width of the unit names)."""
+    fig.suptitle(title, x=0.01, ha="left", fontsize=10.5, fontweight="bold")
+
+
+def _layout(fig, labels, legend_below: bool = False, legend_right: float = 0.0) -> None:
+    """Margins from the label lengths (no tight_layout: it costs a full draw)."""
+    longest = max((max(len(x) for x in str(t).split("\n")) for t in labels), default=4)
+    w, h = fig.get_size_inches()
+    left = min(0.5, (longest * 0.066 + 0.2) / w)
+    top = 1 - 0.42 / h
+    bottom = (0.5 + (0.35 if legend_below else 0)) / h
+    fig.subplots_adjust(left=left, right=1 - 0.25 / w - legend_right, top=top, bottom=bottom)
+
+
+def _pct_axis(ax, lo: float, hi: float) -> None:
+    """x axis in whole percents, ticks every 5 (or 10) points, never beyond 100%."""
+    step = 0.05 if hi - lo <= 0.45 else 0.10
+    ticks = [t for t in np.arange(0, 1.0001, step) if lo - 1e-9 <= t <= min(hi, 1.0) + 1e-9]
+    ax.set_xlim(lo, hi)
+    ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(_PCT)
-    ax.set_xlabel("Chỉ số hài lòng")
+
+
+def _has_ci(df) -> bool:
+    return {"ci_low", "ci_high"} <= set(df.columns) and df["ci_low"].notna().any()
+
+
+def ranking_chart(ranking, title: str, reference: float | None = None, reference_label: str = "",
+                  highlight: str | None = None):
+    """Horizontal bars of SIPAS by unit, best at the top, with the 95% intervals when the
+    ranking has ``ci_low``/``ci_high``; an optional reference line (the group mean);
+    ``highlight`` (a unit id) is drawn dark, the others light."""
+    n = len(ranking)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * n + 1.1))
+    y = np.arange(n)
+    vals = ranking["sipas"].to_numpy(dtype=float)
+    if highlight is None:
+        colors = [PALETTE[0]] * n
+    else:
+        colors = [PALETTE[0] if u == highlight else PALETTE[1] for u in ranking["unit_id"]]
+    ax.barh(y, vals, color=colors, height=0.68, zorder=2)
+    right = vals.copy()
+    if _has_ci(ranking):
+        lo = ranking["ci_low"].to_numpy(dtype=float)
+        hi = ranking["ci_high"].to_numpy(dtype=float)
+        ax.errorbar(vals, y, xerr=[vals - lo, hi - vals], fmt="none", ecolor="#17202a", elinewidth=0.9,
+                    capsize=2.5, zorder=3)
+        right = np.fmax(hi, vals)
+    for k, (v, r) in enumerate(zip(vals, right)):
+        ax.text(r + 0.004, k, fmt.pct(v), va="center", fontsize=7.5, color="#17202a", zorder=4)
+    labels = list(ranking["unit_name"])
+    ax.set_yticks(y, labels)
+    if highlight is not None:
+        for tick, u in zip(ax.get_yticklabels(), ranking["unit_id"]):
+            if u == highlight:
+                tick.set_fontweight("bold")
+    ax.invert_yaxis()
+    lows = [np.nanmin(ranking["ci_low"]) if _has_ci(ranking) else np.nanmin(vals)]
+    if reference is not None and not math.isnan(reference):
+        ax.axvline(reference, color=PALETTE[2], ls="--", lw=1.2, zorder=3)
+        ax.text(reference, -0.75, f"{reference_label} {fmt.pct(reference)}".strip(), color=PALETTE[2],
+                fontsize=7.5, ha="center", va="bottom")
+        lows.append(reference)
+    lo = max(0.0, math.floor((min(lows) - 0.03) * 20) / 20)
+    _pct_axis(ax, lo, min(1.06, np.nanmax(right) + 0.05))
+    ax.set_xlabel("Chỉ số hài lòng" + (" (thanh mảnh: khoảng tin cậy 95%)" if _has_ci(ranking) else ""))
     ax.set_ylabel("")
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.grid(axis="y", visible=False)
+    _title(fig, ax, title)
+    _layout(fig, labels)
     return fig
 
 
 def profile_chart(profile, columns: dict[str, str], title: str):
-    """Grouped bars: one group per element, one bar per scope (unit, peer group, province)."""
-    long = profile.melt(id_vars=["item_label"], value_vars=list(columns), var_name="scope", value_name="value")
-    long["scope"] = long["scope"].map(columns)
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(profile) * len(columns) / 2 + 1.5))
-    sns.barplot(data=long, y="item_label", x="value", hue="scope", ax=ax, orient="h")
-    for bars, hatch in zip(ax.containers, ["", "//", ".."]):
-        for b in bars:
-            b.set_hatch(hatch)
-    lo = max(0.0, long["value"].min() - 0.1)
-    ax.set_xlim(lo, 1.0)
-    ax.xaxis.set_major_formatter(_PCT)
+    """Grouped horizontal bars: one group per element, one bar per scope (unit, peer
+    group, province), told apart by lightness and hatch."""
+    labels = list(profile["item_label"])
+    k = len(columns)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.22 * n * k + 1.3))
+    h = 0.8 / k
+    y = np.arange(n)
+    allv = []
+    for j, (col, name) in enumerate(columns.items()):
+        v = profile[col].to_numpy(dtype=float)
+        allv.append(v)
+        ax.barh(y + (j - (k - 1) / 2) * h, v, height=h * 0.92, color=PALETTE[j % len(PALETTE)],
+                hatch=HATCHES[j % len(HATCHES)], edgecolor="white", linewidth=0.3, label=name, zorder=2)
+    if _has_ci(profile) and "unit" in columns:
+        j = list(columns).index("unit")
+        v = profile["unit"].to_numpy(dtype=float)
+        ax.errorbar(v, y + (j - (k - 1) / 2) * h, xerr=[v - profile["ci_low"].to_numpy(dtype=float),
+                                                        profile["ci_high"].to_numpy(dtype=float) - v],
+                    fmt="none", ecolor="#17202a", elinewidth=0.8, capsize=2, zorder=3)
+    ax.set_yticks(y, [_wrap(t, 28) for t in labels])
+    ax.invert_yaxis()
+    lo = max(0.0, math.floor((np.nanmin(np.concatenate(allv)) - 0.06) * 20) / 20)
+    _pct_axis(ax, lo, 1.0)
     ax.set_xlabel("Chỉ số hài lòng")
-    ax.set_ylabel("")
-    ax.legend(title="", loc="lower right", fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.grid(axis="y", visible=False)
+    fig.legend(title="", loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=k, frameon=False)
+    _title(fig, ax, title)
+    _layout(fig, [_wrap(t, 28) for t in labels], legend_below=True)
     return fig
+
+
+def trend_chart(trend, title: str, series: dict[str, str] | None = None):
+    """Lines over the years: one per ``item_id`` (or per key of ``series``: id -> label),
+    told apart by marker and line style as well as colour."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    keys = list(series) if series else list(dict.fromkeys(trend["item_id"]))
+    years = sorted(trend["year"].unique())
+    for j, key in enumerate(keys):
+        sub = trend[trend["item_id"] == key].sort_values("year")
+        if not len(sub):
+            continue
+        label = series[key] if series else sub["item_label"].iloc[0]
+        ax.plot(sub["year"], sub["estimate"], marker=MARKERS[j % len(MARKERS)], ls=LINESTYLES[j % len(LINESTYLES)],
+                color=PALETTE[j % len(PALETTE)] if j < len(PALETTE) else None, lw=1.6, ms=5, label=_wrap(label, 30))
+        last = sub.iloc[-1]
+        ax.annotate(fmt.pct(last["estimate"]), (last["year"], last["estimate"]), xytext=(4, 0),
+                    textcoords="offset points", fontsize=7, va="center")
+    ax.set_xticks(years, [str(y) for y in years])
+    if len(years) == 1:
+        ax.set_xlim(years[0] - 0.5, years[0] + 0.5)
+    else:
+        ax.set_xlim(years[0] - 0.2, years[-1] + 0.45)
+    ax.yaxis.set_major_formatter(_PCT)
+    ax.set_ylabel("Chỉ số hài lòng")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    _title(fig, ax, title)
+    _layout(fig, ["100%"], legend_right=0.3)
+    return fig
+
+
+def bars_chart(labels, values, title: str, xlabel: str = "Tỷ lệ người trả lời"):
+    """Simple horizontal bars (shares), largest at the top."""
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.28 * n + 1.0))
+    y = np.arange(n)
+    vals = np.asarray(values, dtype=float)
+    ax.barh(y, vals, color=PALETTE[0], height=0.65, zorder=2)
+    for k, v in enumerate(vals):
+        ax.text(v + 0.005, k, fmt.pct(v, 1), va="center", fontsize=7.5)
+    ax.set_yticks(y, [_wrap(t, 45) for t in labels])
+    ax.invert_yaxis()
+    _pct_axis(ax, 0, min(1.0, np.nanmax(vals) * 1.18 + 0.02))
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    _title(fig, ax, title)
+    _layout(fig, [_wrap(t, 45) for t in labels])
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)

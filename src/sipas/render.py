@@ -69,7 +69,7 @@ def _with_toc(body: str) -> tuple[str, list[tuple[str, str]]]:
     body = _H2.sub(fix, body)
     if toc:
         items = "".join(f'<li><a href="#{i}">{html.escape(t)}</a></li>' for i, t in toc)
-        nav = f'<nav class="toc"><strong>Mục lục</strong><ul>{items}</ul></nav>\n'
+        nav = f'<nav class="toc" aria-label="Mục lục"><strong>Mục lục</strong><ol>{items}</ol></nav>\n'
         at = body.find("<h2 ")
         body = body[:at] + nav + body[at:]
     return body, toc

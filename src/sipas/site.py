@@ -1,8 +1,16 @@
-"""Front doors: ``outputs/<year>/index.html`` and ``outputs/index.html``."""
+"""Front doors: ``outputs/<year>/index.html`` and ``outputs/index.html``.
+
+A year's page holds the headline figures, the documents of the year in every format
+that exists on disk (province report HTML/PDF, the Excel annex, the data-quality annex
+that intake writes, the run manifest, the tidy tables) and one ranking table per unit
+type whose unit names link to the unit annexes (with a PDF link beside each when the
+PDF exists). Links are relative, so the folder can be copied or zipped as it is.
+"""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from . import fmt
 from .codebook import YearConfig
@@ -10,46 +18,134 @@ from .config import Paths
 from .indices import PROVINCE_ID, group_id
 from .io import write_text
 from .render import page
-from .report import Report, table_html
+from .report import Report, flag_note, lc, years_with_tables
+
+FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
 
 
-def write_index(cfg: YearConfig, done) -> None:
-    """The year's page: headline, rankings per unit type with links, the annexes."""
+def excel_name(year: int) -> str:
+    return f"phu-luc-{year}.xlsx"
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{fmt.number(n / 1024)} KB" if n < 1024 * 1024 else f"{fmt.number(n / 1024 / 1024, 1)} MB"
+
+
+def _doc(out: Path, rel: str, label: str, kind: str) -> str | None:
+    p = out / rel
+    if not p.is_file():
+        return None
+    return f'<a href="{html.escape(rel)}">{html.escape(label)}</a> <span class="muted">({kind}, {_size(p)})</span>'
+
+
+def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
+    """(what, [links]) for the year's documents that exist under ``out``."""
+    rows = []
+    report = [x for x in (_doc(out, "province.html", "HTML", "trang web"), _doc(out, "province.pdf", "PDF", "A4"))
+              if x]
+    if report:
+        rows.append(("Báo cáo kết quả toàn tỉnh", report))
+    xl = _doc(out, excel_name(year), excel_name(year), "Excel: Phụ lục I–IV")
+    if xl:
+        rows.append(("Phụ lục số liệu (Excel)", [xl]))
+    q = _doc(out, "quality.html", "HTML", "kiểm tra dữ liệu đầu vào")
+    if q:
+        rows.append(("Chất lượng dữ liệu", [q]))
+    m = _doc(out, "manifest.json", "manifest.json", "JSON")
+    if m:
+        rows.append(("Nhật ký lần chạy", [m]))
+    tables = [x for x in (_doc(out, f"tables/{n}.csv", f"{n}.csv", "CSV")
+                          for n in ("indices", "tests", "sample", "profile", "expectations")) if x]
+    if tables:
+        rows.append(("Bảng số liệu (dạng dài, UTF-8)", tables))
+    return rows
+
+
+def write_index(cfg: YearConfig, done=None) -> Path:
+    """The year's page. ``done``: the annex tasks that succeeded in this run (objects
+    with a ``name``); None = link every annex found on disk."""
+    from .annex import ranking_table
+
     rep = Report(cfg.year, cfg.paths.root)
-    have = {t.name for t in done}
+    out = cfg.paths.outputs(cfg.year)
+    names = None if done is None else {t.name for t in done}
+
+    def has(uid: str) -> bool:
+        return (out / "units" / f"{uid}.html").is_file() and (names is None or uid in names)
+
+    ci = rep.interval(PROVINCE_ID)
+    tiles = [("Chỉ số chung của tỉnh", fmt.pct(rep.value(PROVINCE_ID)),
+              f"KTC {rep.level_text}: {fmt.number(100 * ci[0], 1)}–{fmt.number(100 * ci[1], 1)}%" if ci else
+              "bình quân các đơn vị" if rep.aggregation == "unit_mean" else "theo người trả lời")]
+    tiles += [(rep.type_label(t, plural=True), fmt.pct(rep.value(group_id(t))), f"{len(rep.unit_ids(t))} đơn vị")
+              for t in rep.unit_types]
+    tiles.append(("Phiếu hợp lệ", fmt.number(rep.sample.achieved.sum()), f"{len(cfg.units)} đơn vị"))
+    tiles_html = '<div class="tiles">' + "".join(
+        f'<div class="tile"><div class="tile-label">{html.escape(a)}</div><div class="tile-value">{b}</div>'
+        f'<div class="tile-note">{html.escape(c)}</div></div>' for a, b, c in tiles) + "</div>"
+
     parts = [f"<h1>Kết quả đo lường sự hài lòng năm {cfg.year}</h1>",
-             f"<p>{html.escape(cfg.methodology.index_label)} chung của tỉnh {html.escape(rep.province)}: "
-             f"<strong>{fmt.pct(rep.value(PROVINCE_ID))}</strong> ({html.escape(rep.aggregation_text)}).</p>"]
-    if "province" in have:
-        parts.append('<p><a href="province.html"><strong>Báo cáo toàn tỉnh</strong></a></p>')
+             f'<p class="subtitle">{html.escape(cfg.methodology.index_label)}, tỉnh {html.escape(rep.province)}; '
+             f'chỉ số chung của tỉnh: {html.escape(rep.aggregation_text)}.</p>', tiles_html]
+    docs = documents(out, cfg.year)
+    parts.append("<h2>Tài liệu công bố</h2>")
+    if docs:
+        parts.append('<div class="table-wrap"><table class="sipas-table formats"><tbody>' + "".join(
+            f"<tr><th scope=\"row\">{html.escape(what)}</th><td>{' · '.join(links)}</td></tr>" for what, links in docs)
+            + "</tbody></table></div>")
+    n_units = sum(has(u.id) for u in cfg.units)
+    n_pdf = sum((out / "units" / f"{u.id}.pdf").is_file() for u in cfg.units)
+    parts.append(f"<p>Phụ lục theo đơn vị: {n_units}/{len(cfg.units)} trang web"
+                 + (f", {n_pdf} bản PDF" if n_pdf else "") + "; liên kết ở tên đơn vị trong các bảng xếp hạng dưới đây.</p>")
     for t in rep.unit_types:
-        r = rep.ranking(t).copy()
-        r["link"] = [f'<a href="units/{u}.html">{html.escape(n)}</a>' if u in have else html.escape(n)
-                     for u, n in zip(r.unit_id, r.unit_name)]
+        r = rep.ranking(t)
+        links = {}
+        for u, n in zip(r.unit_id, r.unit_name):
+            cell = f'<a href="units/{u}.html">{html.escape(n)}</a>' if has(u) else html.escape(n)
+            if (out / "units" / f"{u}.pdf").is_file():
+                cell += f' <a class="pdf" href="units/{u}.pdf" title="Bản PDF">PDF</a>'
+            links[u] = cell
         label = rep.type_label(t, plural=True)
-        parts.append(f"<h2>{html.escape(label)}</h2>")
-        parts.append(f"<p>Bình quân: <strong>{fmt.pct(rep.value(group_id(t)))}</strong></p>")
-        tbl = table_html(r, {"rank": "Hạng", "unit_name": "Đơn vị", "sipas": "Chỉ số chung",
-                             **dict(rep.top_items)},
-                         pct=("sipas", *[k for k, _ in rep.top_items]))
-        # replace escaped names by links (names come from the registry, links from ids)
-        for name, link in zip(r.unit_name, r.link):
-            tbl = tbl.replace(f"<td>{html.escape(name)}</td>", f"<td>{link}</td>", 1)
-        parts.append(tbl)
-    parts.append('<h2>Bảng số liệu</h2><ul>' + "".join(
-        f'<li><a href="tables/{n}.csv">{n}.csv</a></li>' for n in ("indices", "sample", "profile", "expectations"))
-        + "</ul>")
+        parts.append(f"<h2>Xếp hạng {html.escape(lc(label))}</h2>")
+        parts.append(f"<p>Bình quân: <strong>{fmt.pct(rep.value(group_id(t)))}</strong>; {len(r)} đơn vị.</p>")
+        parts.append(ranking_table(rep, r, links))
+    note = flag_note(rep)
+    if note:
+        parts.append(f'<p class="table-note">{note}</p>')
     text = page(f"SIPAS {cfg.year} — {rep.province}", "\n".join(parts),
-                kicker=f"Tỉnh {rep.province} · {cfg.methodology.short_title}",
-                footer="Tạo tự động bởi sipas; số liệu tái lập được.", nav=[("Các năm", "../index.html")])
-    write_text(cfg.paths.outputs(cfg.year) / "index.html", text)
+                kicker=f"Tỉnh {rep.province} · {cfg.methodology.short_title}", footer=FOOTER,
+                nav=[("Các năm", "../index.html")], toc=True)
+    return write_text(out / "index.html", text)
 
 
-def write_site_index(p: Paths) -> None:
-    """``outputs/index.html``: one line per year that has a front page."""
-    years = sorted((int(d.name) for d in p.outputs().iterdir() if d.name.isdigit() and (d / "index.html").exists()),
-                   reverse=True)
-    items = "".join(f'<li><a href="{y}/index.html">Năm {y}</a></li>' for y in years)
-    write_text(p.outputs() / "index.html",
-               page("SIPAS — các năm", f"<h1>Kết quả khảo sát sự hài lòng</h1><ul>{items}</ul>",
-                    kicker="sipas", footer="Tạo tự động bởi sipas."))
+def write_site_index(p: Paths) -> Path:
+    """``outputs/index.html``: one row per year with a front page, headline figures and links."""
+    years = sorted((int(d.name) for d in p.outputs().iterdir()
+                    if d.name.isdigit() and (d / "index.html").exists()), reverse=True) if p.outputs().is_dir() else []
+    with_tables = set(years_with_tables(p))
+    rows = []
+    for y in years:
+        out = p.outputs(y)
+        cells = [f'<td><a href="{y}/index.html"><strong>Năm {y}</strong></a></td>']
+        if y in with_tables:
+            rep = Report(y, p.root)
+            groups = " · ".join(f"{html.escape(rep.type_label(t, plural=True))}: {fmt.pct(rep.value(group_id(t)))}"
+                                for t in rep.unit_types)
+            cells.append(f'<td class="num"><strong>{fmt.pct(rep.value(PROVINCE_ID))}</strong></td><td>{groups}</td>'
+                         f'<td class="num">{fmt.number(rep.sample.achieved.sum())}</td>')
+        else:
+            cells.append('<td class="num">–</td><td></td><td class="num">–</td>')
+        docs = [f'<a href="{y}/{rel}">{lab}</a>' for rel, lab in
+                (("province.html", "Báo cáo"), ("province.pdf", "Báo cáo PDF"), (excel_name(y), "Excel"),
+                 ("quality.html", "Chất lượng dữ liệu")) if (out / rel).is_file()]
+        cells.append(f"<td>{' · '.join(docs)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    table = ('<div class="table-wrap"><table class="sipas-table years"><thead><tr><th scope="col">Năm</th>'
+             '<th class="num" scope="col">Chỉ số chung của tỉnh</th><th scope="col">Theo nhóm đơn vị</th>'
+             '<th class="num" scope="col">Phiếu hợp lệ</th><th scope="col">Tài liệu</th></tr></thead><tbody>'
+             + "".join(rows) + "</tbody></table></div>")
+    body = ("<h1>Kết quả khảo sát sự hài lòng của người dân, tổ chức</h1>"
+            "<p class=\"subtitle\">Đối với sự phục vụ của cơ quan hành chính nhà nước — các năm đã công bố.</p>"
+            + (table if years else "<p>Chưa có năm nào được công bố.</p>"))
+    return write_text(p.outputs() / "index.html", page("SIPAS — các năm", body, kicker="sipas", footer=FOOTER))

@@ -1,0 +1,408 @@
+"""The sections of a unit's annex and of the province report, as HTML fragments.
+
+The notebooks call one method per section and show what it returns, so that an analyst
+can reorder, drop or add sections in JupyterLab while the logic stays here, tested.
+Every number comes from :class:`sipas.report.Report`; every sentence from
+:mod:`sipas.narrative`; free text is escaped (:func:`sipas.report.comments_html`).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import charts, fmt, narrative
+from .indices import PROVINCE_ID, group_id
+from .report import (Report, lc, comments_html, figure_html, flag_note, heading, paragraphs, table_html)
+
+TITLE = "Kết quả đo lường sự hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước"
+
+
+def _tiles(items: list[tuple[str, str, str]]) -> str:
+    cells = "".join(f'<div class="tile"><div class="tile-label">{html.escape(label)}</div>'
+                    f'<div class="tile-value">{value}</div><div class="tile-note">{note}</div></div>'
+                    for label, value, note in items)
+    return f'<div class="tiles">{cells}</div>'
+
+
+def _change_tile(c: dict | None) -> tuple[str, str, str]:
+    if c is None:
+        return ("So với năm trước", "–", "chưa có số liệu")
+    note = f"điểm %; năm {c['previous_year']}: {fmt.pct(c['previous'])}"
+    if c["significant"] is not None:
+        note += "; " + (narrative.SIGNIFICANT if c["significant"] else "không có ý nghĩa thống kê")
+    return (f"So với năm {c['previous_year']}", fmt.pp(c["diff"]).replace(" điểm %", ""), note)
+
+
+def _list(items: list[str], ordered: bool = False) -> str:
+    tag = "ol" if ordered else "ul"
+    return f"<{tag}>" + "".join(f"<li>{x}</li>" for x in items) + f"</{tag}>"
+
+
+def _ci_cols(rep: Report, col: str = "estimate") -> dict:
+    return {col: ("ci_low", "ci_high")} if rep.has_intervals else {}
+
+
+def _flag_cols(rep: Report, col: str = "estimate") -> dict:
+    return {col: "flag"} if rep.has_flags else {}
+
+
+def _note(rep: Report) -> str | None:
+    return flag_note(rep) or None
+
+
+class _Sections:
+    """Numbered sections: each call to :meth:`_h` takes the next number."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def _h(self, text: str) -> str:
+        self._n += 1
+        return heading(self._n, text)
+
+
+# ====================================================================== unit annex
+
+
+class UnitAnnex(_Sections):
+    """A unit's annex (Phụ lục): call the sections in order, or :meth:`html` for all."""
+
+    def __init__(self, year: int, unit_id: str, root: str | Path | None = None, rep: Report | None = None):
+        super().__init__()
+        self.rep = rep or Report(year, root)
+        self.unit_id = unit_id
+        self.u = self.rep.unit(unit_id)
+        self.peers = self.rep.type_label(self.u.type, plural=True)
+        self.group = group_id(self.u.type)
+
+    def title(self) -> str:
+        rep, u = self.rep, self.u
+        rank, total = rep.rank_of(self.unit_id)
+        s = rep.sample_of(self.unit_id)
+        ci = rep.interval(self.unit_id)
+        c = rep.change(self.unit_id)
+        tiles = [
+            (rep.method.index_label.split(" (")[0], f"{fmt.pct(rep.value(self.unit_id))}",
+             f"KTC {rep.level_text}: {fmt.number(100 * ci[0], 1)}–{fmt.number(100 * ci[1], 1)}%" if ci else
+             f"Bình quân nhóm: {fmt.pct(rep.value(self.group))}"),
+            ("Xếp hạng trong nhóm", f"{rank}/{total}", html.escape(self.peers)),
+            _change_tile(c),
+            ("Phiếu hợp lệ", fmt.number(s.achieved), f"cỡ mẫu dự kiến {fmt.number(s.target)}"),
+        ]
+        return (f'<h1>{html.escape(u.name)}</h1><p class="subtitle">{html.escape(TITLE)}, tỉnh '
+                f'{html.escape(rep.province)}, năm {rep.year}</p>' + _tiles(tiles))
+
+    def summary(self) -> str:
+        return self._h("Tóm tắt") + paragraphs(narrative.unit_summary(self.rep, self.unit_id))
+
+    def elements(self) -> str:
+        rep = self.rep
+        prof = rep.element_profile(self.unit_id)
+        names = {"unit": self.u.name, "group": f"Bình quân {lc(self.peers)}", "province": "Toàn tỉnh"}
+        tbl = table_html(prof, {"item_label": "Yếu tố", **names, "diff_group": "Chênh lệch với nhóm (điểm %)"},
+                         pct=("unit", "group", "province"), pp=("diff_group",), ci=_ci_cols(rep, "unit"),
+                         flags=_flag_cols(rep, "unit"), note=_note(rep), css="sipas-table profile")
+        fig = charts.profile_chart(prof, names, f"Chỉ số theo yếu tố, năm {rep.year}")
+        return (self._h("Chỉ số theo yếu tố") + tbl
+                + figure_html(fig, f"Biểu đồ chỉ số theo yếu tố của {self.u.name}, bình quân nhóm và toàn tỉnh"))
+
+    def criteria(self) -> str:
+        rep = self.rep
+        crit = rep.criteria(self.unit_id)
+        crit["group"] = [rep.value(self.group, c) for c in crit.item_id]
+        crit["province"] = [rep.value(PROVINCE_ID, c) for c in crit.item_id]
+        tbl = table_html(crit, {"item_label": "Tiêu chí", "estimate": "Tỷ lệ hài lòng", "group": "Bình quân nhóm",
+                                "province": "Toàn tỉnh", "n": "Số câu trả lời hợp lệ"},
+                         pct=("estimate", "group", "province"), num=("n",), group="element",
+                         ci=_ci_cols(rep), flags=_flag_cols(rep), note=_note(rep), css="sipas-table criteria")
+        low = crit.dropna(subset=["estimate"])
+        below = int((low.estimate < low.group - narrative.NEAR_ZERO).sum())
+        text = paragraphs([f"{below}/{len(low)} tiêu chí có tỷ lệ hài lòng thấp hơn bình quân "
+                           f"{html.escape(lc(self.peers))}."])
+        return self._h("Chỉ số theo tiêu chí") + text + tbl
+
+    def change(self) -> str:
+        rep = self.rep
+        head = self._h("Thay đổi so với năm trước")
+        if rep.previous is None or rep.change(self.unit_id) is None:
+            return head + paragraphs(["Chưa có số liệu năm trước của đơn vị để so sánh."])
+        rows = narrative.unit_change_rows(rep, self.unit_id)
+        prev = rep.previous.year
+        cols = {"item_label": "Chỉ số", "previous": f"Năm {prev}", "current": f"Năm {rep.year}",
+                "diff": "Thay đổi (điểm %)"}
+        if rows.verdict.astype(bool).any():
+            cols["verdict"] = "Kiểm định"
+        out = head + paragraphs([narrative.unit_summary(rep, self.unit_id)[-1]])
+        out += table_html(rows, cols, pct=("previous", "current"), pp=("diff",), css="sipas-table change")
+        tr = rep.trend(self.unit_id, ["sipas"])
+        if tr.year.nunique() >= 3:  # two years are the table above; a chart from three
+            tp = rep.trend(PROVINCE_ID, ["sipas"]).assign(item_id="province")
+            tg = rep.trend(self.group, ["sipas"]).assign(item_id="group")
+            both = pd.concat([tr, tg, tp], ignore_index=True)
+            fig = charts.trend_chart(both, f"{rep.method.index_label.split(' (')[0]} qua các năm",
+                                     {"sipas": self.u.name, "group": f"Bình quân {lc(self.peers)}",
+                                      "province": "Toàn tỉnh"})
+            out += figure_html(fig, f"Biểu đồ chỉ số của {self.u.name} qua các năm")
+        return out
+
+    def standing(self) -> str:
+        rep = self.rep
+        ranking = rep.ranking(self.u.type)
+        fig = charts.ranking_chart(ranking, f"{rep.method.index_label.split(' (')[0]}: {lc(self.peers)}, "
+                                            f"năm {rep.year}", reference=rep.value(self.group),
+                                   reference_label="Bình quân", highlight=self.unit_id)
+        return (self._h(f"Vị trí trong {lc(self.peers)}") + paragraphs(narrative.standing(rep, self.unit_id))
+                + figure_html(fig, f"Biểu đồ xếp hạng {lc(self.peers)}, {self.u.name} tô đậm"))
+
+    def respondents(self) -> str:
+        rep = self.rep
+        s = rep.sample_of(self.unit_id)
+        txt = [f"Số lượt phục vụ trong kỳ (N): {fmt.number(s.served)}; cỡ mẫu theo công thức n = N/(1 + N·e²): "
+               f"{fmt.number(s.target)}; số phiếu hợp lệ: <strong>{fmt.number(s.achieved)}</strong>"
+               + (f", khảo sát tại {fmt.number(s.communes_sampled)}/{fmt.number(s.communes_listed)} xã, phường, thị trấn"
+                  if s.communes_listed else "") + "."]
+        prof = rep.profile_of(self.unit_id, with_province=True)
+        prof = prof[prof.n > 0]
+        tbl = table_html(prof, {"category_label": "Nhóm", "n": "Số người", "share": "Tỷ lệ",
+                                "province_share": "Toàn tỉnh"}, pct=("share", "province_share"), num=("n",),
+                         group="variable_label", css="sipas-table profile-table",
+                         note="Không liệt kê các nhóm không có người trả lời của đơn vị.")
+        return self._h("Mẫu khảo sát và người trả lời") + paragraphs(txt) + tbl
+
+    def expectations(self) -> str:
+        rep = self.rep
+        ex = rep.expectations_of(self.unit_id, with_province=True)
+        if not len(ex):
+            return ""
+        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": "Số người chọn", "share": "Tỷ lệ",
+                              "province_share": "Toàn tỉnh"}, pct=("share", "province_share"), num=("n",))
+        return (self._h("Mong đợi của người dân, tổ chức")
+                + paragraphs(narrative.expectations_text(rep, self.unit_id)) + tbl)
+
+    def comments(self, k: int = 5) -> str:
+        rep = self.rep
+        th = rep.comment_themes(self.unit_id)
+        out = self._h("Ý kiến khác của người dân, tổ chức") + paragraphs(narrative.themes_text(rep, self.unit_id))
+        if th.attrs.get("comments"):
+            out += table_html(th[th.n > 0], {"theme": "Chủ đề", "n": "Số ý kiến", "share": "Tỷ lệ trong số ý kiến"},
+                              pct=("share",), num=("n",), css="sipas-table themes")
+            out += "<p>Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):</p>"
+        return out + comments_html(rep.comments(self.unit_id, k=k))
+
+    def notes(self) -> str:
+        rep = self.rep
+        items = [narrative.method_note(rep)]
+        fn = flag_note(rep)
+        if fn:
+            items.append(fn)
+        items.append("Số liệu đầy đủ: bảng <code>tables/indices.csv</code> và Phụ lục Excel của năm.")
+        return heading(None, "Ghi chú phương pháp") + paragraphs(items)
+
+    def sections(self) -> list[str]:
+        return [self.title(), self.summary(), self.elements(), self.criteria(), self.change(), self.standing(),
+                self.respondents(), self.expectations(), self.comments(), self.notes()]
+
+    def html(self) -> str:
+        return "\n".join(s for s in self.sections() if s)
+
+
+# ================================================================= province report
+
+
+class ProvinceReport(_Sections):
+    """The province report (Báo cáo): basis, sample, results, rankings, changes,
+    respondent groups, expectations, comments, limitations, recommendations."""
+
+    def __init__(self, year: int, root: str | Path | None = None, rep: Report | None = None):
+        super().__init__()
+        self.rep = rep or Report(year, root)
+
+    def title(self) -> str:
+        rep = self.rep
+        ci = rep.interval(PROVINCE_ID)
+        c = rep.change(PROVINCE_ID)
+        tiles = [("Chỉ số chung của tỉnh", fmt.pct(rep.value(PROVINCE_ID)),
+                  f"KTC {rep.level_text}: {fmt.number(100 * ci[0], 1)}–{fmt.number(100 * ci[1], 1)}%" if ci
+                  else "bình quân các đơn vị" if rep.aggregation == "unit_mean" else "theo người trả lời")]
+        for t in rep.unit_types:
+            tiles.append((rep.type_label(t, plural=True), fmt.pct(rep.value(group_id(t))),
+                          f"{len(rep.unit_ids(t))} đơn vị"))
+        if c:
+            tiles.append(_change_tile(c))
+        tiles.append(("Phiếu hợp lệ", fmt.number(rep.sample.achieved.sum()), f"{len(rep.cfg.units)} đơn vị"))
+        return (f"<h1>Báo cáo kết quả đo lường sự hài lòng năm {rep.year}</h1>"
+                f'<p class="subtitle">{html.escape(TITLE)} trên địa bàn tỉnh {html.escape(rep.province)}</p>'
+                + _tiles(tiles) + paragraphs(narrative.province_summary(rep)))
+
+    def basis(self) -> str:
+        return self._h("Căn cứ và phương pháp") + paragraphs(narrative.basis(self.rep))
+
+    def sample(self) -> str:
+        rep = self.rep
+        s = rep.sample.copy()
+        s["type"] = s.unit_type.map(lambda t: rep.type_label(t, plural=True))
+        s["rate"] = s.achieved / s.target
+        tbl = table_html(s, {"unit_name": "Đơn vị", "served": "Số lượt phục vụ (N)", "target": "Cỡ mẫu dự kiến",
+                             "achieved": "Số phiếu hợp lệ", "rate": "Tỷ lệ đạt"},
+                         num=("served", "target", "achieved"), pct=("rate",), group="type", css="sipas-table sample")
+        prof = rep.profile_of(PROVINCE_ID)
+        ptbl = table_html(prof[prof.n > 0], {"category_label": "Nhóm", "n": "Số người", "share": "Tỷ lệ"},
+                          pct=("share",), num=("n",), group="variable_label", css="sipas-table profile-table")
+        return (self._h("Mẫu khảo sát") + paragraphs(narrative.sample_text(rep)) + tbl
+                + "<h3>Đặc điểm người trả lời (toàn tỉnh)</h3>" + ptbl)
+
+    def results(self) -> str:
+        rep = self.rep
+        scopes = [PROVINCE_ID] + [group_id(t) for t in rep.unit_types]
+        levels = rep.scope_levels(scopes)
+        if rep.has_intervals:
+            ci = rep.indices[rep.indices.unit_id == PROVINCE_ID].set_index("item_id")
+            levels["ci_low"] = levels.item_id.map(ci["ci_low"])
+            levels["ci_high"] = levels.item_id.map(ci["ci_high"])
+            if "flag" in ci:
+                levels["flag"] = levels.item_id.map(ci["flag"])
+        tbl = table_html(levels, {"item_label": "Chỉ số", **{s: rep.scope_name(s) for s in scopes}},
+                         pct=tuple(scopes), ci=_ci_cols(rep, PROVINCE_ID), flags=_flag_cols(rep, PROVINCE_ID),
+                         note=_note(rep))
+        names = {s: rep.scope_name(s) for s in scopes}
+        fig = charts.profile_chart(levels.rename(columns={}), names, f"Chỉ số theo yếu tố, năm {rep.year}")
+        crit = rep.criteria(PROVINCE_ID)
+        for t in rep.unit_types:
+            crit[t] = [rep.value(group_id(t), c) for c in crit.item_id]
+        ctbl = table_html(crit, {"item_label": "Tiêu chí", "estimate": "Toàn tỉnh",
+                                 **{t: rep.type_label(t, plural=True) for t in rep.unit_types},
+                                 "n": "Số câu trả lời hợp lệ"},
+                          pct=("estimate", *rep.unit_types), num=("n",), group="element", ci=_ci_cols(rep),
+                          flags=_flag_cols(rep), css="sipas-table criteria")
+        return (self._h("Kết quả chung theo cấp") + paragraphs(narrative.results_text(rep)) + tbl
+                + figure_html(fig, "Biểu đồ chỉ số theo yếu tố: toàn tỉnh và các nhóm đơn vị")
+                + "<h3>Chỉ số theo tiêu chí</h3>" + ctbl)
+
+    def ranking(self, unit_type: str) -> str:
+        rep = self.rep
+        label = rep.type_label(unit_type, plural=True)
+        r = rep.ranking(unit_type)
+        tbl = ranking_table(rep, r)
+        fig = charts.ranking_chart(r, f"{rep.method.index_label.split(' (')[0]}: {lc(label)}, năm {rep.year}",
+                                   reference=rep.value(group_id(unit_type)), reference_label="Bình quân")
+        return (self._h(f"Xếp hạng {lc(label)}") + paragraphs(narrative.ranking_text(rep, unit_type)) + tbl
+                + figure_html(fig, f"Biểu đồ xếp hạng {lc(label)}"))
+
+    def rankings(self) -> str:
+        return "\n".join(self.ranking(t) for t in self.rep.unit_types)
+
+    def changes(self) -> str:
+        rep = self.rep
+        head = self._h("Thay đổi so với năm trước")
+        if rep.previous is None:
+            return head + paragraphs(["Chưa có số liệu năm trước để so sánh."])
+        out = head + paragraphs(narrative.changes_text(rep))
+        for t in rep.unit_types:
+            ch = rep.changes(t)
+            if not len(ch):
+                continue
+            ch["verdict"] = ch.significant.map(lambda v: "" if v is None or pd.isna(v) else
+                                               ("Có ý nghĩa" if v else "Không có ý nghĩa"))
+            prev = int(ch.previous_year.iloc[0])
+            cols = {"unit_name": "Đơn vị", "previous": f"Năm {prev}", "current": f"Năm {rep.year}",
+                    "diff": "Thay đổi (điểm %)"}
+            if ch.verdict.astype(bool).any():
+                cols["verdict"] = "Kiểm định"
+            out += f"<h3>{html.escape(rep.type_label(t, plural=True))}</h3>"
+            out += table_html(ch, cols, pct=("previous", "current"), pp=("diff",), css="sipas-table change")
+        tr = pd.concat([rep.trend(PROVINCE_ID, ["sipas"]).assign(item_id="province")]
+                       + [rep.trend(group_id(t), ["sipas"]).assign(item_id=t) for t in rep.unit_types],
+                       ignore_index=True)
+        if tr.year.nunique() >= 2:
+            fig = charts.trend_chart(tr, "Chỉ số hài lòng qua các năm",
+                                     {"province": "Toàn tỉnh", **{t: rep.type_label(t, plural=True)
+                                                                  for t in rep.unit_types}})
+            out += figure_html(fig, "Biểu đồ chỉ số hài lòng của tỉnh và các nhóm đơn vị qua các năm")
+        return out
+
+    def groups(self) -> str:
+        rep = self.rep
+        g = rep.group_differences(PROVINCE_ID)
+        g = g[g.n > 0]
+        if not len(g):
+            return ""
+        note = ("Tỷ lệ người hài lòng chung: người có chỉ số cá nhân (trung bình các yếu tố của tỷ lệ câu trả lời "
+                "“Hài lòng”, “Rất hài lòng”) từ 50% trở lên, có trọng số thiết kế; nhóm dưới 30 người không được so "
+                "sánh trong phần lời."
+                + (" Kiểm định: Rao–Scott (F bậc hai), p đã hiệu chỉnh so sánh bội." if g.significant.notna().any()
+                   else ""))
+        g = g.copy()
+        g["verdict"] = g.significant.map(lambda v: "" if v is None or pd.isna(v) else
+                                         ("Có ý nghĩa" if v else "Không có ý nghĩa"))
+        g["band"] = [f"{a} — khác biệt {'có' if v == 'Có ý nghĩa' else 'không có'} ý nghĩa thống kê" if v else a
+                     for a, v in zip(g.variable_label, g.verdict)]
+        cols = {"category_label": "Nhóm", "n": "Số người", "rate": "Tỷ lệ hài lòng chung"}
+        tbl = table_html(g, cols, pct=("rate",), num=("n",), group="band",
+                         css="sipas-table profile-table", note=html.escape(note))
+        return (self._h("Khác biệt giữa các nhóm người trả lời") + paragraphs(narrative.groups_text(rep)) + tbl)
+
+    def expectations(self) -> str:
+        rep = self.rep
+        ex = rep.expectations_of(PROVINCE_ID)
+        if not len(ex):
+            return ""
+        fig = charts.bars_chart(list(ex.item_label), list(ex.share), "Nội dung người dân, tổ chức mong được cải thiện")
+        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": "Số người chọn", "share": "Tỷ lệ"},
+                         pct=("share",), num=("n",))
+        return (self._h("Mong đợi của người dân, tổ chức") + paragraphs(narrative.expectations_text(rep)) + tbl
+                + figure_html(fig, "Biểu đồ tỷ lệ người trả lời chọn từng nội dung cần cải thiện"))
+
+    def comments(self, k: int = 6) -> str:
+        rep = self.rep
+        th = rep.comment_themes(PROVINCE_ID)
+        out = self._h("Ý kiến khác của người dân, tổ chức") + paragraphs(narrative.themes_text(rep))
+        if th.attrs.get("comments"):
+            out += table_html(th, {"theme": "Chủ đề (theo từ khóa)", "n": "Số ý kiến", "share": "Tỷ lệ trong số ý kiến"},
+                              pct=("share",), num=("n",), css="sipas-table themes")
+            out += "<p>Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):</p>"
+        return out + comments_html(rep.comments(PROVINCE_ID, k=k))
+
+    def limitations(self) -> str:
+        return self._h("Hạn chế") + _list(narrative.limitations(self.rep))
+
+    def recommendations(self) -> str:
+        return self._h("Kiến nghị") + _list(narrative.recommendations(self.rep), ordered=True)
+
+    def notes(self) -> str:
+        fn = flag_note(self.rep)
+        return (heading(None, "Ghi chú") + paragraphs([fn] if fn else [])
+                + paragraphs(["Số liệu đầy đủ: <code>tables/indices.csv</code> (chỉ số theo đơn vị, yếu tố, tiêu chí) "
+                              "và Phụ lục Excel của năm."]))
+
+    def sections(self) -> list[str]:
+        return [self.title(), self.basis(), self.sample(), self.results(), self.rankings(), self.changes(),
+                self.groups(), self.expectations(), self.comments(), self.limitations(), self.recommendations(),
+                self.notes()]
+
+    def html(self) -> str:
+        return "\n".join(s for s in self.sections() if s)
+
+
+def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = None) -> str:
+    """The compact ranking table: rank, unit (a link when given), SIPAS with its interval
+    and flag under it, then the element indices under short headers."""
+    r = r.copy()
+    if links:
+        r["unit_cell"] = [links.get(u, html.escape(n)) for u, n in zip(r.unit_id, r.unit_name)]
+    else:
+        r["unit_cell"] = [html.escape(n) for n in r.unit_name]
+    if "rank_low" in r:
+        r["rank_cell"] = [f'{k}<span class="ci">{int(a)}–{int(b)}</span>' if not pd.isna(a) else str(k)
+                          for k, a, b in zip(r["rank"], r.rank_low, r.rank_high)]
+    else:
+        r["rank_cell"] = r["rank"].astype(str)
+    tops = [k for k, _ in rep.top_items]
+    cols = {"rank_cell": "Hạng", "unit_cell": "Đơn vị", "sipas": "Chỉ số chung", **dict(rep.top_items)}
+    return table_html(r, cols, pct=("sipas", *tops), html_cols=("rank_cell", "unit_cell"),
+                      ci={"sipas": ("ci_low", "ci_high")} if "ci_low" in r and r.ci_low.notna().any() else None,
+                      flags={"sipas": "flag"} if "flag" in r and rep.has_flags else None,
+                      css="sipas-table ranking", note=_note(rep))
