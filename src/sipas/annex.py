@@ -406,3 +406,28 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
                       ci={"sipas": ("ci_low", "ci_high")} if "ci_low" in r and r.ci_low.notna().any() else None,
                       flags={"sipas": "flag"} if "flag" in r and rep.has_flags else None,
                       css="sipas-table ranking", note=_note(rep))
+
+
+# ====================================================================== pages
+
+KICKER = "Tỉnh {province} · Khảo sát sự hài lòng năm {year}"
+FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
+
+
+def unit_page(rep: Report, unit_id: str) -> str:
+    """A unit's annex as a finished page without going through a notebook (the same
+    sections, the same house page): for previews, tests and fast re-rendering."""
+    from .render import page
+
+    a = UnitAnnex(rep.year, unit_id, rep=rep)
+    return page(f"{a.u.name} — năm {rep.year}", a.html(), kicker=KICKER.format(province=rep.province, year=rep.year),
+                footer=FOOTER, nav=[(f"Trang chủ năm {rep.year}", "../index.html")], toc=True)
+
+
+def province_page(rep: Report) -> str:
+    from .render import page
+
+    r = ProvinceReport(rep.year, rep=rep)
+    return page(f"Báo cáo toàn tỉnh {rep.province} năm {rep.year}", r.html(),
+                kicker=KICKER.format(province=rep.province, year=rep.year), footer=FOOTER,
+                nav=[(f"Trang chủ năm {rep.year}", "index.html")], toc=True)

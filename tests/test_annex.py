@@ -1,0 +1,164 @@
+"""Annex content: Vietnamese figures, escaping of free text, wording that follows the
+tests, graceful fallback without the statistics columns, front doors, speed."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+
+import pandas as pd
+import pytest
+
+from sipas import fmt
+from sipas.annex import UnitAnnex, province_page, unit_page
+from sipas.report import Report, redact, table_html
+
+from .annex_project import DISTRICT, UNIT, published
+
+
+@pytest.fixture(scope="module")
+def root(demo, tmp_path_factory):
+    return published(demo, tmp_path_factory.getbasetemp())
+
+
+def test_table_html_escapes_formats_and_bands():
+    df = pd.DataFrame({"g": ["A", "A", "B"], "name": ["<b>x</b>", "y & z", "w"], "v": [0.8266, 0.5, float("nan")],
+                       "lo": [0.8, 0.4, None], "hi": [0.85, 0.6, None], "flag": ["", "review", "suppress"],
+                       "n": [1234, 5, 0]})
+    out = table_html(df, {"name": "Tên", "v": "Tỷ lệ", "n": "Số"}, pct=("v",), num=("n",), group="g",
+                     ci={"v": ("lo", "hi")}, flags={"v": "flag"})
+    assert "&lt;b&gt;x&lt;/b&gt;" in out and "<b>x" not in out and "y &amp; z" in out
+    assert "82,66%" in out and "80,0–85,0" in out and "1.234" in out
+    assert out.count('class="band"') == 2
+    assert "†" in out  # review: shown with a mark
+    assert re.search(r"<td class=\"num\">–<sup[^>]*>‡</sup></td>", out)  # suppress: not published
+
+
+def test_redact_masks_personal_data():
+    text = redact("gọi 0912 345 678, 0912345678 hoặc an.nguyen@example.vn; CCCD 012345678901")
+    assert "0912" not in text and "@" not in text and "012345678901" not in text
+    assert text.count("đã ẩn") == 4
+
+
+def test_unit_annex_reads_like_the_tables(root):
+    rep = Report(2023, root)
+    html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
+    assert unicodedata.is_normalized("NFC", html)
+    name = rep.unit(UNIT).name
+    assert f"<h1>{name}</h1>" in html
+    assert fmt.pct(rep.value(UNIT)) in html
+    for heading in ("Tóm tắt", "Chỉ số theo yếu tố", "Chỉ số theo tiêu chí", "Thay đổi so với năm trước",
+                    "Vị trí trong", "Mẫu khảo sát và người trả lời", "Mong đợi", "Ý kiến khác"):
+        assert heading in html, heading
+    assert 'nav class="toc"' in html and "Mục lục" in html
+    assert "So với năm 2022" in html  # the change since last year, from the 2022 tables
+    assert not re.search(r"\d\.\d\d%", html)  # decimal commas only
+    assert "<script" not in html.lower() and not re.search(r"""(src|href)=["']https?:""", html)
+    assert html.count("data:image/png;base64") >= 2
+
+
+def test_free_text_is_escaped_and_personal_data_masked(root):
+    html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html and "<img src=x" not in html
+    assert "0912 345 678" not in html and "an.nguyen@example.vn" not in html
+    assert "[số điện thoại đã ẩn]" in html
+
+
+def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
+    rep = Report(2023, root)
+    if not rep.has_intervals:
+        pytest.skip("the indices table has no ci_low/ci_high columns yet (statistics, issue 3)")
+    html = (root / "outputs" / "2023" / "units" / f"{DISTRICT}.html").read_text(encoding="utf-8")
+    lo, hi = rep.interval(DISTRICT)
+    assert f"{fmt.number(100 * lo, 1)}–{fmt.number(100 * hi, 1)}" in html
+    if rep.has_flags:
+        assert '<sup class="flag"' in html and 'class="flagnote"' in html
+
+
+def test_fallback_without_statistics_columns(root):
+    rep = Report(2023, root)
+    rep.indices = rep.indices[[c for c in rep.indices.columns if c not in
+                               ("se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "flag")]]
+    rep.__dict__.pop("_by_key", None)
+    rep._tests_raw = None
+    rep.__dict__.pop("tests", None)
+    html = UnitAnnex(2023, UNIT, rep=rep).html()
+    assert 'class="ci"' not in html and 'class="flag"' not in html
+    assert "ý nghĩa thống kê" not in html
+    assert fmt.pct(rep.value(UNIT)) in html
+
+
+def _tests_table(rep: Report, significant: bool) -> pd.DataFrame:
+    rows = [{"year": 2023, "test": "change", "family": "change/sipas", "unit_id": UNIT, "level": "sipas",
+             "item_id": "sipas", "estimate": 0.01, "p_value": 0.001 if significant else 0.4,
+             "p_adjusted": 0.004 if significant else 0.9, "significant": significant}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("significant", [True, False])
+def test_wording_follows_the_test_table(root, significant):
+    from sipas import narrative
+
+    rep = Report(2023, root)
+    rep._tests_raw = _tests_table(rep, significant)
+    rep.__dict__.pop("tests", None)
+    text = " ".join(narrative.unit_summary(rep, UNIT))
+    change = [s for s in narrative.unit_summary(rep, UNIT) if s.startswith("So với năm 2022")][0]
+    if significant:
+        assert "có ý nghĩa thống kê" in change and "không có ý nghĩa" not in change
+    else:
+        assert "khác biệt không có ý nghĩa thống kê" in change
+    rep._tests_raw = None
+    rep.__dict__.pop("tests", None)
+    assert "ý nghĩa thống kê" not in " ".join(narrative.unit_summary(rep, UNIT)) or text
+
+
+def test_province_report_sections(root):
+    html = (root / "outputs" / "2023" / "province.html").read_text(encoding="utf-8")
+    for heading in ("Căn cứ và phương pháp", "Mẫu khảo sát", "Kết quả chung theo cấp", "Xếp hạng các sở, ban, ngành",
+                    "Xếp hạng UBND các huyện, thành phố", "Thay đổi so với năm trước",
+                    "Khác biệt giữa các nhóm người trả lời", "Mong đợi", "Ý kiến khác", "Hạn chế", "Kiến nghị"):
+        assert heading in html, heading
+    rep = Report(2023, root)
+    assert fmt.pct(rep.value("province")) in html
+    themes = rep.comment_themes("province")
+    assert themes.n.sum() > 0 and themes.attrs["comments"] > 0
+    top = themes.iloc[0]
+    assert f"{top.theme}" in html and fmt.number(top.n) in html
+    assert "<script" not in html.lower()
+
+
+def test_front_doors_link_every_format(root):
+    out = root / "outputs" / "2023"
+    (out / "units" / f"{UNIT}.pdf").write_bytes(b"%PDF-1.4\n")
+    (out / "phu-luc-2023.xlsx").write_bytes(b"x")
+    from sipas.codebook import YearConfig
+    from sipas.config import paths
+    from sipas.site import write_index, write_site_index
+
+    write_index(YearConfig(2023, paths(root)))
+    write_site_index(paths(root))
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for href in (f"units/{UNIT}.html", f"units/{DISTRICT}.html", f"units/{UNIT}.pdf", "province.html",
+                 "phu-luc-2023.xlsx", "manifest.json", "tables/indices.csv"):
+        assert f'href="{href}"' in index, href
+    if (out / "quality.html").is_file():
+        assert 'href="quality.html"' in index
+    site = (root / "outputs" / "index.html").read_text(encoding="utf-8")
+    assert 'href="2023/index.html"' in site and 'href="2022/index.html"' in site
+    assert site.index("Năm 2023") < site.index("Năm 2022")
+    (out / "units" / f"{UNIT}.pdf").unlink()
+    (out / "phu-luc-2023.xlsx").unlink()
+
+
+def test_a_warm_unit_annex_is_fast(root):
+    rep = Report(2023, root)
+    unit_page(rep, UNIT)  # warm: tables, fonts, matplotlib
+    province_page(rep)
+    t0 = time.perf_counter()
+    unit_page(rep, DISTRICT)
+    seconds = time.perf_counter() - t0
+    print(f"warm unit annex: {seconds:.2f} s")
+    assert seconds < 2.5  # a few tenths on an idle 2-core machine; generous for a loaded CI

@@ -1,0 +1,91 @@
+"""The Excel annex read back equals the tidy tables; Vietnamese headers, formats, frozen headers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from sipas.codebook import YearConfig
+from sipas.config import paths
+from sipas.excel import read_sheet, write_workbook
+from sipas.tables import read_table
+
+from .annex_project import published
+
+
+@pytest.fixture(scope="module")
+def book(demo, tmp_path_factory):
+    root = published(demo, tmp_path_factory.getbasetemp())
+    cfg = YearConfig(2023, paths(root))
+    return cfg, write_workbook(cfg)
+
+
+def test_workbook_sheets_headers_formats(book):
+    cfg, path = book
+    assert path == cfg.paths.outputs(2023) / "phu-luc-2023.xlsx"
+    wb = load_workbook(path)
+    assert wb.sheetnames[:4] == ["Phụ lục I", "Phụ lục II", "Phụ lục III", "Phụ lục IV"]
+    for name in wb.sheetnames[:5]:
+        ws = wb[name]
+        assert ws.freeze_panes == "A5", name
+        assert ws["A1"].value.startswith(name), name
+        assert ws["A4"].font.bold
+    ws = wb["Phụ lục I"]
+    headers = [c.value for c in ws[4]]
+    assert headers[:4] == ["Hạng", "Đơn vị", "Mã đơn vị", "Chỉ số chung (SIPAS)"]
+    assert ws.cell(row=5, column=4).number_format == "0.00%"
+    assert "sở, ban, ngành" in ws["A1"].value and "UBND" in wb["Phụ lục II"]["A1"].value
+
+
+def test_rankings_equal_the_tidy_table(book):
+    cfg, path = book
+    indices = read_table(2023, "indices", cfg.paths)
+    for sheet, unit_type in (("Phụ lục I", "department"), ("Phụ lục II", "district")):
+        got = read_sheet(path, sheet)
+        ids = [u.id for u in cfg.units if u.type == unit_type]
+        want = indices[indices.unit_id.isin(ids) & (indices.item_id == "sipas")].set_index("unit_id")
+        assert sorted(got["Mã đơn vị"]) == sorted(ids)
+        assert (np.diff(got["Chỉ số chung (SIPAS)"].to_numpy()) <= 0).all()  # ranked
+        assert got["Hạng"].iloc[0] == 1
+        for r in got.itertuples(index=False):
+            assert r[3] == want.loc[r[2], "estimate"]  # exactly the same float
+        e1 = indices[(indices.unit_id == got["Mã đơn vị"].iloc[0]) & (indices.item_id == "e1")].estimate.iloc[0]
+        assert got[cfg.methodology.short_labels()["e1"]].iloc[0] == e1
+
+
+def test_criteria_sheet_equals_indices(book):
+    cfg, path = book
+    indices = read_table(2023, "indices", cfg.paths)
+    got = read_sheet(path, "Phụ lục III")
+    assert len(got) == len(indices)
+    assert list(got["Mã đơn vị"]) == list(indices.unit_id)
+    assert list(got["Mã chỉ số"]) == list(indices.item_id)
+    np.testing.assert_array_equal(got["Tỷ lệ hài lòng"].to_numpy(dtype=float), indices.estimate.to_numpy(dtype=float))
+    assert list(got["Số câu trả lời hợp lệ"]) == list(indices.n)
+    if "ci_low" in indices:
+        np.testing.assert_array_equal(got["Cận dưới KTC"].to_numpy(dtype=float), indices.ci_low.to_numpy(dtype=float))
+    assert set(got["Cấp chỉ số"]) <= {"Chỉ số chung", "Khía cạnh", "Yếu tố", "Tiêu chí"}
+
+
+def test_sample_sheet_equals_sample_table(book):
+    cfg, path = book
+    sample = read_table(2023, "sample", cfg.paths)
+    got = read_sheet(path, "Phụ lục IV")
+    assert list(got["Mã đơn vị"]) == list(sample.unit_id)
+    for col, tidy in (("Số lượt phục vụ (N)", "served"), ("Cỡ mẫu dự kiến", "target"), ("Số phiếu hợp lệ", "achieved")):
+        assert list(got[col]) == list(sample[tidy]), col
+    prof = read_sheet(path, "Phụ lục IV (tiếp)")
+    tidy = read_table(2023, "profile", cfg.paths)
+    assert len(prof) == len(tidy) and list(prof["Số người"]) == list(tidy.n)
+
+
+def test_workbook_is_deterministic(book):
+    cfg, path = book
+    first = pd.read_excel(path, sheet_name=None, header=3)
+    again = write_workbook(cfg)
+    second = pd.read_excel(again, sheet_name=None, header=3)
+    assert first.keys() == second.keys()
+    for k in first:
+        pd.testing.assert_frame_equal(first[k], second[k])
