@@ -262,8 +262,7 @@ class YearJob:
         reason = _decide(self.manifest.get("tables"), inputs, self.base, self.force)
         if reason is None:
             self.tables_ok = True
-            return Outcome(self.year, "tables", "tables", True, False, "up to date",
-                           self.manifest.get("tables").get("seconds", 0.0))
+            return Outcome(self.year, "tables", "tables", True, False, "up to date")
         t0 = time.perf_counter()
         entry = {"id": "tables", "kind": "tables", "name": "tables", "key": cache.key_of(inputs), "inputs": inputs,
                  "parameters": {"year": self.year}, "built_at": now()}
@@ -333,14 +332,14 @@ class YearJob:
             if reason is not None:
                 steps = ("html", "pdf") if want_pdf and not pdf_missing else ("html",)
             else:
-                fresh.append(Outcome(self.year, "annex", a.name, True, False, "up to date", entry.get("seconds", 0.0)))
+                fresh.append(Outcome(self.year, "annex", a.name, True, False, "up to date"))
                 if want_pdf and not pdf_missing:
                     pr = _decide(self.manifest.get(f"pdf:{a.name}"), self.pdf_inputs(a), self.base, self.force)
                     if pr is not None:
                         steps, reason = ("pdf",), pr
                     else:
                         e = self.manifest.get(f"pdf:{a.name}")
-                        fresh.append(Outcome(self.year, "pdf", a.name, True, False, "up to date", e.get("seconds", 0.0)))
+                        fresh.append(Outcome(self.year, "pdf", a.name, True, False, "up to date"))
             if want_pdf and pdf_missing:
                 fresh.append(Outcome(self.year, "pdf", a.name, False, False, "", 0.0, pdf_missing, "unavailable"))
             if steps:
@@ -399,7 +398,7 @@ class YearJob:
         entry = self.manifest.get("workbook")
         reason = _decide(entry, inputs, self.base, self.force)
         if reason is None:
-            return Outcome(self.year, "workbook", "xlsx", True, False, "up to date", entry.get("seconds", 0.0))
+            return Outcome(self.year, "workbook", "xlsx", True, False, "up to date")
         t0 = time.perf_counter()
         new = {"id": "workbook", "kind": "workbook", "name": "xlsx", "key": cache.key_of(inputs), "inputs": inputs,
                "parameters": {"year": self.year}, "built_at": now(), "outputs": []}
@@ -428,7 +427,7 @@ class YearJob:
         entry = self.manifest.get("index")
         reason = _decide(entry, inputs, self.base, self.force)
         if reason is None:
-            return Outcome(self.year, "index", "index", True, False, "up to date", entry.get("seconds", 0.0))
+            return Outcome(self.year, "index", "index", True, False, "up to date")
         t0 = time.perf_counter()
         new = {"id": "index", "kind": "index", "name": "index", "key": cache.key_of(inputs), "inputs": inputs,
                "parameters": {"year": self.year, "annexes": have}, "built_at": now()}
@@ -612,7 +611,7 @@ def summary_table(report: RunReport) -> Table:
         status = {"ok": "ok", "failed": "LỖI / FAILED", "unavailable": "UNAVAILABLE"}.get(o.status, o.status)
         rebuilt = "có / yes" if o.rebuilt else "không / no"
         why = o.error.splitlines()[0] if o.error else (o.reason if o.rebuilt else "up to date")
-        table.add_row(str(o.year), label, status, f"{o.seconds:.2f}", rebuilt, why)
+        table.add_row(str(o.year), label, status, f"{o.seconds:.2f}" if o.rebuilt else "–", rebuilt, why)
     return table
 
 

@@ -118,6 +118,7 @@ class WarmKernel:
         self.kc = None
         self.tmp: str | None = None
         self.count = 0
+        self.timed_out = False
         self._log = None
 
     @property
@@ -178,11 +179,24 @@ class WarmKernel:
 
         await self.reset(cwd)
         self.count += 1
-        client = NotebookClient(nb, km=self.km, kernel_name=KERNEL_NAME, timeout=int(timeout) or None,
+        client = NotebookClient(nb, km=self.km, kernel_name=KERNEL_NAME, timeout=int(timeout) + 30,
                                 allow_errors=False, record_timing=False, interrupt_on_timeout=False,
                                 resources={"metadata": {"path": cwd}})
         client.kc = self.kc
-        await asyncio.wait_for(client.async_execute(cleanup_kc=False), timeout)
+        # at the deadline the kernel is interrupted (the running cell stops with
+        # KeyboardInterrupt); should it not respond, the execution is abandoned later
+        self.timed_out = False
+        loop = asyncio.get_running_loop()
+
+        def deadline():
+            self.timed_out = True
+            asyncio.ensure_future(self.km.interrupt_kernel())
+
+        handle = loop.call_later(timeout, deadline)
+        try:
+            await asyncio.wait_for(client.async_execute(cleanup_kc=False), timeout + 15)
+        finally:
+            handle.cancel()
         return nb
 
     def log_tail(self, n: int = 4000) -> str:
@@ -266,17 +280,27 @@ def warm_up(cwd: str) -> str:
 
 
 def shutdown_kernels() -> int:
-    """Stop every warm kernel of this process (called at exit, or by the driver on Dask)."""
+    """Stop every warm kernel of this process (at exit, or by the driver on Dask workers).
+
+    Each kernel is shut down on its own event loop, from a helper thread (this may be
+    called from a thread whose own loop is running, as Dask's ``Client.run`` does)."""
     with _ALL_LOCK:
         items = list(_ALL)
         _ALL.clear()
-    for loop, k in items:
+
+    def stop(loop, k):
         try:
-            if loop.is_running():
-                continue
-            loop.run_until_complete(k.shutdown())
+            if loop.is_running() or loop.is_closed():
+                k.kill_now()
+            else:
+                loop.run_until_complete(k.shutdown())
         except Exception:  # noqa: BLE001
-            pass
+            k.kill_now()
+
+    for loop, k in items:
+        t = threading.Thread(target=stop, args=(loop, k), daemon=True)
+        t.start()
+        t.join(30)
     _STATE.kernel = None
     return len(items)
 
@@ -297,9 +321,12 @@ def _cell_error(nb, exc) -> tuple[str, str]:
     return text, _ANSI.sub("", traceback.format_exc())
 
 
-def _failed_cell_index(nb) -> int | None:
+def _timed_out_cell(nb) -> int | None:
+    """Index of the cell that was running when the deadline came (interrupted, or never finished)."""
     for i, cell in enumerate(nb.cells):
-        if cell.get("cell_type") == "code" and cell.get("execution_count") is None and cell.source.strip():
+        if cell.get("cell_type") != "code" or not cell.source.strip():
+            continue
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])) or cell.get("execution_count") is None:
             return i
     return None
 
@@ -344,10 +371,16 @@ def run_task(task: AnnexTask) -> AnnexResult:
             t1 = time.perf_counter()
             nb = load_notebook_node(task.notebook)
             nb = parameterize_notebook(nb, task.parameters, kernel_name=KERNEL_NAME, language="python")
+            for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
+                if "injected-parameters" in cell.metadata.get("tags", []):
+                    cell["id"] = "injected-parameters"
             try:
                 _loop().run_until_complete(kernel.execute(nb, task.timeout, cwd))
-            except asyncio.TimeoutError:
-                idx = _failed_cell_index(nb)
+            except BaseException as exc:
+                if not (kernel.timed_out or isinstance(exc, asyncio.TimeoutError)):
+                    raise
+                idx = _timed_out_cell(nb)
+                nb = None  # the message is the timeout, not the interrupt it caused
                 raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
                                    + (f" (in cell {idx + 1})" if idx is not None else "")) from None
             t2 = time.perf_counter()
@@ -620,8 +653,11 @@ class DaskPool:
             self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
-        if self.cwd:  # boot the kernels while the driver computes keys
-            self.client.run(warm_up, self.cwd, wait=False)
+        if self.cwd:  # boot a kernel in every worker while the driver computes keys
+            workers = list(self.client.scheduler_info().get("workers", {}))
+            self._warm = [self.client.submit(warm_up, self.cwd, workers=[w], allow_other_workers=False,
+                                             pure=False, key=f"sipas-warm-{i}-{time.time_ns()}")
+                          for i, w in enumerate(workers)]
         return self
 
     def submit(self, fn, *args):

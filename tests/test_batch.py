@@ -1,0 +1,185 @@
+"""The executor in-process: warm-kernel isolation, errors, timeouts, PDF hand-off, and
+that a warm kernel gives the same bytes as a fresh one."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sipas import executor
+from sipas.executor import AnnexTask, run_task
+
+
+def _nb(path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("label = 'x'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _task(tmp: Path, nb: Path, name: str, **kw) -> AnnexTask:
+    return AnnexTask(year=2023, name=name, notebook=str(nb), parameters={"label": name},
+                     html=str(tmp / "out" / f"{name}.html"), executed=str(tmp / "out" / f"{name}.ipynb"),
+                     log=str(tmp / "logs" / f"{name}.log"), title=name, **kw)
+
+
+LEAKY = """
+import os, random, sys, warnings
+import matplotlib, matplotlib.pyplot as plt, numpy as np, pandas as pd
+import sipas.fmt
+leaked_variable = 42
+matplotlib.rcParams["lines.linewidth"] = 7.5
+matplotlib.rcParams["font.size"] = 23
+pd.set_option("display.max_rows", 3)
+np.random.seed(1); random.seed(1)
+os.environ["SIPAS_LEAK"] = "1"
+os.chdir("/")
+sys.path.append("/leak")
+warnings.simplefilter("error")
+sipas.fmt.pct = lambda *a, **k: "LEAK"
+fig = plt.figure()
+from IPython import get_ipython
+get_ipython().run_line_magic("config", "InlineBackend.figure_formats = ['svg']")
+"""
+
+CHECK = """
+import os, random, sys, warnings
+import matplotlib, matplotlib.pyplot as plt, numpy as np, pandas as pd
+import sipas.fmt
+assert "leaked_variable" not in globals(), "variable leaked"
+assert matplotlib.rcParams["lines.linewidth"] != 7.5, "rcParam leaked"
+assert matplotlib.rcParams["font.size"] != 23, "rcParam leaked"
+assert pd.get_option("display.max_rows") != 3, "pandas option leaked"
+assert os.environ.get("SIPAS_LEAK") is None, "environment leaked"
+assert os.getcwd() != "/", "working folder leaked"
+assert "/leak" not in sys.path, "sys.path leaked"
+assert sipas.fmt.pct(0.5) != "LEAK", "monkeypatch leaked"
+assert plt.get_fignums() == [], "open figure leaked"
+from IPython import get_ipython
+from matplotlib_inline.backend_inline import InlineBackend
+assert "svg" not in InlineBackend.instance().figure_formats, "inline backend config leaked"
+state = (np.random.rand(), random.random(), len(warnings.filters))
+print(repr(state))
+"""
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """A fresh warm kernel for this module (in the test process's thread)."""
+    executor._drop_kernel()
+    yield tmp_path_factory.mktemp("warm")
+    executor.shutdown_kernels()
+
+
+def _stdout(executed: str) -> str:
+    nb = json.loads(Path(executed).read_text(encoding="utf-8"))
+    return "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_state_does_not_leak_between_annexes_in_one_warm_kernel(warm):
+    clean = _nb(warm / "check.ipynb", CHECK)
+    first = run_task(_task(warm, clean, "first"))
+    assert first.ok, first.error
+    kernel = executor._STATE.kernel
+    leaky = run_task(_task(warm, _nb(warm / "leaky.ipynb", LEAKY), "leaky"))
+    assert leaky.ok, leaky.error
+    after = run_task(_task(warm, clean, "after"))
+    assert after.ok, after.error  # every assertion of CHECK held after LEAKY ran
+    assert executor._STATE.kernel is kernel, "the three annexes ran in the same warm kernel"
+    assert kernel.count >= 3
+    # same random state and warning filters as the first annex: the kernel was reset, not reused dirty
+    assert _stdout(first.outputs["ipynb"]["path"]) == _stdout(after.outputs["ipynb"]["path"])
+    # the execution counter restarts at 1 for every annex, as in a fresh kernel
+    nb = json.loads(Path(after.outputs["ipynb"]["path"]).read_text(encoding="utf-8"))
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+def test_failing_annex_reports_cell_exception_message_and_writes_a_log(warm):
+    bad = _nb(warm / "bad.ipynb", "x = 1", "raise ValueError('dữ liệu hỏng: đơn vị ' + label)")
+    res = run_task(_task(warm, bad, "so-hong"))
+    assert not res.ok
+    assert res.error.startswith("cell 4 [4]: ValueError: dữ liệu hỏng: đơn vị so-hong")
+    log = (warm / "logs" / "so-hong.log").read_text(encoding="utf-8")
+    assert "FAILED" in log and "ValueError" in log and "raise ValueError" in log and "Traceback" in log
+    assert not (warm / "out" / "so-hong.html").exists()
+    # a fresh kernel serves the next annex
+    ok = run_task(_task(warm, _nb(warm / "ok.ipynb", "print('ok')"), "next"))
+    assert ok.ok, ok.error
+
+
+def test_timeout_stops_the_notebook_and_the_next_one_runs(warm):
+    slow = _nb(warm / "slow.ipynb", "import time\ntime.sleep(60)")
+    res = run_task(_task(warm, slow, "slow", timeout=3))
+    assert not res.ok and "timed out after 3 s" in res.error and res.seconds < 30
+    ok = run_task(_task(warm, _nb(warm / "ok2.ipynb", "print('ok')"), "after-timeout"))
+    assert ok.ok, ok.error
+
+
+def test_pdf_goes_through_sipas_pdf_and_its_absence_is_reported(warm, monkeypatch):
+    page = warm / "page.html"
+    page.write_text("<html><body>x</body></html>", encoding="utf-8")
+    fake = types.ModuleType("sipas.pdf")
+
+    class PdfUnavailable(RuntimeError):
+        pass
+
+    fake.PdfUnavailable = PdfUnavailable
+
+    def unavailable(html_path, pdf_path):
+        raise PdfUnavailable("no renderer on this machine")
+
+    fake.render_pdf = unavailable
+    monkeypatch.setitem(sys.modules, "sipas.pdf", fake)
+    import sipas
+
+    monkeypatch.setattr(sipas, "pdf", fake, raising=False)
+    task = AnnexTask(2023, "p", "unused.ipynb", {}, str(page), str(warm / "p.ipynb"), str(warm / "logs" / "p.log"),
+                     "p", steps=("pdf",), pdf=str(warm / "p.pdf"))
+    res = run_task(task)
+    assert not res.ok and res.pdf_unavailable == "no renderer on this machine" and not (warm / "p.pdf").exists()
+
+    def render(html_path, pdf_path):
+        Path(pdf_path).write_bytes(b"%PDF-1.4 " + Path(html_path).read_bytes())
+
+    fake.render_pdf = render
+    res = run_task(task)
+    assert res.ok and (warm / "p.pdf").read_bytes().startswith(b"%PDF") and res.outputs["pdf"]["bytes"] > 9
+    assert not list(warm.glob(".p.tmp-*"))
+
+
+def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
+    """An annex executed after two others in a warm kernel == the same annex in a new kernel."""
+    from sipas.batch import YearJob, plan
+    from sipas.cache import source_hash, versions
+    from sipas.codebook import YearConfig
+    from sipas.config import paths
+
+    cfg = YearConfig(2023, paths(demo))
+    annexes = {a.name: a for a in plan(cfg, ["so-tu-phap", "tam-duong"])}
+    job = YearJob(cfg, list(annexes.values()), ("html",), False, source_hash(), versions(), 120)
+
+    def task(name: str, where: Path):
+        t = job.task(annexes[name], ("html",))
+        return AnnexTask(**{**t.__dict__, "html": str(where / f"{name}.html"),
+                            "executed": str(where / f"{name}.ipynb"), "log": str(where / f"{name}.log")})
+
+    executor._drop_kernel()
+    for name in ("province", "so-tu-phap", "tam-duong"):
+        res = run_task(task(name, tmp_path / "warm"))
+        assert res.ok, res.error
+    executor._drop_kernel()  # a brand-new kernel for the same annex
+    res = run_task(task("tam-duong", tmp_path / "fresh"))
+    assert res.ok, res.error
+    executor._drop_kernel()
+    for suffix in (".html", ".ipynb"):
+        warm_bytes = (tmp_path / "warm" / f"tam-duong{suffix}").read_bytes()
+        assert warm_bytes == (tmp_path / "fresh" / f"tam-duong{suffix}").read_bytes(), suffix

@@ -1,0 +1,176 @@
+"""Incremental runs, the manifest, and interrupted runs, through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sipas import cache
+from sipas.batch import YearJob, plan
+from sipas.codebook import YearConfig
+from sipas.config import paths
+from sipas.tables import write_tables
+
+from .demo_project import copy_project, sipas
+
+UNITS = ("so-tu-phap", "tam-duong")  # a department and a district
+
+
+def project(demo: Path, where: Path) -> Path:
+    root = copy_project(where)
+    shutil.copytree(demo / "data", root / "data", dirs_exist_ok=True)
+    shutil.copytree(demo / "outputs" / "2023" / "tables", root / "outputs" / "2023" / "tables", dirs_exist_ok=True)
+    return root
+
+
+def run(root: Path, *args: str, check: bool = True):
+    return sipas(root, "run", "--year", "2023", *[a for u in UNITS for a in ("--unit", u)], "--jobs", "1", *args,
+                 check=check)
+
+
+def manifest(root: Path) -> dict:
+    return json.loads((root / "outputs" / "2023" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def rebuilt(root: Path) -> dict[str, str]:
+    """What the next run would rebuild and why (decided without executing anything)."""
+    cfg = YearConfig(2023, paths(root))
+    job = YearJob(cfg, plan(cfg, list(UNITS)), ("html",), False, cache.source_hash(), cache.versions(), 60)
+    build, _ = job.todo(False, "")
+    return {a.name: why for a, _, why in build}
+
+
+def edit_responses(root: Path, fn) -> None:
+    path = root / "data" / "processed" / "2023" / "responses.parquet"
+    df = pd.read_parquet(path)
+    fn(df)
+    df.to_parquet(path, index=False)
+
+
+def shas(root: Path) -> dict[str, str]:
+    out = root / "outputs" / "2023"
+    return {p.relative_to(out).as_posix(): cache.file_sha(p)
+            for p in sorted([*out.glob("units/*.html"), out / "province.html", *out.glob("notebooks/*.ipynb")])}
+
+
+def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
+    root = project(demo, tmp_path / "p")
+    first = run(root)
+    assert "3 annexes written, 0 failed" in first.stderr
+    m = manifest(root)
+    ids = [a["id"] for a in m["artefacts"]]
+    assert ids == sorted(ids) == ["annex:province", "annex:so-tu-phap", "annex:tam-duong", "index", "tables"]
+    for a in m["artefacts"]:
+        assert a["status"] == "ok" and a["key"] == cache.key_of(a["inputs"]) and a["outputs"], a["id"]
+        for o in a["outputs"]:
+            assert cache.file_sha(root / "outputs" / "2023" / o["path"]) == o["sha256"]
+    annex = next(a for a in m["artefacts"] if a["id"] == "annex:tam-duong")
+    assert set(annex["inputs"]) == {"code", "libraries", "params", "notebook", "parameters", "previous_year",
+                                    "unit_data", "unit_tables", "shared_tables"}
+    assert annex["parameters"] == {"year": 2023, "unit_id": "tam-duong"}
+    assert m["versions"]["python"] and m["versions"]["pandas"] and m["sipas"]["source_sha256"] == cache.source_hash()
+    assert m["data"]["sha256"] == cache.file_sha(root / "data" / "processed" / "2023" / "responses.parquet")
+
+    # nothing changed: nothing rebuilt, no worker started
+    again = run(root)
+    assert "3 annexes written, 0 failed; 0 steps rebuilt, 5 up to date" in again.stderr
+    assert manifest(root)["artefacts"] == m["artefacts"]
+
+    # a corrected comment of one unit: that unit's annex and the province report (which
+    # depends on the data file whole), not the other unit
+    def comment(df):
+        i = df.index[df.unit_id == "tam-duong"][0]
+        df.loc[i, "comment"] = "Ý kiến đã sửa: cán bộ tận tình"
+    edit_responses(root, comment)
+    assert rebuilt(root) == {"province": "data changed", "tam-duong": "unit's data changed"}
+    proc = run(root)
+    # tables, province, tam-duong; not the index page (same figures, same annexes)
+    assert "0 failed; 3 steps rebuilt, 2 up to date" in proc.stderr, proc.stderr
+    assert "Ý kiến đã sửa" in (root / "outputs" / "2023" / "units" / "tam-duong.html").read_text(encoding="utf-8")
+    incremental = shas(root)
+    # what was skipped and what was rebuilt are byte for byte what a forced full build gives
+    run(root, "--force")
+    assert shas(root) == incremental
+
+    # a removed page is rebuilt, alone
+    (root / "outputs" / "2023" / "units" / "so-tu-phap.html").unlink()
+    assert rebuilt(root) == {"so-tu-phap": "output missing or changed on disk"}
+
+    # a changed notebook rebuilds the annexes made from it, not the province report
+    nb = root / "notebooks" / "unit_annex.ipynb"
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    data["cells"].append({"cell_type": "markdown", "metadata": {}, "source": ["Ghi chú mới"], "id": "note-x"})
+    nb.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    assert rebuilt(root) == {"so-tu-phap": "notebook changed", "tam-duong": "notebook changed"}
+
+    # a changed satisfaction answer moves the unit's figures, hence the peer-group and
+    # province figures every annex shows: every annex is rebuilt, and says why
+    def answer(df):
+        i = df.index[(df.unit_id == "so-tu-phap") & (df["c1_1"].fillna(0).astype(int) >= 4)][0]
+        df.loc[i, "c1_1"] = 1
+    edit_responses(root, answer)
+    write_tables(2023, paths(root))
+    why = rebuilt(root)
+    assert set(why) == {"province", "so-tu-phap", "tam-duong"}
+    assert "peer/province figures changed" in why["tam-duong"] and "unit's figures changed" in why["so-tu-phap"]
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_a_killed_run_leaves_no_partial_file_and_the_next_run_does_the_rest(demo, tmp_path):
+    import psutil
+
+    root = project(demo, tmp_path / "k")
+    env = {**os.environ, "SIPAS_ROOT": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "sipas.cli", "run", "--year", "2023", "--unit", ",".join(UNITS),
+                             "--jobs", "1"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mpath = root / "outputs" / "2023" / "manifest.json"
+    family: set[int] = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        family |= set(_children(proc.pid))
+        if mpath.exists() and any(a["id"].startswith("annex:") for a in json.loads(mpath.read_text())["artefacts"]):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("no annex finished in 90 s")
+    family |= set(_children(proc.pid))
+    proc.send_signal(signal.SIGKILL)  # the harshest interruption: no clean-up code runs in the driver
+    proc.wait()
+    # the workers notice their driver is gone, and their kernels their worker
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                                              for p in family):
+        time.sleep(0.2)
+    alive = [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert not alive, f"processes left behind: {alive}"
+    out = root / "outputs" / "2023"
+    for page in out.rglob("*.html"):  # whatever a reader finds is whole
+        assert page.read_text(encoding="utf-8").rstrip().endswith("</html>"), page
+    before = {a["id"]: a for a in json.loads(mpath.read_text())["artefacts"] if a["status"] == "ok"}
+    assert any(i.startswith("annex:") for i in before)
+    proc = sipas(root, "run", "--year", "2023", "--unit", ",".join(UNITS), "--jobs", "1")
+    assert "3 annexes written, 0 failed" in proc.stderr
+    after = {a["id"]: a for a in json.loads(mpath.read_text())["artefacts"]}
+    assert set(after) == {"annex:province", "annex:so-tu-phap", "annex:tam-duong", "index", "tables"}
+    assert all(a["status"] == "ok" for a in after.values())
+    for i, a in before.items():  # what the killed run finished is not redone
+        assert after[i]["built_at"] == a["built_at"] and after[i]["outputs"] == a["outputs"], i
+    assert not list(out.rglob(".*.tmp-*")), "temporary files of the killed run are cleaned"
