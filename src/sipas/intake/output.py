@@ -122,12 +122,12 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
-    for r in rows:
-        vals = [r.get(k) for k, _ in QUARANTINE_HEAD] + [r.get(c) for c in data_cols]
-        ws.append([_xl(v) for v in vals])
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # a cell's text, never a formula
+    for i, r in enumerate(rows, start=3):
+        vals = [_xl(r.get(k)) for k, _ in QUARANTINE_HEAD] + [_xl(r.get(c)) for c in data_cols]
+        ws.append(vals)
+        for j, v in enumerate(vals, start=1):
+            if isinstance(v, str) and v.startswith("="):
+                ws.cell(row=i, column=j).data_type = "s"  # a cell's text, never a formula
     ws.freeze_panes = "D3"
     for col, width in zip("ABCDEFGHIJ", (28, 16, 8, 20, 40, 40, 18, 18, 40, 40)):
         ws.column_dimensions[col].width = width
