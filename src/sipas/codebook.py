@@ -297,6 +297,8 @@ class Settings(_Model):
     province_aggregation: Literal["unit_mean", "respondent_weighted"] = "unit_mean"
     margin_of_error: float = Field(0.05, gt=0, lt=1)
     confidence_level: float = Field(0.95, gt=0, lt=1)
+    ci_method: Literal["logit", "beta", "wald"] = "logit"
+    multiple_testing: Literal["holm", "bh"] = "holm"
 
 
 class YearRegistry(_Model):

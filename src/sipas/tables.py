@@ -1,7 +1,10 @@
 """The year's tidy result tables, written to ``outputs/<year>/tables/``.
 
-* ``indices``      criterion / element / SIPAS per unit, peer group and province
-  (:mod:`sipas.indices`);
+* ``indices``      criterion / element / SIPAS per unit, peer group and province, with
+  design-based SE, interval, design effect, df and reliability flag (:mod:`sipas.indices`);
+* ``tests``        significance tests: change since the previous year (same methodology
+  only), each unit against its peers, Rao-Scott tests by respondent group, with raw
+  and adjusted p-values (:mod:`sipas.significance`);
 * ``sample``       per unit: people served (N), target and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
 * ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
@@ -20,9 +23,10 @@ from .codebook import YearConfig, load_year
 from .config import Paths, paths as default_paths
 from .errors import SipasError
 from .indices import PROVINCE_ID, compute_indices
+from .significance import significance_table
 from .io import write_table
 
-TABLES = ("indices", "sample", "profile", "expectations", "perceptions")
+TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions")
 
 
 def load_responses(cfg: YearConfig) -> pd.DataFrame:
@@ -116,9 +120,26 @@ def perceptions_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
+    """The previous year's index table, for change tests: only when that year used the
+    same methodology and its processed data exists (recomputed, not read from outputs,
+    so a one-year run still tests changes)."""
+    prev = cfg.registry.previous_year
+    if prev is None or not cfg.paths.responses(prev).is_file():
+        return None
+    prev_cfg = YearConfig(prev, cfg.paths)
+    if prev_cfg.methodology.id != cfg.methodology.id:
+        return None
+    return compute_indices(load_responses(prev_cfg), prev_cfg, ci_method=prev_cfg.settings.ci_method)
+
+
 def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    indices = compute_indices(df, cfg, ci_method=cfg.settings.ci_method)
+    tests = significance_table(df, cfg, indices, previous_indices(cfg),
+                               correction=cfg.settings.multiple_testing)
     return {
-        "indices": compute_indices(df, cfg),
+        "indices": indices,
+        "tests": tests,
         "sample": sample_table(cfg, df),
         "profile": profile_table(cfg, df),
         "expectations": expectations_table(cfg, df),
