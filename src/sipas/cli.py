@@ -22,12 +22,18 @@ def cli() -> None:
 @cli.command("demo-data")
 @click.option("--year", "years", type=int, multiple=True, required=True, help="Survey year (repeatable).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: fixed per year).")
-def demo_data(years: tuple[int, ...], seed: int | None) -> None:
+@click.option("--national", is_flag=True,
+              help="Many provinces (params/demo.yaml `national`): one project per province "
+                   "under data/national/<year>/<province>/, for measuring scale.")
+@click.option("--provinces", type=int, default=None, help="With --national: only the first K provinces.")
+def demo_data(years: tuple[int, ...], seed: int | None, national: bool, provinces: int | None) -> None:
     """Generate the seeded demo survey files into data/raw/<year>/."""
-    from .demo import write_demo_data
+    from .demo import write_demo_data, write_national_demo
 
     for year in years:
-        for path in write_demo_data(year, seed=seed):
+        written = (write_national_demo(year, provinces=provinces, seed=seed) if national
+                   else write_demo_data(year, seed=seed))
+        for path in written:
             click.echo(f"wrote {path}")
 
 
