@@ -18,8 +18,11 @@ from ..errors import ConfigError
 from .normalize import Lookup, as_number, clean_text, header_key, is_blank, nfc
 
 # Column kinds, in the order the processed table lists them.
-ADMIN, PERSONAL, PROFILE, CRITERION, EXPECTATION, COMMENT = (
-    "admin", "personal", "profile", "criterion", "expectation", "comment")
+ADMIN, PERSONAL, PROFILE, CRITERION, EXPECTATION, PERCEPTION, COMMENT = (
+    "admin", "personal", "profile", "criterion", "expectation", "perception", "comment")
+# Kinds whose cells are answers to the questionnaire (a bad value: ``invalid_answer``;
+# a bad profile value: ``invalid_profile``).
+ANSWER_KINDS = (PROFILE, CRITERION, EXPECTATION, PERCEPTION)
 
 _TRUE = {"x", "1", "co", "có", "yes", "y", "true", "đúng", "dung", "✓", "✔", "v", "chọn", "chon"}
 _FALSE = {"0", "khong", "không", "no", "n", "false", "-", "sai"}
@@ -36,6 +39,7 @@ class Column:
     aliases: tuple[str, ...] = ()
     type: str = "text"          # text | date | category | integer | code | bool
     required: bool = False
+    choices: tuple[str, ...] = ()  # category labels, for "expected one of ..." messages
 
 
 @dataclass
@@ -63,15 +67,7 @@ class Codebook:
         for v in f.personal:
             cb._add(Column(v.id, v.label, PERSONAL, tuple(v.aliases)))
         for v in m.profile:
-            cb._add(Column(v.id, v.label, PROFILE, tuple(v.aliases), v.type))
-            if v.type == "category":
-                lk = Lookup()
-                for c in v.categories:
-                    for text in (c.code, c.label, *c.aliases):
-                        lk.add(text, c.code)
-                cb.lookups[v.id] = lk
-            elif v.type == "integer":
-                cb.ranges[v.id] = (v.min, v.max)
+            cb._add_variable(v, PROFILE)
         for c in m.criteria:
             cb._add(Column(c.id, c.label, CRITERION, tuple(c.aliases), "code", True))
             scale = m.scale_of(c)
@@ -82,8 +78,16 @@ class Codebook:
             cb.lookups[c.id] = lk
             cb.code_sets[c.id] = (set(scale.valid_codes), set(scale.missing_codes))
         if m.expectations:
-            for it in m.expectations.items:
-                cb._add(Column(it.id, it.label, EXPECTATION, tuple(it.aliases), "bool"))
+            exp = m.expectations
+            for it in exp.items:
+                if exp.rated:    # each item rated on the expectation categories
+                    cb._add(Column(it.id, it.label, EXPECTATION, tuple(it.aliases), "category",
+                                   choices=tuple(c.label for c in exp.categories)))
+                    cb.lookups[it.id] = _category_lookup(exp.categories)
+                else:            # multiple choice: chosen or not
+                    cb._add(Column(it.id, it.label, EXPECTATION, tuple(it.aliases), "bool"))
+        for v in m.perceptions:
+            cb._add_variable(v, PERCEPTION)
         if m.comment:
             cb._add(Column(m.comment.id, m.comment.label, COMMENT, tuple(m.comment.aliases)))
         for u in cfg.units:
@@ -96,6 +100,15 @@ class Codebook:
         # second pass: names without "UBND"/"Phường"/"Xã" prefixes, only where unique
         cb._add_short_names()
         return cb
+
+    def _add_variable(self, v, kind: str) -> None:
+        """A profile question or a perception topic: categories, integer or text."""
+        self._add(Column(v.id, v.label, kind, tuple(v.aliases), v.type,
+                         choices=tuple(c.label for c in v.categories)))
+        if v.type == "category":
+            self.lookups[v.id] = _category_lookup(v.categories)
+        elif v.type == "integer":
+            self.ranges[v.id] = (v.min, v.max)
 
     def _add(self, col: Column) -> None:
         self.columns.append(col)
@@ -222,6 +235,14 @@ class Codebook:
         if t in _FALSE:
             return False, ""
         return None, "unknown"
+
+
+def _category_lookup(categories) -> Lookup:
+    lk = Lookup()
+    for c in categories:
+        for text in (c.code, c.label, *c.aliases):
+            lk.add(text, c.code)
+    return lk
 
 
 def _without_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .mapping import COMMENT, CRITERION, EXPECTATION, PROFILE, Codebook
+from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
@@ -33,11 +33,16 @@ def processed_columns(cb: Codebook) -> list[tuple[str, pa.DataType, str]]:
         ("commune", pa.string(), "string"), ("interviewer", pa.string(), "string"),
         ("interview_date", pa.date32(), "object"),
     ]
-    for cid in cb.ids(PROFILE):
-        col = cb.column(cid)
-        cols.append((cid, pa.int16(), "Int16") if col.type == "integer" else (cid, pa.string(), "string"))
+    def typed(cid: str) -> tuple[str, pa.DataType, str]:
+        t = cb.column(cid).type
+        return ((cid, pa.int16(), "Int16") if t in ("integer", "code") else
+                (cid, pa.bool_(), "bool") if t == "bool" else (cid, pa.string(), "string"))
+
+    cols += [typed(cid) for cid in cb.ids(PROFILE)]
     cols += [(cid, pa.int16(), "Int16") for cid in cb.ids(CRITERION)]
-    cols += [(cid, pa.bool_(), "bool") for cid in cb.ids(EXPECTATION)]
+    # expectations: bool (multiple choice) or the category code (rated); perceptions: code
+    cols += [typed(cid) for cid in cb.ids(EXPECTATION)]
+    cols += [typed(cid) for cid in cb.ids(PERCEPTION)]
     cols += [(cid, pa.string(), "string") for cid in cb.ids(COMMENT)]
     cols += [("source_file", pa.string(), "string"), ("source_row", pa.int32(), "int32"),
              ("flags", pa.string(), "string")]

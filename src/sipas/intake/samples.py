@@ -22,6 +22,7 @@ def headers(cfg: YearConfig) -> list[tuple[str, str]]:
     out += [(v.id, v.label) for v in f.personal]
     out += [(v.id, v.label) for v in m.profile]
     out += [(c.id, c.id.upper()) for c in m.criteria]
+    out += [(v.id, v.label) for v in m.perceptions]
     if m.expectations:
         out += [(i.id, i.id.upper()) for i in m.expectations.items]
     if m.comment:
@@ -63,9 +64,15 @@ def sample_rows(cfg: YearConfig, per_unit: int = 3, units: list[str] | None = No
                 scale = m.scale_of(c)
                 x = min(max(base + rng.choice([-1, 0, 0, 1]), min(scale.valid_codes)), max(scale.valid_codes))
                 r[c.id] = str(x) if rng.random() > 0.05 else str(scale.missing_codes[-1])
+            for v in m.perceptions:
+                r[v.id] = rng.choice(v.categories).label if v.categories else ""
             if m.expectations:
+                cats = m.expectations.categories
                 for it in m.expectations.items:
-                    r[it.id] = "x" if rng.random() < 0.25 else ""
+                    if cats:     # rated: a category label
+                        r[it.id] = rng.choice(cats).label
+                    else:        # multiple choice
+                        r[it.id] = "x" if rng.random() < 0.25 else ""
             if m.comment:
                 r[m.comment.id] = rng.choice(["", "", "Cán bộ nhiệt tình, chu đáo.", "Thủ tục còn chậm & rườm rà."])
             rows.append(r)
@@ -143,8 +150,8 @@ def write_sav(cfg: YearConfig, rows: list[dict], path: Path) -> Path:
         names.append(var)
         labels[var] = header
         vals = [r.get(cid) for r in rows]
-        if cid in [v.id for v in m.profile] and m.profile_var(cid).type == "category":
-            cats = m.profile_var(cid).categories
+        cats = _categories(m, cid)
+        if cats:
             to_num = {c.label: k for k, c in enumerate(cats, start=1)}
             data[var] = [float(to_num[v]) if v else float("nan") for v in vals]
             value_labels[var] = {float(k): c.label for k, c in enumerate(cats, start=1)}
@@ -153,7 +160,7 @@ def write_sav(cfg: YearConfig, rows: list[dict], path: Path) -> Path:
             by_label = {c.label: c.code for c in (*scale.values, *scale.missing)}
             data[var] = [float(by_label.get(v, v)) if v not in (None, "") else float("nan") for v in vals]
             value_labels[var] = {float(c.code): c.label for c in (*scale.values, *scale.missing)}
-        elif m.expectations and cid in [i.id for i in m.expectations.items]:
+        elif m.expectations and cid in [i.id for i in m.expectations.items]:   # multiple choice
             data[var] = [1.0 if v else 0.0 for v in vals]
         elif cid == "trips":
             data[var] = [float(v) if v else float("nan") for v in vals]
@@ -164,3 +171,13 @@ def write_sav(cfg: YearConfig, rows: list[dict], path: Path) -> Path:
     pyreadstat.write_sav(df, str(path), column_labels=[labels[n] for n in names],
                          variable_value_labels=value_labels)
     return path
+
+
+def _categories(m, cid: str) -> list:
+    """Categories of a profile question, perception topic or rated expectation item."""
+    for v in (*m.profile, *m.perceptions):
+        if v.id == cid:
+            return list(v.categories) if v.type == "category" else []
+    if m.expectations and m.expectations.rated and cid in [i.id for i in m.expectations.items]:
+        return list(m.expectations.categories)
+    return []

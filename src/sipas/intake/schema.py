@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from ..codebook import YearConfig
-from .mapping import CRITERION, EXPECTATION, PROFILE, Codebook
+from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .output import processed_columns
 
 
@@ -39,9 +39,9 @@ def processed_schema(cfg_or_cb: YearConfig | Codebook) -> pa.DataFrameSchema:
         if name in cb.ids(CRITERION):
             valid, missing = cb.code_sets[name]
             checks.append(pa.Check.isin(sorted(valid | missing)))
-        if name in cb.ids(PROFILE):
+        if name in (*cb.ids(PROFILE), *cb.ids(PERCEPTION), *cb.ids(EXPECTATION)):
             col = cb.column(name)
-            if col.type == "category":
+            if col.type == "category":   # profile, perception topic, rated expectation: a code or null
                 codes = sorted(set(cb.lookups[name].exact.values()))
                 checks.append(pa.Check.isin(codes))
             elif col.type == "integer":
@@ -50,7 +50,7 @@ def processed_schema(cfg_or_cb: YearConfig | Codebook) -> pa.DataFrameSchema:
                     checks.append(pa.Check.ge(lo))
                 if hi is not None:
                     checks.append(pa.Check.le(hi))
-        if name in cb.ids(EXPECTATION):
-            nullable = False
+        if name in cb.ids(EXPECTATION) and cb.column(name).type == "bool":
+            nullable = False             # multiple choice: chosen or not, never unknown
         cols[name] = pa.Column(None if dtype == "object" else dtype, checks=checks, nullable=nullable)
     return pa.DataFrameSchema(cols, strict=True, ordered=True)

@@ -8,7 +8,8 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .mapping import ADMIN, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
+from .mapping import (ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERCEPTION, PERSONAL, PROFILE,
+                      Codebook, parse_date)
 from .normalize import clean_text, is_blank, nfc
 from .readers import IntakeError, RawTable
 from .rules import ORDER, IntakeRules
@@ -132,11 +133,11 @@ class RowMapper:
         col = self.kinds[cid]
         if col.kind == CRITERION:
             out = self.cb.criterion(cid, value, labels)
-        elif col.kind == PROFILE:
-            out = (self.cb.category(cid, value, labels) if col.type == "category"
-                   else self.cb.integer(cid, value) if col.type == "integer"
-                   else (clean_text(value), ""))
-        elif col.kind == EXPECTATION:
+        elif col.kind in ANSWER_KINDS and col.type == "category":   # profile, perception, rated expectation
+            out = self.cb.category(cid, value, labels)
+        elif col.kind in ANSWER_KINDS and col.type == "integer":
+            out = self.cb.integer(cid, value)
+        elif col.kind == EXPECTATION:                                 # multiple choice
             out = self.cb.flag(value, labels)
         else:
             out = (clean_text(value), "")
@@ -156,12 +157,11 @@ class RowMapper:
         if col.kind == CRITERION:
             scale = self.cfg.methodology.scale_of(cid)
             text = "expected " + ", ".join(f"{c.code} ({c.label})" for c in (*scale.values, *scale.missing))
-        elif col.kind == PROFILE and col.type == "integer":
+        elif col.type == "integer":
             lo, hi = self.cb.ranges.get(cid, (None, None))
             text = f"expected a whole number from {lo} to {hi}"
-        elif col.kind == PROFILE:
-            var = self.cfg.methodology.profile_var(cid)
-            text = "expected one of: " + ", ".join(c.label for c in var.categories)
+        elif col.type == "category":
+            text = "expected one of: " + ", ".join(col.choices) + " (or blank)"
         else:
             text = "expected 'x' (chosen) or blank"
         self._cache[key] = lead + text
@@ -186,7 +186,7 @@ class RowMapper:
             if labels and value in labels and col.kind in (ADMIN, COMMENT):
                 value = labels[value]
             rec.raw[cid] = None if is_blank(value) else (nfc(value) if isinstance(value, str) else value)
-            if col.kind in (CRITERION, PROFILE, EXPECTATION):
+            if col.kind in ANSWER_KINDS:
                 v, why = self._cell(cid, value, labels)
                 if why:
                     reason = "invalid_answer" if col.kind != PROFILE else "invalid_profile"
@@ -330,8 +330,8 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
         if off_mode >= rules.duplicate_min_off_mode:
             key = (r.values.get("interviewer"), tuple(answers))
             if rules.duplicate_vector_with_profile:
-                key += (tuple(r.values.get(p) for p in cb.ids(PROFILE)),
-                        tuple(r.values.get(e) for e in cb.ids(EXPECTATION)))
+                key += tuple(tuple(r.values.get(c) for c in cb.ids(kind))
+                             for kind in (PROFILE, EXPECTATION, PERCEPTION))
             groups[key].append(r)
     for recs in groups.values():
         if len(recs) > 1:
