@@ -587,3 +587,35 @@ def test_year_2025_on_the_second_method_if_present(root):
         assert {unicodedata.normalize("NFC", r[j]) for r in out.rows} <= labels
     extra = {r["row"] for r in out.key["bad_records"] if r["extra"]}
     assert len(out.rows) - len(extra) == sum(cfg.sample_targets.values())
+
+
+def test_perceptions_linked_to_satisfaction_2025(root):
+    """2025 (sipas-2023): harassment and informal payments go with lower satisfaction,
+    within the province and across units; the draw is deterministic, and the links
+    leave the years on the first method untouched."""
+    cfg = load_year(2025, root)
+    m = cfg.methodology
+    out = demo_survey(2025, root=root)
+    assert out.rows == demo_survey(2025, root=root).rows
+    col = {h: j for j, h in enumerate(out.header)}
+    extra = {r["row"] for r in out.key["bad_records"]}
+    rows = [r for i, r in enumerate(out.rows) if i + 2 not in extra]
+    crit = [col[c.upper()] for c in m.criterion_ids]
+    pos = np.array([np.mean([r[j] in ("4", "5") for j in crit if r[j] in ("1", "2", "3", "4", "5")]) for r in rows])
+    units = np.array([unicodedata.normalize("NFC", r[col["Đơn vị"]]) for r in rows])
+    for topic in ("q_phien_ha", "q_chi_them"):
+        var = next(v for v in m.perceptions if v.id == topic)
+        yes = np.array([unicodedata.normalize("NFC", r[col[var.label]]) == "Có" for r in rows])
+        assert 0.02 < yes.mean() < 0.12, (topic, yes.mean())
+        assert pos[yes].mean() < pos[~yes].mean() - 0.1, topic
+        per_unit = {u: (pos[units == u].mean(), yes[units == u].mean()) for u in set(units)}
+        a = np.array(list(per_unit.values()))
+        assert np.corrcoef(a[:, 0], a[:, 1])[0, 1] < -0.3, topic
+    # unit SIPAS in a realistic range, as the first method's years
+    sipas = {u: pos[units == u].mean() for u in set(units)}
+    assert 0.65 < min(sipas.values()) and max(sipas.values()) < 0.99
+    spec = load_demo_spec(make_paths(root))
+    other = spec.model_copy(update={"perception_links": {"q_phien_ha": {"co": 3.0}}})
+    a = generate(*(lambda c: (c.registry, c.methodology, c.fields, c.settings))(load_year(2023, root)), spec)
+    b = generate(*(lambda c: (c.registry, c.methodology, c.fields, c.settings))(load_year(2023, root)), other)
+    assert a.rows == b.rows

@@ -234,11 +234,7 @@ def generate(
         profile_vals[var.id] = _draw_profile(rng, var, spec.profile.get(var.id), units, unit_idx, profile_vals,
                                              methodology)
 
-    # perception topics (if the method has them): drawn like profile questions
-    perceptions = list(getattr(methodology, "perceptions", []) or [])
-    for var in perceptions:
-        profile_vals[var.id] = _draw_profile(rng, var, spec.profile.get(var.id), units, unit_idx, profile_vals,
-                                             methodology)
+    perceptions = list(methodology.perceptions)   # drawn below, linked to satisfaction
 
     prof_eff = np.zeros(M)
     for vid, eff in spec.effects.items():
@@ -294,6 +290,19 @@ def generate(
     v = rng.normal(0.0, lat.respondent_element_sd, (M, E))
     eps = rng.normal(0.0, lat.item_sd, (M, C))
     person = mu[unit_idx] + b_row + prof_eff + r
+
+    # --- perception topics (methods that have them): base shares as profile questions
+    # (`profile` in the spec), tilted by the respondent's standardised satisfaction:
+    # P(category k) ∝ p_k · exp(slope_k · z), slopes in `perception_links` (e.g. people
+    # less satisfied report harassment and informal payments more often, within a unit
+    # and across units). Drawn after the answers' latent terms: methods without
+    # perceptions consume no random numbers here.
+    if perceptions:
+        z_person = (person - person.mean()) / max(float(person.std()), 1e-9)
+    for var in perceptions:
+        profile_vals[var.id] = _draw_profile(rng, var, spec.profile.get(var.id), units, unit_idx, profile_vals,
+                                             methodology, tilt=_tilt(var, spec.perception_links.get(var.id),
+                                                                     z_person))
     elem_lat = person[:, None] + unit_elem[unit_idx] + elem_off[None, :] + v          # M x E
     ystar = elem_lat[:, elem_of] + crit_eff[None, :] + eps
     answers = np.empty((M, C), dtype=np.int64)
@@ -675,7 +684,24 @@ def generate(
 # ---------------------------------------------------------------- profile / people
 
 
-def _draw_profile(rng, var: Variable, dist: ProfileDist | None, units, unit_idx, done: dict, methodology):
+def _variable(methodology, vid: str) -> Variable:
+    """A profile question or a perception topic by id."""
+    for v in (*methodology.profile, *methodology.perceptions):
+        if v.id == vid:
+            return v
+    raise KeyError(vid)
+
+
+def _tilt(var: Variable, slopes: dict[str, float] | None, z: np.ndarray) -> np.ndarray | None:
+    """(M x K) multipliers exp(slope_k · z_i) of a category variable's probabilities."""
+    if not slopes or var.type != "category":
+        return None
+    s = np.array([float(slopes.get(c.code, 0.0)) for c in var.categories])
+    return np.exp(np.clip(z[:, None] * s[None, :], -30, 30))
+
+
+def _draw_profile(rng, var: Variable, dist: ProfileDist | None, units, unit_idx, done: dict, methodology,
+                  tilt: np.ndarray | None = None):
     M = len(unit_idx)
     if var.type == "category":
         codes = [c.code for c in var.categories]
@@ -703,7 +729,7 @@ def _draw_profile(rng, var: Variable, dist: ProfileDist | None, units, unit_idx,
         for other, by_value in dist.given.items():
             if other not in done:
                 continue
-            ovar = methodology.profile_var(other)
+            ovar = _variable(methodology, other)
             for code, d in by_value.items():
                 q = _dist_vector(d, codes)
                 if q is None or ovar.type != "category":
@@ -713,6 +739,9 @@ def _draw_profile(rng, var: Variable, dist: ProfileDist | None, units, unit_idx,
                 except ValueError:
                     continue
                 P[done[other] == idx] = q
+    if tilt is not None:
+        P = P * tilt
+        P = P / P.sum(1, keepdims=True)
     u_ = rng.random(M)
     idx = np.minimum((np.cumsum(P, axis=1) < u_[:, None]).sum(1), K - 1)
     if var.type == "integer":

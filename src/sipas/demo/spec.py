@@ -205,6 +205,7 @@ class DemoSpec(_M):
     nonresponse: Nonresponse = Nonresponse()
     profile: dict[str, ProfileDist] = {}
     effects: dict[str, dict[str, float]] = {}
+    perception_links: dict[str, dict[str, float]] = {}   # topic -> {category: log-odds per SD}
     expectations: Expectations = Expectations()
     comments: Comments
     personal: Personal
