@@ -46,7 +46,6 @@ UNIT_NOTEBOOK = "unit_annex.ipynb"
 PROVINCE_NOTEBOOK = "province_report.ipynb"
 PROVINCE_TASK = "province"
 FORMATS = ("html", "pdf", "xlsx")
-TABLE_NAMES = ("indices", "sample", "profile", "expectations")
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -204,6 +203,19 @@ def _year_lock(folder: Path):
         fh.close()
 
 
+def _tables_hash(p: Paths, year: int) -> str:
+    """Hash of every file in ``outputs/<year>/tables/`` (whatever tables the estimation writes)."""
+    d = p.tables(year)
+    files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")) if d.is_dir() else []
+    return cache.json_hash({f.name: cache.file_sha(f) for f in files})
+
+
+def _years_with_tables(p: Paths) -> list[int]:
+    base = p.outputs()
+    return sorted(int(d.name) for d in base.iterdir() if d.name.isdigit() and (d / "tables").is_dir()) \
+        if base.is_dir() else []
+
+
 def tables_step(year: int, root: str) -> list[str]:
     """Compute and write a year's tables (on the driver, or on a Dask worker)."""
     from .tables import write_tables
@@ -283,41 +295,25 @@ class YearJob:
     # -- annexes
     def annex_inputs(self) -> dict[str, dict]:
         """The inputs of every annex of the year (see :mod:`sipas.cache` for the granularity)."""
-        import pandas as pd
+        import pyarrow.parquet as pq
 
-        from .indices import PROVINCE_ID, group_id
-
-        tdir = self.p.tables(self.year)
-        tables = {n: pd.read_parquet(tdir / f"{n}.parquet") for n in TABLE_NAMES}
-        table_files = {n: cache.file_sha(tdir / f"{n}.parquet") for n in TABLE_NAMES}
+        tables = _tables_hash(self.p, self.year)
+        others = cache.json_hash({str(y): _tables_hash(self.p, y) for y in _years_with_tables(self.p)
+                                  if y != self.year})
         data_sha = cache.file_sha(self.p.responses(self.year))
-        resp = pd.read_parquet(self.p.responses(self.year))
-        prev = self.cfg.registry.previous_year
-        prev_tables = "none"
-        if prev is not None and (self.p.tables(prev) / "indices.parquet").is_file():
-            prev_tables = cache.json_hash({n: cache.maybe_file_sha(self.p.tables(prev) / f"{n}.parquet")
-                                           for n in TABLE_NAMES})
+        resp = pq.read_table(self.p.responses(self.year)).to_pandas()
+        rows = cache.RowHashes(resp)
         nb_sha = {nb: cache.file_sha(nb) for nb in {a.notebook for a in self.annexes}}
-        by_type: dict[str, list[str]] = {}
-        for u in self.cfg.units:
-            by_type.setdefault(u.type, []).append(u.id)
-        rows = {n: cache.RowHashes(t) for n, t in tables.items()}
-        resp_rows = cache.RowHashes(resp)
         out: dict[str, dict] = {}
         for a in self.annexes:
             params = {k: v for k, v in a.parameters.items() if k != "root"}  # where, not what
-            base = {**self.common(), "notebook": nb_sha[a.notebook], "parameters": cache.json_hash(params),
-                    "previous_year": prev_tables}
+            inputs = {**self.common(), "notebook": nb_sha[a.notebook], "parameters": cache.json_hash(params),
+                      "tables": tables, "other_years": others}
             if a.name == PROVINCE_TASK:
-                base.update(tables=cache.json_hash(table_files), data=data_sha)
+                inputs["data"] = data_sha
             else:
-                own = {n: r.of(r.frame.unit_id == a.name) for n, r in rows.items()}
-                shared_ids = set(by_type.get(a.unit_type, [])) | {group_id(a.unit_type), PROVINCE_ID}
-                idx = rows["indices"]
-                base.update(unit_data=resp_rows.of(resp.unit_id == a.name),
-                            unit_tables=cache.json_hash(own),
-                            shared_tables=idx.of(idx.frame.unit_id.isin(shared_ids)))
-            out[a.name] = base
+                inputs["unit_data"] = rows.of(resp.unit_id == a.name)
+            out[a.name] = inputs
         self.inputs = out
         return out
 
@@ -392,9 +388,7 @@ class YearJob:
 
     # -- workbook
     def workbook(self) -> Outcome:
-        tdir = self.p.tables(self.year)
-        inputs = {**self.common(), "tables": cache.json_hash({n: cache.maybe_file_sha(tdir / f"{n}.parquet")
-                                                             for n in TABLE_NAMES})}
+        inputs = {**self.common(), "tables": _tables_hash(self.p, self.year)}
         entry = self.manifest.get("workbook")
         reason = _decide(entry, inputs, self.base, self.force)
         if reason is None:
@@ -421,9 +415,13 @@ class YearJob:
     # -- front door
     def index(self) -> Outcome:
         have = sorted(a.name for a in self._present())
-        tdir = self.p.tables(self.year)
-        inputs = {**self.common(), "annexes": cache.json_hash(have),
-                  "tables": cache.json_hash({n: cache.maybe_file_sha(tdir / f"{n}.parquet") for n in TABLE_NAMES})}
+        # the page lists the documents found on disk (with their size): they are inputs too
+        docs = {r: cache.maybe_file_sha(self.base / r) for r in
+                sorted({"province.pdf", "quality.html", f"phu-luc-{self.year}.xlsx",
+                        *(f"units/{n}.pdf" for n in have)}) if (self.base / r).is_file()}
+        inputs = {**self.common(), "annexes": cache.json_hash(have), "documents": cache.json_hash(docs),
+                  "tables": _tables_hash(self.p, self.year),
+                  "other_years": cache.json_hash(_years_with_tables(self.p))}
         entry = self.manifest.get("index")
         reason = _decide(entry, inputs, self.base, self.force)
         if reason is None:

@@ -7,23 +7,27 @@ Dependency granularity (what each artefact is taken to depend on)
 ----------------------------------------------------------------
 ``tables``   the processed microdata file (bytes), the params files the year reads,
              the ``sipas`` source, the library versions.
-unit annex   its own rows of the microdata (every column: comments are shown) and of
-             the four tables; the *shared figures* it shows: the indices rows of every
-             unit of its type (the ranking), of its peer group and of the province; the
-             previous year's tables (the narrative compares); the notebook; the params
-             files; the ``sipas`` source; the library versions; its parameters.
-province     the four tables and the microdata file, whole; notebook, params, source,
-             libraries, parameters, previous year's tables.
+unit annex   every table of its year (all files of ``outputs/<year>/tables/``: the unit's
+             rows, but also the peer-group, province and ranking figures it shows);
+             the tables of the other years (trend, change since last year); its *own*
+             rows of the microdata (every column: its comments are quoted); the
+             notebook; the params files; the ``sipas`` source; the library versions;
+             its parameters (``root`` excluded: where, not what).
+province     the same, with the whole microdata file.
 pdf          the annex HTML (bytes), the ``sipas`` source, the libraries.
-workbook     the four tables (bytes), params, source, libraries.
-index page   the four tables, params, source, the set of annexes present.
+workbook     the year's tables, params, source, libraries.
+index page   the year's tables, the years that have tables, the annexes present and
+             the documents present (PDF, Excel, quality page: the page lists them).
 
-So correcting a comment or a profile answer of one unit rebuilds that unit's annex and
-the province report; correcting a satisfaction answer changes the unit's indices and
-therefore the peer-group and province figures every annex shows: every annex whose
-shown figures moved is rebuilt (usually all of them, as they all show the province).
-The ``sipas`` source is hashed whole (any change of the package rebuilds everything):
-coarse, but it cannot miss a change in code the notebooks call.
+So correcting a comment of one unit (or anything of its microdata that no table
+carries) rebuilds that unit's annex and the province report only; correcting a
+satisfaction answer changes the tables (the unit's figures, hence the peer-group and
+province figures every annex shows), so every annex of the year is rebuilt, and says
+why. Finer keys (a unit's rows of each table) were tried and dropped: every annex
+shows province figures, so they saved nothing for answer changes, and they could miss a
+figure a notebook starts to show. The ``sipas`` source is hashed whole (any change of
+the package rebuilds everything): coarse, but it cannot miss a change in code that the
+notebooks call.
 """
 
 from __future__ import annotations
@@ -140,11 +144,10 @@ REASONS = {
     "libraries": "library versions changed",
     "parameters": "parameters changed",
     "unit_data": "unit's data changed",
-    "unit_tables": "unit's figures changed",
-    "shared_tables": "peer/province figures changed",
     "tables": "tables changed",
+    "other_years": "other years' tables changed",
+    "documents": "documents changed",
     "data": "data changed",
-    "previous_year": "previous year's tables changed",
     "html": "annex changed",
     "annexes": "list of annexes changed",
     "steps": "formats changed",

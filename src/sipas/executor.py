@@ -370,6 +370,7 @@ def run_task(task: AnnexTask) -> AnnexResult:
             kernel = _kernel(cwd)
             t1 = time.perf_counter()
             nb = load_notebook_node(task.notebook)
+            _stable_cell_ids(nb, task.notebook)
             nb = parameterize_notebook(nb, task.parameters, kernel_name=KERNEL_NAME, language="python")
             for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
                 if "injected-parameters" in cell.metadata.get("tags", []):
@@ -432,6 +433,17 @@ def run_task(task: AnnexTask) -> AnnexResult:
     res.seconds = time.perf_counter() - start
     _write_log(task, res, details)
     return res
+
+
+def _stable_cell_ids(nb, path: str) -> None:
+    """Cells without an id in the file (nbformat < 4.5) get one from their position, not a
+    random one from nbformat's upgrade: the executed notebook and the HTML stay byte-stable."""
+    import json
+
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    for i, cell in enumerate(raw.get("cells", [])):
+        if "id" not in cell and i < len(nb.cells):
+            nb.cells[i]["id"] = f"cell-{i}"
 
 
 def _render_pdf(html: str, pdf: str) -> str:
