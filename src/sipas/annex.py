@@ -54,6 +54,52 @@ def _note(rep: Report) -> str | None:
     return flag_note(rep) or None
 
 
+def _by_aspect(rep: Report, frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Rows of element / aspect / index figures in bands by aspect (methodologies with
+    aspects): each aspect's elements, then the aspect's own index; the index last.
+    Returns the frame and the band column (None without aspects: unchanged)."""
+    m = rep.method
+    if not m.aspects:
+        return frame, None
+    aspect_of = {e.id: e.aspect for e in m.elements} | {a.id: a.id for a in m.aspects}
+    label = {a.id: a.label for a in m.aspects}
+    order = {a.id: k for k, a in enumerate(m.aspects)}
+    f = frame.copy()
+    f["band"] = [label.get(aspect_of.get(x), m.index_label) for x in f.item_id]
+    f["_a"] = [order.get(aspect_of.get(x), len(order)) for x in f.item_id]
+    f["_own"] = f.item_id.isin(list(label)).astype(int)        # the aspect's index after its elements
+    f.loc[f.item_id.isin(list(label)), "item_label"] = "Chỉ số chung của khía cạnh"
+    f = f.sort_values(["_a", "_own"], kind="mergesort").drop(columns=["_a", "_own"]).reset_index(drop=True)
+    return f, "band"
+
+
+def _expectation_heads(rep: Report) -> tuple[str, str]:
+    """Headers of the count and share columns of the expectations tables."""
+    if rep.expectation_top:
+        return f"Số người đánh giá {rep.expectation_top}", f"Tỷ lệ đánh giá {rep.expectation_top}"
+    return "Số người chọn", "Tỷ lệ"
+
+
+def _perception_tables(rep: Report, scope: str, with_province: bool) -> str:
+    """The "chỉ số đánh giá" of each topic and the answers by category."""
+    pi = rep.perception_index(scope)
+    out = ""
+    if len(pi):
+        cols = {"variable_label": "Chủ đề", "positive_labels": "Câu trả lời tích cực", "estimate": "Chỉ số đánh giá"}
+        if with_province:
+            cols["province"] = "Toàn tỉnh"
+        cols["n"] = "Số câu trả lời"
+        out += table_html(pi, cols, pct=("estimate", "province"), num=("n",), css="sipas-table perception-index")
+    dist = rep.perceptions_of(scope, with_province=with_province)
+    cols = {"category_label": "Câu trả lời", "n": "Số người", "share": "Tỷ lệ"}
+    if with_province:
+        cols["province_share"] = "Toàn tỉnh"
+    out += table_html(dist, cols, pct=("share", "province_share"), num=("n",), group="variable_label",
+                      css="sipas-table profile-table",
+                      note="Tỷ lệ trên số người trả lời chủ đề (không trọng số).")
+    return out
+
+
 class _Sections:
     """Numbered sections: each call to :meth:`_h` takes the next number."""
 
@@ -103,9 +149,10 @@ class UnitAnnex(_Sections):
         rep = self.rep
         prof = rep.element_profile(self.unit_id)
         names = {"unit": self.u.name, "group": f"Bình quân {lc(self.peers)}", "province": "Toàn tỉnh"}
-        tbl = table_html(prof, {"item_label": "Yếu tố", **names, "diff_group": "Chênh lệch với nhóm (điểm %)"},
+        banded, band = _by_aspect(rep, prof)   # by aspect, when the methodology has aspects
+        tbl = table_html(banded, {"item_label": "Yếu tố", **names, "diff_group": "Chênh lệch với nhóm (điểm %)"},
                          pct=("unit", "group", "province"), pp=("diff_group",), ci=_ci_cols(rep, "unit"),
-                         flags=_flag_cols(rep, "unit"), note=_note(rep), css="sipas-table profile")
+                         flags=_flag_cols(rep, "unit"), note=_note(rep), css="sipas-table profile", group=band)
         fig = charts.profile_chart(prof, names, f"Chỉ số theo yếu tố, năm {rep.year}")
         return (self._h("Chỉ số theo yếu tố") + tbl
                 + figure_html(fig, f"Biểu đồ chỉ số theo yếu tố của {self.u.name}, bình quân nhóm và toàn tỉnh"))
@@ -178,10 +225,20 @@ class UnitAnnex(_Sections):
         ex = rep.expectations_of(self.unit_id, with_province=True)
         if not len(ex):
             return ""
-        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": "Số người chọn", "share": "Tỷ lệ",
+        n_head, share_head = _expectation_heads(rep)
+        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": n_head, "share": share_head,
                               "province_share": "Toàn tỉnh"}, pct=("share", "province_share"), num=("n",))
         return (self._h("Mong đợi của người dân, tổ chức")
                 + paragraphs(narrative.expectations_text(rep, self.unit_id)) + tbl)
+
+    def perceptions(self) -> str:
+        """Perception topics (methodologies that have them; otherwise nothing)."""
+        rep = self.rep
+        if not len(rep.perceptions_of(self.unit_id)):
+            return ""
+        return (self._h("Nhận thức của người dân, tổ chức")
+                + paragraphs(narrative.perceptions_text(rep, self.unit_id))
+                + _perception_tables(rep, self.unit_id, with_province=True))
 
     def comments(self, k: int = 5) -> str:
         rep = self.rep
@@ -204,7 +261,7 @@ class UnitAnnex(_Sections):
 
     def sections(self) -> list[str]:
         return [self.title(), self.summary(), self.elements(), self.criteria(), self.change(), self.standing(),
-                self.respondents(), self.expectations(), self.comments(), self.notes()]
+                self.respondents(), self.perceptions(), self.expectations(), self.comments(), self.notes()]
 
     def html(self) -> str:
         return "\n".join(s for s in self.sections() if s)
@@ -265,9 +322,10 @@ class ProvinceReport(_Sections):
             levels["ci_high"] = levels.item_id.map(ci["ci_high"])
             if "flag" in ci:
                 levels["flag"] = levels.item_id.map(ci["flag"])
-        tbl = table_html(levels, {"item_label": "Chỉ số", **{s: rep.scope_name(s) for s in scopes}},
+        banded, band = _by_aspect(rep, levels)   # by aspect, when the methodology has aspects
+        tbl = table_html(banded, {"item_label": "Chỉ số", **{s: rep.scope_name(s) for s in scopes}},
                          pct=tuple(scopes), ci=_ci_cols(rep, PROVINCE_ID), flags=_flag_cols(rep, PROVINCE_ID),
-                         note=_note(rep))
+                         note=_note(rep), group=band)
         names = {s: rep.scope_name(s) for s in scopes}
         fig = charts.profile_chart(levels.rename(columns={}), names, f"Chỉ số theo yếu tố, năm {rep.year}")
         crit = rep.criteria(PROVINCE_ID)
@@ -351,10 +409,19 @@ class ProvinceReport(_Sections):
         if not len(ex):
             return ""
         fig = charts.bars_chart(list(ex.item_label), list(ex.share), "Nội dung người dân, tổ chức mong được cải thiện")
-        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": "Số người chọn", "share": "Tỷ lệ"},
+        n_head, share_head = _expectation_heads(rep)
+        tbl = table_html(ex, {"item_label": "Nội dung cần cải thiện", "n": n_head, "share": share_head},
                          pct=("share",), num=("n",))
         return (self._h("Mong đợi của người dân, tổ chức") + paragraphs(narrative.expectations_text(rep)) + tbl
-                + figure_html(fig, "Biểu đồ tỷ lệ người trả lời chọn từng nội dung cần cải thiện"))
+                + figure_html(fig, "Biểu đồ tỷ lệ người trả lời theo từng nội dung cần cải thiện"))
+
+    def perceptions(self) -> str:
+        """Perception topics (methodologies that have them; otherwise nothing)."""
+        rep = self.rep
+        if not len(rep.perceptions_of(PROVINCE_ID)):
+            return ""
+        return (self._h("Nhận thức của người dân, tổ chức") + paragraphs(narrative.perceptions_text(rep))
+                + _perception_tables(rep, PROVINCE_ID, with_province=False))
 
     def comments(self, k: int = 6) -> str:
         rep = self.rep
@@ -380,7 +447,7 @@ class ProvinceReport(_Sections):
 
     def sections(self) -> list[str]:
         return [self.title(), self.basis(), self.sample(), self.results(), self.rankings(), self.changes(),
-                self.groups(), self.expectations(), self.comments(), self.limitations(), self.recommendations(),
+                self.groups(), self.perceptions(), self.expectations(), self.comments(), self.limitations(), self.recommendations(),
                 self.notes()]
 
     def html(self) -> str:

@@ -296,8 +296,33 @@ def expectations_text(rep: Report, scope: str = PROVINCE_ID, k: int = 3) -> list
     if not len(ex):
         return []
     top = ex.head(k)
+    how = f"đánh giá cần cải thiện {e(rep.expectation_top)}" if rep.expectation_top else "chọn"
     return [f"Những nội dung người dân, tổ chức mong muốn cải thiện nhiều nhất: " + "; ".join(
-        f"{i(r.item_label)} ({fmt.pct(r.share, 1)} người trả lời chọn)" for r in top.itertuples()) + "."]
+        f"{i(r.item_label)} ({fmt.pct(r.share, 1)} người trả lời {how})" for r in top.itertuples()) + "."]
+
+
+def perceptions_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:
+    """The perception topics' "chỉ số đánh giá" (share of positive answers), highest and
+    lowest, against the province for a unit."""
+    pi = rep.perception_index(scope)
+    if not len(pi):
+        return []
+    pi = pi.dropna(subset=["estimate"]).sort_values(["estimate", "variable"], ascending=[False, True],
+                                                    kind="mergesort")
+    if not len(pi):
+        return []
+    out = ["Chỉ số đánh giá của mỗi chủ đề nhận thức là tỷ lệ câu trả lời tích cực (các phương án được bộ "
+           "câu hỏi coi là tích cực) trên tổng số câu trả lời của chủ đề."]
+
+    def one(r) -> str:
+        txt = f"{i(r.variable_label)}: {fmt.pct(r.estimate, 1)}"
+        if scope != PROVINCE_ID and not np.isnan(float(r.province)):
+            txt += f" (toàn tỉnh {fmt.pct(r.province, 1)})"
+        return txt
+
+    hi, lo = pi.iloc[0], pi.iloc[-1]
+    out.append("Cao nhất: " + one(hi) + (("; thấp nhất: " + one(lo)) if len(pi) > 1 else "") + ".")
+    return out
 
 
 def themes_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:

@@ -37,7 +37,7 @@ AGGREGATION_TEXT = {
     "unit_mean": "trung bình cộng (không trọng số) chỉ số của các đơn vị",
     "respondent_weighted": "tính trên toàn bộ người trả lời, có trọng số thiết kế",
 }
-TABLE_NAMES = ("indices", "sample", "profile", "expectations", "tests", "ranks")
+TABLE_NAMES = ("indices", "sample", "profile", "expectations", "tests", "ranks", "perceptions")
 STAT_COLUMNS = ("se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "flag")
 CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin cậy Korn–Graubard",
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
@@ -205,6 +205,7 @@ class Report:
         self.sample = data.tables["sample"]
         self.profile = data.tables["profile"]
         self.expectations = data.tables["expectations"]
+        self.perceptions = data.tables.get("perceptions")
         self._tests_raw = data.tables["tests"]
         self._ranks = data.tables["ranks"]
         self.responses = data.responses
@@ -390,6 +391,49 @@ class Report:
             prov = self.expectations[self.expectations.unit_id == PROVINCE_ID].set_index("item_id")["share"]
             e["province_share"] = e["item_id"].map(prov)
         return e
+
+    @property
+    def expectation_top(self) -> str:
+        """What counts for an expectation item: "chọn" (multiple choice) or the labels of
+        the rated categories that count (“Rất nhiều”)."""
+        exp = self.method.expectations
+        if exp is None or not exp.rated:
+            return ""
+        return " / ".join(f"“{c.label}”" for c in exp.categories if c.code in exp.top)
+
+    def perceptions_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
+        """Answers to the perception topics of a scope, by category (empty when the
+        methodology has none)."""
+        p = self.perceptions
+        if p is None or not len(p):
+            return pd.DataFrame(columns=["variable", "variable_label", "category", "category_label",
+                                         "positive", "n", "share"])
+        out = p[p.unit_id == scope].reset_index(drop=True)
+        if with_province:
+            prov = p[p.unit_id == PROVINCE_ID].set_index(["variable", "category"])["share"]
+            out["province_share"] = [prov.get((v, c), np.nan) for v, c in zip(out.variable, out.category)]
+        return out
+
+    def perception_index(self, scope: str) -> pd.DataFrame:
+        """"Chỉ số đánh giá" of each topic that has positive categories: the share of
+        positive answers among the valid ones (``estimate``), with the province's beside."""
+        rows = []
+        prov = self.perceptions_of(PROVINCE_ID)
+        pairs = [(scope, self.perceptions_of(scope))] + ([(PROVINCE_ID, prov)] if scope != PROVINCE_ID else [])
+        for scope_, frame in pairs:
+            for var, g in frame.groupby("variable", sort=False):
+                if not g.positive.astype(bool).any():
+                    continue
+                total = int(g.n.sum())
+                rows.append({"scope": scope_, "variable": var, "variable_label": g.variable_label.iloc[0],
+                             "positive_labels": ", ".join(g.category_label[g.positive.astype(bool)]),
+                             "n": total, "estimate": g.n[g.positive.astype(bool)].sum() / total if total else np.nan})
+        if not rows:
+            return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
+        t = pd.DataFrame(rows)
+        out = t[t.scope == scope].drop(columns="scope").reset_index(drop=True)
+        out["province"] = out.variable.map(t[t.scope == PROVINCE_ID].set_index("variable")["estimate"])
+        return out
 
     def sample_of(self, unit_id: str) -> pd.Series:
         return self.sample[self.sample.unit_id == unit_id].iloc[0]
