@@ -299,6 +299,8 @@ class Settings(_Model):
     confidence_level: float = Field(0.95, gt=0, lt=1)
     ci_method: Literal["logit", "beta", "wald"] = "logit"
     multiple_testing: Literal["holm", "bh"] = "holm"
+    bootstrap_replicates: int = Field(500, ge=20)
+    bootstrap_seed: int = Field(20231229, ge=0)
 
 
 class YearRegistry(_Model):

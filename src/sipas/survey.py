@@ -352,6 +352,24 @@ class SurveyDesign:
             out.append({"row": row, "col": col, "n": int(lin.n[d, 0]), **res})
         return pd.concat([lin.domains, pd.DataFrame(out, columns=CHISQ_COLUMNS)], axis=1)
 
+    def total_vcov(self, z: np.ndarray) -> np.ndarray:
+        """Design covariance (p x p) of the estimated totals ``sum_i z_i`` of per-row
+        influence values ``z`` (rows x p, already multiplied by the weights; zeros for
+        rows outside an estimate's base): R's ``svyrecvar`` with this design's strata,
+        PSUs, fpc and lonely-PSU option. Used by :mod:`sipas.drivers` for regression
+        coefficients (``z`` = weighted score times the inverse information)."""
+        z = np.asarray(z, dtype=float)
+        if z.ndim == 1:
+            z = z[:, None]
+        if z.shape[0] != self.n:
+            raise SipasError(f"influence values have {z.shape[0]} rows, the design {self.n}")
+        totals = np.zeros((self.n_psu, z.shape[1]))
+        np.add.at(totals, self._psu, z)
+        s1 = np.zeros((self.n_strata, z.shape[1]))
+        np.add.at(s1, self._psu_stratum, totals)
+        scale = self._scale[self._psu_stratum]
+        return (totals * scale[:, None]).T @ totals - (s1 * self._centre[:, None]).T @ s1
+
     # ------------------------------------------------------------------ helpers
 
     def _column(self, spec) -> tuple[str, np.ndarray]:

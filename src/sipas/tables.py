@@ -8,7 +8,12 @@
 * ``sample``       per unit: people served (N), target and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
 * ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
-* ``perceptions``  answers to the perception topics, by category (methodologies that have them).
+* ``perceptions``  answers to the perception topics, by category (methodologies that have them);
+* ``ranks``        rank of each unit in its peer group with a bootstrap interval (:mod:`sipas.ranks`);
+* ``reliability``  Cronbach's alpha per element with Feldt's interval, item-rest correlations
+  (:mod:`sipas.reliability`);
+* ``drivers``      design-based logistic regressions of being satisfied overall (odds ratios,
+  :mod:`sipas.drivers`).
 
 Notebooks read these files; they compute nothing themselves.
 """
@@ -24,9 +29,13 @@ from .config import Paths, paths as default_paths
 from .errors import SipasError
 from .indices import PROVINCE_ID, compute_indices
 from .significance import significance_table
+from .ranks import ranks_table
+from .reliability import reliability_table
+from .drivers import drivers_table
 from .io import write_table
 
-TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions")
+TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions", "ranks", "reliability",
+          "drivers")
 
 
 def load_responses(cfg: YearConfig) -> pd.DataFrame:
@@ -144,6 +153,9 @@ def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "profile": profile_table(cfg, df),
         "expectations": expectations_table(cfg, df),
         "perceptions": perceptions_table(cfg, df),
+        "ranks": ranks_table(df, cfg),
+        "reliability": reliability_table(df, cfg),
+        "drivers": drivers_table(df, cfg),
     }
 
 
