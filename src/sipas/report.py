@@ -330,6 +330,8 @@ class Report:
         r = self._ranks
         if r is None or "unit_id" not in r:
             return None
+        if "item_id" in r:  # sipas.ranks writes every index; the ranking is by the overall one
+            r = r[r["item_id"] == "sipas"]
         lo = next((c for c in ("rank_low", "rank_ci_low", "ci_low") if c in r), None)
         hi = next((c for c in ("rank_high", "rank_ci_high", "ci_high") if c in r), None)
         if lo is None or hi is None:
