@@ -42,6 +42,9 @@ report: setup ## Demo data (DEMO=1), intake, tables, notebooks and HTML annexes 
 test: setup ## Run the whole test suite
 	$(BIN)/python -m pytest
 
+bench: setup ## Time sipas run against papermill + nbconvert on the demo year (minutes; not part of make test)
+	$(BIN)/python benchmarks/bench_batch.py $(if $(REPEAT),--repeat $(REPEAT))
+
 clean: ## Remove generated data and outputs (keeps .venv)
 	rm -rf outputs/[0-9]* outputs/index.html data/raw/[0-9]* data/processed/[0-9]*
 

@@ -527,7 +527,8 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             side = None
             if "xlsx" in formats:  # the workbooks are written by the driver while the workers run
                 side = _Side([j.workbook for j in jobs_.values() if j.tables_ok])
-            if todo:
+            if todo:  # meanwhile the driver imports what the front door needs (nbconvert, schemas)
+                threading.Thread(target=_preimport_site, daemon=True).start()
                 if pool is None:
                     pool = _make_pool(executor, min(jobs, len(todo)), scheduler, cwd, log_dir)
                 _execute(pool, todo, report, console)
@@ -558,6 +559,13 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 j.finish({**meta, "rebuilt": sum(o.rebuilt for o in report.outcomes if o.year == y),
                           "failed": sum(not o.ok for o in report.outcomes if o.year == y)})
     return report
+
+
+def _preimport_site() -> None:
+    try:
+        import sipas.site  # noqa: F401
+    except Exception:  # noqa: BLE001 - imported again, with its error, when used
+        pass
 
 
 def _dask_submit(pool):
