@@ -292,8 +292,8 @@ def shutdown_kernels() -> int:
         try:
             if loop.is_running() or loop.is_closed():
                 k.kill_now()
-            else:
-                loop.run_until_complete(k.shutdown())
+            else:  # nothing to save in a kernel: no graceful shutdown handshake
+                loop.run_until_complete(k.shutdown(now=True))
         except Exception:  # noqa: BLE001
             k.kill_now()
 
@@ -565,11 +565,24 @@ class LocalPool:
         for t in tasks:
             self.tasks.put(t)
         started_at: dict[str, float] = {}
+        last_event = time.monotonic()
         while pending:
             try:
                 kind, wid, payload = self.results.get(timeout=0.5)
+                last_event = time.monotonic()
             except queue.Empty:
                 kind = None
+                # a worker killed right after taking a task may not have said so: when every
+                # worker is idle, nothing is queued and nothing is heard for a while, the
+                # remaining tasks are lost; report them instead of waiting for ever
+                if not self.current and self.tasks.empty() and time.monotonic() - last_event > 60:
+                    for tid in sorted(pending):
+                        t = by_id[tid]
+                        res = AnnexResult(t.year, t.name, False, 0.0, error="lost: its worker process died")
+                        _write_log(t, res, "")
+                        yield res
+                    pending.clear()
+                    break
             if kind == "start":
                 self.current[wid] = payload
                 started_at[payload] = time.monotonic()
@@ -612,9 +625,11 @@ class LocalPool:
                     p.terminate()
         for _ in self.procs:
             self.tasks.put(None)
-        deadline = time.monotonic() + 15
+        # idle workers stop their kernels and exit at once; the driver waits a little, then
+        # terminates the rest (SIGTERM: a worker kills its kernel before it exits)
+        deadline = time.monotonic() + 3
         for p in self.procs.values():
-            p.join(max(0.1, deadline - time.monotonic()))
+            p.join(max(0.05, deadline - time.monotonic()))
         for p in self.procs.values():
             if p.is_alive():
                 p.terminate()
