@@ -183,3 +183,16 @@ def test_small_categories_pooled(data, cfg):
     assert set(prof.term) == {"(Intercept)", "age_band[35_49]", "age_band[50_60]", "age_band[nhom_nho]",
                               "unit_type[district]"}
     assert (prof.loc[prof.variable == "age_band", "reference"] == "25_34").all()
+
+
+def test_logistic_separation_is_reported_not_raised():
+    # group "b" is always 1: the maximum-likelihood coefficient is infinite
+    rng = np.random.default_rng(3)
+    n = 200
+    g = np.where(np.arange(n) < 40, "b", "a")
+    y = np.where(g == "b", 1.0, (rng.random(n) < 0.5).astype(float))
+    df = pd.DataFrame({"y": y, "g": g, "w": 1.0, "id": np.arange(n)})
+    d = SurveyDesign(df, psu="id", weights="w")
+    out = logistic(d, "y", ["g"], reference={"g": "a"})
+    assert not out["converged"].any()
+    assert len(out) == 2

@@ -557,6 +557,12 @@ def drivers_html(rep: Report) -> str:
     t["p_cell"] = t.p_value.map(_p_text)
     el = t[t.model.str.startswith("element:") & (t.variable == t.model.str.removeprefix("element:"))]
     out = "<h3>Các yếu tố gắn với sự hài lòng chung</h3>"
+    failed = el[~el.converged.astype(bool)]
+    el = el[el.converged.astype(bool)]
+    if len(failed):  # separation: the fit ran off and its odds ratio means nothing
+        names = ", ".join(html.escape(x.split(" (")[0]) for x in failed.label)
+        out += paragraphs([f"Không trình bày mô hình của: {names} — mô hình không hội tụ (có nhóm người trả lời "
+                           "hài lòng hoặc không hài lòng hoàn toàn), nên tỷ số chênh không xác định."])
     if len(el):
         el = el.sort_values("odds_ratio", ascending=False)
         top = el.iloc[0]
@@ -572,6 +578,9 @@ def drivers_html(rep: Report) -> str:
                           {"label": "Yếu tố", "or_cell": "OR (mỗi 10 điểm %)", "p_cell": "p"},
                           html_cols=("or_cell",), css="sipas-table drivers")
     prof = t[(t.model == "profile") & (t.term != "(Intercept)")].copy()
+    if len(prof) and not prof.converged.astype(bool).all():
+        out += paragraphs(["Mô hình theo đặc điểm người trả lời không hội tụ nên không trình bày."])
+        prof = prof.iloc[0:0]
     if len(prof):
         var_labels = {v.id: v.label for v in rep.method.profile}
         var_labels["unit_type"] = "Loại đơn vị"

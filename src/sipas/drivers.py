@@ -112,7 +112,10 @@ def logistic(design: SurveyDesign, outcome, predictors, *, reference: Mapping | 
     beta, fit_converged = _fit(y[ok], X[ok], w[ok] / w[ok].mean(), maxiter)
     mu = 1 / (1 + np.exp(-(X[ok] @ beta)))
     A = (X[ok] * (w[ok] * mu * (1 - mu))[:, None]).T @ X[ok]
-    Ainv = np.linalg.inv(A)
+    try:
+        Ainv = np.linalg.inv(A)
+    except np.linalg.LinAlgError:  # separation: the fit ran off, its SEs mean nothing
+        Ainv, fit_converged = np.linalg.pinv(A), False
     infl = np.zeros_like(X)
     infl[ok] = (X[ok] * (w[ok] * (y[ok] - mu))[:, None]) @ Ainv
     V = design.total_vcov(infl)
