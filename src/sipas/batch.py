@@ -512,9 +512,9 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
         try:
             # start the workers now (their kernels boot while the tables are computed) when
             # the tables are stale: then the annexes are very likely stale too
-            if executor == "dask" or any(j.tables_reason() for j in jobs_.values()):
+            if any(j.tables_reason() for j in jobs_.values()):
                 pool = _make_pool(executor, min(jobs, n_annexes), scheduler, cwd, log_dir)
-            submit = _dask_submit(pool) if executor == "dask" else None
+            submit = _dask_submit(pool) if executor == "dask" and pool is not None else None
             for j in jobs_.values():
                 report.outcomes.append(j.build_tables(submit))
             todo: list[tuple[YearJob, Annex, tuple, str]] = []
