@@ -95,6 +95,12 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
     exit code 0 only when every requested artefact was produced.
     """
+    import os
+
+    # one BLAS thread per process, as on Dask workers: the statistics' last bits do not
+    # depend on the executor (and parallel workers do not oversubscribe the cores)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     from .batch import FORMATS, run_years
 
     fmts = [f.lower() for f in _split((formats,))]
