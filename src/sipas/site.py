@@ -92,7 +92,8 @@ def write_index(cfg: YearConfig, done=None) -> Path:
     parts.append("<h2>Tài liệu công bố</h2>")
     if docs:
         parts.append('<div class="table-wrap"><table class="sipas-table formats"><tbody>' + "".join(
-            f"<tr><th scope=\"row\">{html.escape(what)}</th><td>{' · '.join(links)}</td></tr>" for what, links in docs)
+            f"<tr><th scope=\"row\">{html.escape(what)}</th><td>"
+            + " · ".join(f'<span class="doc">{link}</span>' for link in links) + "</td></tr>" for what, links in docs)
             + "</tbody></table></div>")
     n_units = sum(has(u.id) for u in cfg.units)
     n_pdf = sum((out / "units" / f"{u.id}.pdf").is_file() for u in cfg.units)
