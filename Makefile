@@ -1,5 +1,5 @@
 # SIPAS — the two commands:
-#   make report   set up .venv if needed, generate the demo data, run the 2022 and 2023 reports
+#   make report   set up .venv if needed, generate the demo data, run the 2022, 2023 and 2025 reports (+ trends)
 #   make test     set up .venv if needed, run every test
 # `make help` lists the other targets.
 
@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SIPAS  := $(BIN)/sipas
-YEARS  ?= 2022 2023
+YEARS  ?= 2022 2023 2025
 DEMO   ?= 1
 JOBS   ?=
 FORMATS ?= html,pdf,xlsx

@@ -146,3 +146,20 @@ def test_parse_years_and_missing_table(project, tmp_path):
     shutil.copytree(project[0] / "params", root / "params")
     with pytest.raises(SipasError, match="result table of 2022"):
         trends_table([2022, 2023], root)
+
+
+def test_batch_trends_step_is_incremental(project):
+    """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs change."""
+    from sipas.batch import trends_step
+
+    root, _ = project
+    shutil.copytree(REPO / "notebooks", root / "notebooks", dirs_exist_ok=True)
+    p = make_paths(root)
+    first = trends_step(p, list(YEARS), "code-v1", force=False)
+    assert first.ok and first.rebuilt, first.error
+    html = (root / "outputs" / "trends.html").read_text(encoding="utf-8")
+    assert "Xu hướng" in html and "<script" not in html
+    again = trends_step(p, list(YEARS), "code-v1", force=False)
+    assert again.ok and not again.rebuilt
+    changed = trends_step(p, list(YEARS), "code-v2", force=False)
+    assert changed.rebuilt and changed.reason == "inputs changed"

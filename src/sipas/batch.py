@@ -12,6 +12,9 @@ The steps of a year, each an *artefact* with a key (:mod:`sipas.cache`) recorded
                     :func:`sipas.excel.write_workbook`);
 5. ``index``        ``outputs/<year>/index.html`` (and the site's ``outputs/index.html``).
 
+A run of two or more years also builds the trends annex ``outputs/trends.html``
+(:func:`trends_step`, :mod:`sipas.trends`) with its key in ``outputs/notebooks/trends.key``.
+
 A step whose key is unchanged and whose files are still there (same bytes) is not
 rebuilt; ``--force`` rebuilds everything. Every file is written under a temporary name
 and renamed, and the manifest is rewritten after each finished step, so a run stopped at
@@ -108,7 +111,7 @@ class Outcome:
     """One line of the summary: a step of a year, whether it was rebuilt and why."""
 
     year: int
-    step: str  # "tables", "annex", "pdf", "workbook", "index"
+    step: str  # "tables", "annex", "pdf", "workbook", "index", "trends"
     name: str
     ok: bool
     rebuilt: bool
@@ -537,7 +540,10 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             for j in jobs_.values():
                 if j.tables_ok:
                     report.outcomes.append(j.index())
-            if any(o.step == "index" and o.rebuilt for o in report.outcomes) or not (p.outputs() / "index.html").exists():
+            if len(years) >= 2 and all(j.tables_ok for j in jobs_.values()):
+                report.outcomes.append(trends_step(p, years, code, force))
+            if any(o.step in ("index", "trends") and o.rebuilt for o in report.outcomes) \
+                    or not (p.outputs() / "index.html").exists():
                 from .site import write_site_index
 
                 write_site_index(p)
@@ -559,6 +565,34 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 j.finish({**meta, "rebuilt": sum(o.rebuilt for o in report.outcomes if o.year == y),
                           "failed": sum(not o.ok for o in report.outcomes if o.year == y)})
     return report
+
+
+def trends_step(p: Paths, years: list[int], code: str, force: bool) -> Outcome:
+    """The trends annex across the run's years (``outputs/trends.html``), rebuilt when a
+    year's tables, the trends notebook, the params or the code changed."""
+    from . import trends
+
+    year = max(years)
+    html = trends.trends_html_path(p)
+    key_file = p.outputs() / "notebooks" / "trends.key"
+    inputs = {"years": years, "tables": {str(y): _tables_hash(p, y) for y in years},
+              "notebook": cache.file_sha(p.notebooks / "trends.ipynb"), "code": code,
+              "params": cache.json_hash({str(f.relative_to(p.params)): cache.file_sha(f)
+                                         for f in sorted(p.params.rglob("*.yaml"))})}
+    key = cache.key_of(inputs)
+    if not force and html.is_file() and key_file.is_file() and key_file.read_text(encoding="utf-8") == key:
+        return Outcome(year, "trends", "trends", True, False, "up to date")
+    reason = "forced" if force else ("new" if not html.is_file() else "inputs changed")
+    t0 = time.perf_counter()
+    try:
+        trends.run_trends(years, paths=p)
+    except Exception as exc:  # reported in the summary, like a failing annex
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return Outcome(year, "trends", "trends", False, True, reason, time.perf_counter() - t0, detail)
+    from .io import write_text
+
+    write_text(key_file, key)
+    return Outcome(year, "trends", "trends", True, True, reason, time.perf_counter() - t0)
 
 
 def _preimport_site() -> None:
@@ -610,7 +644,7 @@ def summary_table(report: RunReport) -> Table:
     for col, just in (("năm", "left"), ("phụ lục / step", "left"), ("trạng thái", "left"),
                       ("giây", "right"), ("dựng lại", "left"), ("lý do / lỗi (why / error)", "left")):
         table.add_column(col, justify=just, overflow="fold")
-    order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "index": 4}
+    order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "index": 4, "trends": 5}
     rows = sorted(report.outcomes, key=lambda o: (o.year, order.get(o.step, 9), o.name != PROVINCE_TASK, o.name))
     for o in rows:
         label = o.name if o.step == "annex" else (f"pdf {o.name}" if o.step == "pdf" else o.step)

@@ -149,4 +149,8 @@ def write_site_index(p: Paths) -> Path:
     body = ("<h1>Kết quả khảo sát sự hài lòng của người dân, tổ chức</h1>"
             "<p class=\"subtitle\">Đối với sự phục vụ của cơ quan hành chính nhà nước — các năm đã công bố.</p>"
             + (table if years else "<p>Chưa có năm nào được công bố.</p>"))
+    if (p.outputs() / "trends.html").is_file():
+        body += ('<h2>Xu hướng qua các năm</h2><p><a href="trends.html"><strong>Phụ lục xu hướng</strong></a>: '
+                 "chỉ số của tỉnh, từng sở, ban, ngành và từng địa bàn qua các năm; so sánh chỉ trong cùng "
+                 "phương pháp và cùng đơn vị.</p>")
     return write_text(p.outputs() / "index.html", page("SIPAS — các năm", body, kicker="sipas", footer=FOOTER))
