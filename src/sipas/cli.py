@@ -6,6 +6,7 @@ Every sub-command is a thin wrapper over a package function; a :class:`SipasErro
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -95,12 +96,6 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
     exit code 0 only when every requested artefact was produced.
     """
-    import os
-
-    # one BLAS thread per process, as on Dask workers: the statistics' last bits do not
-    # depend on the executor (and parallel workers do not oversubscribe the cores)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     from .batch import FORMATS, run_years
 
     fmts = [f.lower() for f in _split((formats,))]
@@ -117,6 +112,11 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
 
 
 def main(argv: list[str] | None = None) -> None:
+    # one BLAS thread per process (before numpy loads), as on Dask workers: every
+    # command writes the same last bits whatever the executor, and parallel workers do
+    # not oversubscribe the cores
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     try:
         cli.main(args=argv, prog_name="sipas", standalone_mode=False)
     except SipasError as exc:
