@@ -68,10 +68,10 @@ def _scopes(cfg: YearConfig, df: pd.DataFrame):
     yield PROVINCE_ID, pd.Series(True, index=df.index)
 
 
-def profile_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
-    """Unweighted respondent counts and shares per category (shares among answers given)."""
+def _category_rows(cfg: YearConfig, df: pd.DataFrame, variables) -> list[dict]:
+    """Per scope, variable and category: unweighted count and share among answers given."""
     rows = []
-    for var in cfg.methodology.profile:
+    for var in variables:
         if var.type != "category":
             continue
         for scope, mask in _scopes(cfg, df):
@@ -80,11 +80,17 @@ def profile_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
             total = int(col.notna().sum())
             for cat in var.categories:
                 n = int(counts.get(cat.code, 0))
-                rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id,
-                             "variable_label": var.label, "category": cat.code,
-                             "category_label": cat.label, "n": n,
+                rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id, "variable_label": var.label,
+                             "category": cat.code, "category_label": cat.label,
+                             "positive": cat.code in var.positive, "n": n,
                              "share": n / total if total else float("nan")})
-    return pd.DataFrame(rows)
+    return rows
+
+
+def profile_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """Unweighted respondent counts and shares per category (shares among answers given)."""
+    cols = ["year", "unit_id", "variable", "variable_label", "category", "category_label", "n", "share"]
+    return pd.DataFrame(_category_rows(cfg, df, cfg.methodology.profile), columns=cols)
 
 
 def expectations_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
@@ -114,19 +120,7 @@ def perceptions_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     (the "chỉ số đánh giá" of a topic is the sum of its positive shares)."""
     cols = ["year", "unit_id", "variable", "variable_label", "category", "category_label",
             "positive", "n", "share"]
-    rows = []
-    for var in cfg.methodology.perceptions:
-        for scope, mask in _scopes(cfg, df):
-            col = df.loc[mask, var.id]
-            counts = col.value_counts()
-            total = int(col.notna().sum())
-            for cat in var.categories:
-                n = int(counts.get(cat.code, 0))
-                rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id, "variable_label": var.label,
-                             "category": cat.code, "category_label": cat.label,
-                             "positive": cat.code in var.positive, "n": n,
-                             "share": n / total if total else float("nan")})
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(_category_rows(cfg, df, cfg.methodology.perceptions), columns=cols)
 
 
 def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
