@@ -2,9 +2,11 @@
 # on a subset of the demo 2023 data (sipas_demo_2023.csv, see make_sipas_fixture.py),
 # computed with R's survey package independently of the Python code.
 #
-#   Rscript tests/reference/make_sipas_reference.R
+#   Rscript tests/reference/make_sipas_reference.R [INPUT.csv[.gz] OUTPUT.csv]
 #
-# Writes sipas_reference.csv: scope, item, stat, value (17 significant digits).
+# Writes sipas_reference.csv (or OUTPUT): scope, item, stat, value (17 significant digits).
+# Default input sipas_demo_2023.csv (six units); sipas_demo_2023_all.csv.gz holds every
+# unit of the demo year (-> sipas_reference_all.csv).
 # Formulas (docs: src/sipas/indices.py): criterion = weighted share of valid answers
 # (1-5) that are 4 or 5; element = mean of its criteria; SIPAS = mean of the elements.
 # Design: strata = stratum, PSU = psu (commune or respondent), weights, fpc = PSUs in
@@ -14,7 +16,10 @@ args <- commandArgs(trailingOnly = FALSE)
 here <- dirname(normalizePath(sub("^--file=", "", args[grep("^--file=", args)])))
 options(survey.lonely.psu = "adjust")
 
-dat <- read.csv(file.path(here, "sipas_demo_2023.csv"), stringsAsFactors = FALSE)
+files <- commandArgs(trailingOnly = TRUE)
+input <- if (length(files) >= 1) files[1] else "sipas_demo_2023.csv"
+output <- if (length(files) >= 2) files[2] else "sipas_reference.csv"
+dat <- read.csv(file.path(here, input), stringsAsFactors = FALSE)
 crit <- grep("^c[0-9]+_[0-9]+$", names(dat), value = TRUE)
 elements <- split(crit, sub("_.*", "", crit))            # c1 -> c1_1..c1_4, ...
 K <- length(crit)
@@ -152,5 +157,5 @@ for (u in units) {
   put(u, "chisq_satisfied_gender", "p", t$p.value)
 }
 
-write.csv(out, file.path(here, "sipas_reference.csv"), row.names = FALSE)
+write.csv(out, file.path(here, output), row.names = FALSE)
 cat("wrote", nrow(out), "reference values with survey", as.character(packageVersion("survey")), "\n")
