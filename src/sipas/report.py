@@ -825,12 +825,6 @@ def show(markup: str):
     display(HTML(markup))
 
 
-def show_md(text: str):
-    from IPython.display import Markdown, display
-
-    display(Markdown(text))
-
-
 def figure_html(fig, alt: str, caption: str | None = None, dpi: int = 144, width: str = "100%") -> str:
     """A matplotlib figure as an embedded PNG in a ``<figure>``; the figure is closed.
 
