@@ -93,8 +93,8 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     edit_responses(root, comment)
     assert rebuilt(root) == {"province": "data changed", "tam-duong": "unit's data changed"}
     proc = run(root)
-    # tables, province, tam-duong; not the index page (same figures, same annexes)
-    assert "0 failed; 3 steps rebuilt, 2 up to date" in proc.stderr, proc.stderr
+    # province, tam-duong; not the tables (no table reads a comment), not the index page
+    assert "0 failed; 2 steps rebuilt, 3 up to date" in proc.stderr, proc.stderr
     incremental = shas(root)
     # what was skipped (so-tu-phap) is byte for byte what a forced build gives now
     sipas(root, "run", "--year", "2023", "--unit", "so-tu-phap", "--jobs", "1", "--force")
@@ -123,6 +123,60 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     assert why["tam-duong"] == "notebook changed, tables changed"
     assert why["so-tu-phap"] == "notebook changed, tables changed, unit's data changed"
     assert why["province"] == "data changed, tables changed"
+
+
+def test_tables_are_keyed_on_what_they_read(demo, tmp_path):
+    """The tables step reads the estimation frame (no comment, no provenance columns) and
+    the previous year's when the change tests use it; its key follows exactly that."""
+    from sipas.microdata import estimation_frame
+
+    root = project(demo, tmp_path / "t")
+    shutil.rmtree(root / "outputs")
+
+    def job() -> YearJob:
+        cfg = YearConfig(2023, paths(root))
+        return YearJob(cfg, plan(cfg, list(UNITS)), ("html",), False, cache.source_hash(), cache.versions(), 60)
+
+    def tables() -> dict[str, str]:
+        folder = root / "outputs" / "2023" / "tables"
+        return {f.name: cache.file_sha(f) for f in sorted(folder.iterdir())}
+
+    assert job().tables_reason() == "new (no previous build)"
+    assert job().build_tables().ok
+    assert job().tables_reason() is None
+    before = tables()
+    frame = estimation_frame(YearConfig(2023, paths(root)))
+    assert "comment" not in frame and "source_row" not in frame and "c1_1" in frame and "weight" in frame
+
+    def comment_and_provenance(df):
+        i = df.index[df.unit_id == "so-tu-phap"][:3]
+        df.loc[i, "comment"] = "Một ý kiến khác hẳn"
+        df.loc[i, "source_row"] = df.loc[i, "source_row"] + 1000
+    edit_responses(root, comment_and_provenance)
+    assert job().tables_reason() is None  # nothing the tables read has changed ...
+    write_tables(2023, paths(root))
+    assert tables() == before  # ... and indeed they come out byte for byte the same
+
+    def answer(df):
+        i = df.index[(df.unit_id == "so-tu-phap") & (df["c2_1"].fillna(0).astype(int) >= 4)][0]
+        df.loc[i, "c2_1"] = 2
+    edit_responses(root, answer)
+    assert job().tables_reason() == "data changed"
+    assert job().build_tables().ok and tables() != before
+    tests_csv = root / "outputs" / "2023" / "tables" / "tests.csv"
+    assert "change" not in set(pd.read_csv(tests_csv).test)  # no previous year yet
+
+    # the previous year (same methodology: the change tests compare with it) appears
+    prev = root / "data" / "processed" / "2022" / "responses.parquet"
+    prev.parent.mkdir(parents=True)
+    df = pd.read_parquet(root / "data" / "processed" / "2023" / "responses.parquet")
+    df.assign(year=2022).to_parquet(prev, index=False)
+    assert job().tables_reason() == "previous year's data changed"
+    assert job().build_tables().ok
+    assert "change" in set(pd.read_csv(tests_csv).test)  # now the change tests compare with it
+    df.loc[df.index[0], "comment"] = "sửa ý kiến năm trước"
+    df.assign(year=2022).to_parquet(prev, index=False)
+    assert job().tables_reason() is None
 
 
 def _children(pid: int) -> list[int]:

@@ -256,18 +256,42 @@ class YearJob:
         self.outcomes: list[Outcome] = []
         self.tables_ok = False
         self.inputs: dict[str, dict] = {}
+        self._tables_inputs: dict | None = None
+
+    def probably_stale(self) -> bool:
+        """A guess made from file hashes only, before any key is computed: will this run
+        build something? (Then the workers are started at once, to boot while the keys are
+        computed; a wrong guess costs an idle pool, stopped at once.)"""
+        m = self.manifest.meta
+        return bool(self.force or not self.manifest.entries or m.get("run", {}).get("failed")
+                    or m.get("sipas", {}).get("source_sha256") != self.code or m.get("versions") != self.libs
+                    or m.get("inputs") != self.run_inputs()
+                    or m.get("data", {}).get("sha256") != cache.maybe_file_sha(self.p.responses(self.year)))
+
+    def run_inputs(self) -> dict:
+        """The params and notebooks of the year's run (recorded in the manifest)."""
+        return {"params": self.params_hash,
+                "notebooks": {nb.name: cache.maybe_file_sha(nb) for nb in sorted({a.notebook for a in self.annexes})}}
 
     def common(self) -> dict:
         return {"code": self.code, "libraries": self.libs_hash, "params": self.params_hash}
 
     # -- tables
     def tables_inputs(self) -> dict:
-        resp = self.p.responses(self.year)
-        if not resp.is_file():
-            raise SipasError("processed survey data not found", file=resp,
-                             hint=f"run `sipas validate --year {self.year}` first "
-                                  f"(or `sipas demo-data --year {self.year}` for demo data)")
-        return {**self.common(), "data": cache.file_sha(resp)}
+        """The microdata as the tables read it (no comments: :func:`sipas.tables.estimation_frame`),
+        and the previous year's when the change tests compare with it."""
+        if self._tables_inputs is None:
+            from .microdata import comparable_previous, estimation_hash
+
+            resp = self.p.responses(self.year)
+            if not resp.is_file():
+                raise SipasError("processed survey data not found", file=resp,
+                                 hint=f"run `sipas validate --year {self.year}` first "
+                                      f"(or `sipas demo-data --year {self.year}` for demo data)")
+            prev = comparable_previous(self.cfg)
+            self._tables_inputs = {**self.common(), "data": estimation_hash(self.cfg),
+                                   "previous_data": estimation_hash(prev) if prev else None}
+        return self._tables_inputs
 
     def tables_reason(self) -> str | None:
         return _decide(self.manifest.get("tables"), self.tables_inputs(), self.base, self.force)
@@ -459,7 +483,7 @@ class YearJob:
             versions=self.libs, sipas={"version": self.libs.get("sipas"), "source_sha256": self.code},
             data={"path": _rel(self.p.responses(self.year), self.p.root),
                   "sha256": cache.maybe_file_sha(self.p.responses(self.year))},
-            run=run_meta)
+            inputs=self.run_inputs(), run=run_meta)
         self.manifest.save()
 
 
@@ -513,9 +537,11 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
         log_dir = str(p.outputs() / "logs")
         n_annexes = sum(len(a) for a in annexes.values())
         try:
-            # start the workers now (their kernels boot while the tables are computed) when
-            # the tables are stale: then the annexes are very likely stale too
-            if any(j.tables_reason() for j in jobs_.values()):
+            # start the workers now (their kernels boot while the keys and the tables are
+            # computed) when something probably has to be built
+            speculative = any(j.probably_stale() for j in jobs_.values()) \
+                or any(j.tables_reason() for j in jobs_.values())
+            if speculative:
                 pool = _make_pool(executor, min(jobs, n_annexes), scheduler, cwd, log_dir)
             submit = _dask_submit(pool) if executor == "dask" and pool is not None else None
             for j in jobs_.values():
@@ -535,6 +561,9 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 if pool is None:
                     pool = _make_pool(executor, min(jobs, len(todo)), scheduler, cwd, log_dir)
                 _execute(pool, todo, report, console)
+            elif pool is not None:  # the guess was wrong: do not wait for the kernels to boot
+                pool.close(cancel=True)
+                pool = None
             if side:
                 report.outcomes += side.join()
             for j in jobs_.values():

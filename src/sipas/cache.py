@@ -5,8 +5,11 @@ named *inputs* (each itself a hash), so the summary can say which input changed.
 
 Dependency granularity (what each artefact is taken to depend on)
 ----------------------------------------------------------------
-``tables``   the processed microdata file (bytes), the params files the year reads,
-             the ``sipas`` source, the library versions.
+``tables``   the processed microdata as the tables read it (every column but the open
+             comment and the provenance columns: :func:`sipas.tables.estimation_frame`,
+             the same frame the tables step computes from), the previous year's when the
+             change tests compare with it, the params files the year reads, the ``sipas``
+             source, the library versions.
 unit annex   every table of its year (all files of ``outputs/<year>/tables/``: the unit's
              rows, but also the peer-group, province and ranking figures it shows);
              the tables of the other years (trend, change since last year); its *own*
@@ -19,8 +22,8 @@ workbook     the year's tables, params, source, libraries.
 index page   the year's tables, the years that have tables, the annexes present and
              the documents present (PDF, Excel, quality page: the page lists them).
 
-So correcting a comment of one unit (or anything of its microdata that no table
-carries) rebuilds that unit's annex and the province report only; correcting a
+So correcting a comment of one unit recomputes no table and rebuilds that unit's annex
+and the province report only (which quote the comments); correcting a
 satisfaction answer changes the tables (the unit's figures, hence the peer-group and
 province figures every annex shows), so every annex of the year is rebuilt, and says
 why. Finer keys (a unit's rows of each table) were tried and dropped: every annex
@@ -148,6 +151,7 @@ REASONS = {
     "other_years": "other years' tables changed",
     "documents": "documents changed",
     "data": "data changed",
+    "previous_data": "previous year's data changed",
     "html": "annex changed",
     "annexes": "list of annexes changed",
     "steps": "formats changed",

@@ -33,19 +33,10 @@ from .ranks import ranks_table
 from .reliability import reliability_table
 from .drivers import drivers_table
 from .io import write_table
+from .microdata import comparable_previous, estimation_frame, load_responses
 
 TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions", "ranks", "reliability",
           "drivers")
-
-
-def load_responses(cfg: YearConfig) -> pd.DataFrame:
-    """The processed microdata of a year (``sipas validate`` writes it)."""
-    path = cfg.paths.responses(cfg.year)
-    if not path.is_file():
-        raise SipasError("processed survey data not found", file=path,
-                         hint=f"run `sipas validate --year {cfg.year}` first "
-                              f"(or `sipas demo-data --year {cfg.year}` for demo data)")
-    return pd.read_parquet(path)
 
 
 def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
@@ -124,16 +115,12 @@ def perceptions_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
-    """The previous year's index table, for change tests: only when that year used the
-    same methodology and its processed data exists (recomputed, not read from outputs,
-    so a one-year run still tests changes)."""
-    prev = cfg.registry.previous_year
-    if prev is None or not cfg.paths.responses(prev).is_file():
+    """The previous year's index table, for change tests (recomputed from its microdata,
+    not read from outputs, so a one-year run still tests changes)."""
+    prev_cfg = comparable_previous(cfg)
+    if prev_cfg is None:
         return None
-    prev_cfg = YearConfig(prev, cfg.paths)
-    if prev_cfg.methodology.id != cfg.methodology.id:
-        return None
-    return compute_indices(load_responses(prev_cfg), prev_cfg, ci_method=prev_cfg.settings.ci_method)
+    return compute_indices(estimation_frame(prev_cfg), prev_cfg, ci_method=prev_cfg.settings.ci_method)
 
 
 def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -157,7 +144,7 @@ def write_tables(year: int, p: Paths | None = None) -> list[Path]:
     """Compute and write every table of a year; returns the files written."""
     p = p or default_paths()
     cfg = YearConfig(year, p)
-    tables = build_tables(cfg, load_responses(cfg))
+    tables = build_tables(cfg, estimation_frame(cfg))
     written: list[Path] = []
     for name, table in tables.items():
         written += write_table(table, p.tables(year) / name)
@@ -172,4 +159,5 @@ def read_table(year: int, name: str, p: Paths | None = None) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-__all__ = ["TABLES", "build_tables", "write_tables", "read_table", "load_responses", "load_year"]
+__all__ = ["TABLES", "build_tables", "write_tables", "read_table", "load_responses", "estimation_frame",
+           "comparable_previous", "load_year"]
