@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     # not oversubscribe the cores
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    from .fastimport import skip_slow_optional_imports
+
+    skip_slow_optional_imports()
     try:
         cli.main(args=argv, prog_name="sipas", standalone_mode=False)
     except SipasError as exc:
