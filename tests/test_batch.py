@@ -183,3 +183,36 @@ def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
     for suffix in (".html", ".ipynb"):
         warm_bytes = (tmp_path / "warm" / f"tam-duong{suffix}").read_bytes()
         assert warm_bytes == (tmp_path / "fresh" / f"tam-duong{suffix}").read_bytes(), suffix
+
+
+def test_sipas_processes_skip_the_slow_iri_checker_and_still_validate_notebooks():
+    """``skip_slow_optional_imports`` keeps jsonschema from importing rfc3987_syntax (0.9 s),
+    and nbformat still validates (and rejects) notebooks; too late, it changes nothing."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from sipas.fastimport import skip_slow_optional_imports
+skip_slow_optional_imports()
+import nbformat
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+nbformat.validate(nb)
+bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+bad.cells[0]["cell_type"] = "nonsense"
+try:
+    nbformat.validate(bad)
+except nbformat.ValidationError:
+    print("rejected")
+print(repr(sys.modules.get("rfc3987_syntax", "absent")))  # None: marked absent, never imported
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["rejected", "None"]
+    late = """
+import sys, jsonschema
+from sipas.fastimport import skip_slow_optional_imports
+skip_slow_optional_imports()
+print("rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None)
+"""
+    assert subprocess.run([sys.executable, "-c", late], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

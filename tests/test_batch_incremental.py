@@ -81,9 +81,25 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     assert m["data"]["sha256"] == cache.file_sha(root / "data" / "processed" / "2023" / "responses.parquet")
 
     # nothing changed: nothing rebuilt, no worker started
+    logs = root / "outputs" / "logs"
+    shutil.rmtree(logs)
     again = run(root)
     assert "3 annexes written, 0 failed; 0 steps rebuilt, 5 up to date" in again.stderr
     assert manifest(root)["artefacts"] == m["artefacts"]
+    assert not list(logs.glob("worker-*.log"))
+    assert manifest(root)["inputs"]["notebooks"] == {
+        nb: cache.file_sha(root / "notebooks" / nb) for nb in ("province_report.ipynb", "unit_annex.ipynb")}
+
+    # a manifest that does not say what the last run read (an older sipas) makes the run
+    # guess that something changed: the workers are started, then stopped unused
+    path = root / "outputs" / "2023" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["inputs"]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    guessed = run(root)
+    assert "0 failed; 0 steps rebuilt, 5 up to date" in guessed.stderr
+    assert list(logs.glob("worker-*.log"))
+    assert manifest(root)["artefacts"] == m["artefacts"] and "inputs" in manifest(root)
 
     # a corrected comment of one unit: that unit's annex and the province report (which
     # depends on the data file whole), not the other unit
