@@ -195,6 +195,15 @@ def test_tables_are_keyed_on_what_they_read(demo, tmp_path):
     assert job().tables_reason() is None
 
 
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _children(pid: int) -> list[int]:
     import psutil
 
@@ -205,8 +214,6 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_killed_run_leaves_no_partial_file_and_the_next_run_does_the_rest(demo, tmp_path):
-    import psutil
-
     root = project(demo, tmp_path / "k")
     env = {**os.environ, "SIPAS_ROOT": str(root)}
     proc = subprocess.Popen([sys.executable, "-m", "sipas.cli", "run", "--year", "2023", "--unit", ",".join(UNITS),
@@ -227,10 +234,9 @@ def test_a_killed_run_leaves_no_partial_file_and_the_next_run_does_the_rest(demo
     proc.wait()
     # the workers notice their driver is gone, and their kernels their worker
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
-                                              for p in family):
+    while time.monotonic() < deadline and any(_alive(p) for p in family):
         time.sleep(0.2)
-    alive = [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    alive = [p for p in family if _alive(p)]
     assert not alive, f"processes left behind: {alive}"
     out = root / "outputs" / "2023"
     for page in out.rglob("*.html"):  # whatever a reader finds is whole
@@ -245,3 +251,51 @@ def test_a_killed_run_leaves_no_partial_file_and_the_next_run_does_the_rest(demo
     for i, a in before.items():  # what the killed run finished is not redone
         assert after[i]["built_at"] == a["built_at"] and after[i]["outputs"] == a["outputs"], i
     assert not list(out.rglob(".*.tmp-*")), "temporary files of the killed run are cleaned"
+
+
+def test_watch_rebuilds_on_change_with_the_same_warm_worker_and_stops_cleanly(demo, tmp_path):
+    import threading
+
+    root = project(demo, tmp_path / "w")
+    env = {**os.environ, "SIPAS_ROOT": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "sipas.cli", "run", "--year", "2023", "--unit", ",".join(UNITS),
+                             "--jobs", "1", "--watch"], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    family: set[int] = set()
+
+    def wait_for_summary(n: int, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            family.update(_children(proc.pid))
+            done = [ln for ln in list(lines) if "annexes written" in ln]
+            if len(done) >= n:
+                return done[n - 1]
+            assert proc.poll() is None, "".join(lines)
+            time.sleep(0.1)
+        proc.kill()
+        pytest.fail(f"no run summary #{n} in {seconds} s:\n{''.join(lines)}")
+
+    try:
+        assert "3 annexes written, 0 failed" in wait_for_summary(1, 180)
+        first = {a["id"]: a for a in manifest(root)["artefacts"]}
+
+        def comment(df):
+            i = df.index[df.unit_id == "tam-duong"][0]
+            df.loc[i, "comment"] = "Ý kiến sửa trong lúc theo dõi"
+        edit_responses(root, comment)
+        assert "0 failed; 2 steps rebuilt, 3 up to date" in wait_for_summary(2, 90)
+        second = {a["id"]: a for a in manifest(root)["artefacts"]}
+        # the same worker process (its kernel warm) built the annex in both runs
+        assert second["annex:tam-duong"]["worker"] == first["annex:tam-duong"]["worker"]
+        assert second["annex:so-tu-phap"] == first["annex:so-tu-phap"]
+        assert second["tables"] == first["tables"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0 and any("stopped" in ln for ln in lines), "".join(lines)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(p) for p in family):
+        time.sleep(0.2)
+    assert not [p for p in family if _alive(p)]

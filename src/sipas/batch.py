@@ -392,7 +392,7 @@ class YearJob:
                      "inputs": self.inputs[a.name], "parameters": params,
                      "notebook": _rel(a.notebook, self.p.root), "status": "ok" if ok else "failed",
                      "error": "" if ok else res.error, "seconds": round(res.seconds - res.timings.get("pdf", 0.0), 3),
-                     "timings": res.timings, "built_at": now(), "log": log,
+                     "timings": res.timings, "built_at": now(), "log": log, "worker": res.worker,
                      "outputs": [{**o, "path": _rel(o["path"], self.base)}
                                  for k, o in sorted(res.outputs.items()) if k in ("html", "ipynb")]}
             self.manifest.put(entry)
@@ -490,14 +490,30 @@ class YearJob:
 # ----------------------------------------------------------------------------- run
 
 
-def _make_pool(executor: str, jobs: int, scheduler: str | None, cwd: str, log_dir: str):
-    from .executor import DaskPool, LocalPool
+class Workers:
+    """The worker pool of a run, started when first needed. A run owns it and stops it at
+    its end; ``sipas run --watch`` keeps one across its runs, so the kernels stay warm."""
 
-    if executor == "dask":
-        return DaskPool(jobs, scheduler, cwd).start()
-    if executor == "local":
-        return LocalPool(jobs, cwd, log_dir).start()
-    raise SipasError(f"unknown executor '{executor}'", hint="use --executor local or --executor dask")
+    def __init__(self, executor: str, jobs: int, scheduler: str | None, cwd: str, log_dir: str):
+        if executor not in ("local", "dask"):
+            raise SipasError(f"unknown executor '{executor}'", hint="use --executor local or --executor dask")
+        self.executor, self.jobs, self.scheduler, self.cwd, self.log_dir = executor, jobs, scheduler, cwd, log_dir
+        self.pool = None
+
+    def get(self, tasks: int):
+        """The pool (started with ``min(jobs, tasks)`` workers if it is not running yet)."""
+        if self.pool is None:
+            from .executor import DaskPool, LocalPool
+
+            n = max(1, min(self.jobs, tasks))
+            self.pool = (DaskPool(n, self.scheduler, self.cwd) if self.executor == "dask"
+                         else LocalPool(n, self.cwd, self.log_dir)).start()
+        return self.pool
+
+    def close(self, cancel: bool = False) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close(cancel=cancel)
 
 
 def _progress(console: Console) -> Progress:
@@ -508,8 +524,11 @@ def _progress(console: Console) -> Progress:
 
 def run(years: list[int], units: list[str] | None = None, jobs: int | None = None, p: Paths | None = None,
         formats: tuple[str, ...] | list[str] = ("html",), force: bool = False, executor: str = "local",
-        scheduler: str | None = None, timeout: float = DEFAULT_TIMEOUT, console: Console | None = None) -> RunReport:
-    """Build what is stale for ``years`` (see the module doc); returns every step's outcome."""
+        scheduler: str | None = None, timeout: float = DEFAULT_TIMEOUT, console: Console | None = None,
+        workers: Workers | None = None) -> RunReport:
+    """Build what is stale for ``years`` (see the module doc); returns every step's outcome.
+    ``workers``: a pool kept by the caller across runs (``--watch``); by default the run
+    starts its own and stops it at the end."""
     started, t_start = now(), time.perf_counter()
     p = p or default_paths()
     console = console or Console(stderr=True)
@@ -527,23 +546,21 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
         if importlib.util.find_spec("sipas.pdf") is None:
             pdf_missing = "sipas.pdf is not installed yet (no PDF renderer module)"
     report = RunReport()
-    pool = None
+    own = workers is None
     with contextlib.ExitStack() as stack:
         for y in years:
             stack.enter_context(_year_lock(p.outputs(y)))
             _clean_temporaries(p.outputs(y))
         jobs_ = {y: YearJob(cfgs[y], annexes[y], formats, force, code, libs, timeout) for y in years}
-        cwd = str(p.notebooks)
-        log_dir = str(p.outputs() / "logs")
+        if own:
+            workers = Workers(executor, jobs, scheduler, str(p.notebooks), str(p.outputs() / "logs"))
         n_annexes = sum(len(a) for a in annexes.values())
         try:
             # start the workers now (their kernels boot while the keys and the tables are
             # computed) when something probably has to be built
-            speculative = any(j.probably_stale() for j in jobs_.values()) \
-                or any(j.tables_reason() for j in jobs_.values())
-            if speculative:
-                pool = _make_pool(executor, min(jobs, n_annexes), scheduler, cwd, log_dir)
-            submit = _dask_submit(pool) if executor == "dask" and pool is not None else None
+            if any(j.probably_stale() for j in jobs_.values()) or any(j.tables_reason() for j in jobs_.values()):
+                workers.get(n_annexes)
+            submit = _dask_submit(workers.pool) if executor == "dask" and workers.pool is not None else None
             for j in jobs_.values():
                 report.outcomes.append(j.build_tables(submit))
             todo: list[tuple[YearJob, Annex, tuple, str]] = []
@@ -558,12 +575,9 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 side = _Side([j.workbook for j in jobs_.values() if j.tables_ok])
             if todo:  # meanwhile the driver imports what the front door needs (nbconvert, schemas)
                 threading.Thread(target=_preimport_site, daemon=True).start()
-                if pool is None:
-                    pool = _make_pool(executor, min(jobs, len(todo)), scheduler, cwd, log_dir)
-                _execute(pool, todo, report, console)
-            elif pool is not None:  # the guess was wrong: do not wait for the kernels to boot
-                pool.close(cancel=True)
-                pool = None
+                _execute(workers.get(len(todo)), todo, report, console)
+            elif own:  # nothing to build after all: do not wait for the kernels to boot
+                workers.close(cancel=True)
             if side:
                 report.outcomes += side.join()
             for j in jobs_.values():
@@ -577,13 +591,11 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
 
                 write_site_index(p)
         except BaseException:
-            if pool is not None:
-                pool.close(cancel=True)
-                pool = None
+            workers.close(cancel=True)
             raise
         finally:
-            if pool is not None:
-                pool.close()
+            if own:
+                workers.close()
             report.seconds = time.perf_counter() - t_start
             meta = {"started": started, "finished": now(), "seconds": round(report.seconds, 3),
                     "executor": executor, "scheduler": scheduler or "", "jobs": jobs, "formats": list(formats),
@@ -667,14 +679,16 @@ def _execute(pool, todo, report: RunReport, console: Console) -> None:
 # -------------------------------------------------------------------------- summary
 
 
-def summary_table(report: RunReport) -> Table:
-    """Every step of the run: status, seconds, whether it was rebuilt and why (or its error)."""
+def summary_table(report: RunReport, changed_only: bool = False) -> Table:
+    """Every step of the run: status, seconds, whether it was rebuilt and why (or its error);
+    ``changed_only``: the steps rebuilt or failed only."""
     table = Table(title="Kết quả chạy / Run summary", title_justify="left")
     for col, just in (("năm", "left"), ("phụ lục / step", "left"), ("trạng thái", "left"),
                       ("giây", "right"), ("dựng lại", "left"), ("lý do / lỗi (why / error)", "left")):
         table.add_column(col, justify=just, overflow="fold")
     order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "index": 4, "trends": 5}
-    rows = sorted(report.outcomes, key=lambda o: (o.year, order.get(o.step, 9), o.name != PROVINCE_TASK, o.name))
+    rows = sorted((o for o in report.outcomes if o.rebuilt or not o.ok or not changed_only),
+                  key=lambda o: (o.year, order.get(o.step, 9), o.name != PROVINCE_TASK, o.name))
     for o in rows:
         label = o.name if o.step == "annex" else (f"pdf {o.name}" if o.step == "pdf" else o.step)
         status = {"ok": "ok", "failed": "LỖI / FAILED", "unavailable": "UNAVAILABLE"}.get(o.status, o.status)
@@ -684,8 +698,9 @@ def summary_table(report: RunReport) -> Table:
     return table
 
 
-def print_summary(report: RunReport, console: Console, p: Paths) -> None:
-    console.print(summary_table(report))
+def print_summary(report: RunReport, console: Console, p: Paths, changed_only: bool = False) -> None:
+    if report.outcomes and not (changed_only and not any(o.rebuilt or not o.ok for o in report.outcomes)):
+        console.print(summary_table(report, changed_only))
     for o in report.failed:
         what = o.name if o.step == "annex" else f"{o.step} {o.name}"
         tag = "UNAVAILABLE" if o.status == "unavailable" else "FAILED"
@@ -699,6 +714,69 @@ def print_summary(report: RunReport, console: Console, p: Paths) -> None:
     console.print(f"{len(annexes) - len(failed)} annexes written, {len(failed)} failed; "
                   f"{rebuilt} steps rebuilt, {fresh} up to date; {report.seconds:.1f} s.",
                   highlight=False, soft_wrap=True)
+
+
+def _watched(p: Paths) -> dict[str, tuple[int, int]]:
+    """What a run reads that a person edits: processed data, params, notebooks (mtime, size)."""
+    files = [*(p.root / "data" / "processed").glob("*/responses.parquet"), *p.params.rglob("*"),
+             *p.notebooks.glob("*.ipynb")]
+    out = {}
+    for f in files:
+        with contextlib.suppress(OSError):
+            st = f.stat()
+            if f.is_file():
+                out[str(f)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def watch_years(years: list[int], units: list[str] | None = None, jobs: int | None = None,
+                p: Paths | None = None, interval: float = 0.3, **kw) -> int:
+    """``sipas run --watch``: run, then run again whenever the processed data, the params or
+    a notebook changes, with the same workers (their kernels stay warm, so a corrected
+    comment is rebuilt in about a second). Ctrl-C stops it (exit code 0, or 1 when the
+    last run had failures); a change of the ``sipas`` code stops it with a message, since
+    this process would keep running the old code."""
+    p = p or default_paths()
+    console = kw.pop("console", None) or Console(stderr=True, width=None if sys.stderr.isatty() else 110)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    code = cache.source_hash()
+    workers = Workers(kw.get("executor", "local"), jobs, kw.get("scheduler"), str(p.notebooks),
+                      str(p.outputs() / "logs"))
+    failed = False
+    first = True
+    try:
+        while True:
+            seen = _watched(p)
+            try:
+                report = run(years, units, jobs, p, console=console, workers=workers, **kw)
+                print_summary(report, console, p, changed_only=not first)
+                failed = bool(report.failed)
+            except SipasError as exc:  # e.g. a data file missing while it is rewritten
+                console.print(f"Lỗi / Error: {exc.render()}", highlight=False, soft_wrap=True)
+                failed = True
+            first = False
+            workers.get(jobs)  # warm (if nothing was built) while the person edits
+            console.print("Đang theo dõi / watching data/processed, params, notebooks … (Ctrl-C: dừng / stop)",
+                          highlight=False, soft_wrap=True)
+            while True:
+                time.sleep(interval)
+                if cache.source_hash() != code:
+                    raise SipasError("the sipas code changed while watching; this process runs the old code",
+                                     hint="start `sipas run --watch` again")
+                current = _watched(p)
+                if current != seen:
+                    while True:  # let the writer finish: nothing moves for one interval
+                        time.sleep(interval)
+                        again = _watched(p)
+                        if again == current:
+                            break
+                        current = again
+                    break
+    except KeyboardInterrupt:
+        console.print("Đã dừng / stopped.", highlight=False)
+        return 1 if failed else 0
+    finally:
+        workers.close(cancel=True)
 
 
 def run_years(years: list[int], units: list[str] | None = None, jobs: int | None = None,

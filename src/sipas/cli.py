@@ -89,14 +89,17 @@ def _years(values: tuple[str, ...]) -> list[int]:
               help="Address of a running Dask scheduler (with --executor dask); default: start a local cluster.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds one notebook may take before it is stopped and reported as failed.")
+@click.option("--watch", is_flag=True,
+              help="Keep the workers warm and run again whenever data/processed, params or a notebook "
+                   "changes (Ctrl-C to stop).")
 def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, formats: str, force: bool,
-        executor: str, scheduler: str | None, timeout: float) -> None:
+        executor: str, scheduler: str | None, timeout: float, watch: bool) -> None:
     """Estimate, execute the notebooks in warm kernels and write the annexes (incremental).
 
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
     exit code 0 only when every requested artefact was produced.
     """
-    from .batch import FORMATS, run_years
+    from .batch import FORMATS, run_years, watch_years
 
     fmts = [f.lower() for f in _split((formats,))]
     bad = [f for f in fmts if f not in FORMATS]
@@ -105,9 +108,11 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
                                  param_hint="--formats")
     if scheduler and executor != "dask":
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
-    failed = run_years(_years(years), units=_split(units) or None, jobs=jobs, formats=fmts, force=force,
-                       executor=executor, scheduler=scheduler, timeout=timeout)
-    if failed:
+    options = dict(units=_split(units) or None, jobs=jobs, formats=fmts, force=force, executor=executor,
+                   scheduler=scheduler, timeout=timeout)
+    if watch:
+        sys.exit(watch_years(_years(years), **options))
+    if run_years(_years(years), **options):
         sys.exit(1)
 
 
