@@ -573,8 +573,13 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             side = None
             if "xlsx" in formats:  # the workbooks are written by the driver while the workers run
                 side = _Side([j.workbook for j in jobs_.values() if j.tables_ok])
-            if todo:  # meanwhile the driver imports what the front door needs (nbconvert, schemas)
-                threading.Thread(target=_preimport_site, daemon=True).start()
+            if todo:
+                # the front door will probably change (new tables, or never built): the driver
+                # imports what it needs (1 s of CPU) while the workers run; not otherwise, as
+                # that CPU would slow down the booting kernels
+                if any(o.step == "tables" and o.rebuilt for o in report.outcomes) or any(
+                        (j.manifest.get("index") or {}).get("status") != "ok" for j in jobs_.values()):
+                    threading.Thread(target=_preimport_site, daemon=True).start()
                 _execute(workers.get(len(todo)), todo, report, console)
             elif own:  # nothing to build after all: do not wait for the kernels to boot
                 workers.close(cancel=True)
