@@ -144,7 +144,7 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
 def test_tables_are_keyed_on_what_they_read(demo, tmp_path):
     """The tables step reads the estimation frame (no comment, no provenance columns) and
     the previous year's when the change tests use it; its key follows exactly that."""
-    from sipas.microdata import estimation_frame
+    from sipas.microdata import estimation_frame, estimation_hash
 
     root = project(demo, tmp_path / "t")
     shutil.rmtree(root / "outputs")
@@ -161,8 +161,12 @@ def test_tables_are_keyed_on_what_they_read(demo, tmp_path):
     assert job().build_tables().ok
     assert job().tables_reason() is None
     before = tables()
-    frame = estimation_frame(YearConfig(2023, paths(root)))
+    cfg = YearConfig(2023, paths(root))
+    frame = estimation_frame(cfg)
     assert "comment" not in frame and "source_row" not in frame and "c1_1" in frame and "weight" in frame
+    # the key the batch computes from the whole file it has read is the hash of that very frame
+    whole = pd.read_parquet(root / "data" / "processed" / "2023" / "responses.parquet")
+    assert estimation_hash(cfg, whole) == estimation_hash(cfg) == cache.frame_hash(frame)
 
     def comment_and_provenance(df):
         i = df.index[df.unit_id == "so-tu-phap"][:3]

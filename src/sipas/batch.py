@@ -253,25 +253,38 @@ class YearJob:
         self.manifest = Manifest.load(self.base / "manifest.json", cfg.year)
         self.params_hash = cache.json_hash({_rel(f, self.p.root): cache.maybe_file_sha(f)
                                             for f in _params_files(cfg)})
+        # the data file and notebooks as this run found them, hashed once (keys, guess, manifest)
+        self.data_sha = cache.maybe_file_sha(self.p.responses(cfg.year))
+        self.notebook_sha = {nb: cache.maybe_file_sha(nb) for nb in sorted({a.notebook for a in annexes})}
         self.outcomes: list[Outcome] = []
         self.tables_ok = False
         self.inputs: dict[str, dict] = {}
         self._tables_inputs: dict | None = None
+        self._responses = None
+
+    @property
+    def responses(self):
+        """The processed microdata, read once for the keys (dropped once they are computed)."""
+        if self._responses is None:
+            from .microdata import load_responses
+
+            self._responses = load_responses(self.cfg)
+        return self._responses
 
     def probably_stale(self) -> bool:
         """A guess made from file hashes only, before any key is computed: will this run
         build something? (Then the workers are started at once, to boot while the keys are
         computed; a wrong guess costs an idle pool, stopped at once.)"""
+        if self.data_sha is None:  # no data: the run stops at once with a message
+            return False
         m = self.manifest.meta
         return bool(self.force or not self.manifest.entries or m.get("run", {}).get("failed")
                     or m.get("sipas", {}).get("source_sha256") != self.code or m.get("versions") != self.libs
-                    or m.get("inputs") != self.run_inputs()
-                    or m.get("data", {}).get("sha256") != cache.maybe_file_sha(self.p.responses(self.year)))
+                    or m.get("inputs") != self.run_inputs() or m.get("data", {}).get("sha256") != self.data_sha)
 
     def run_inputs(self) -> dict:
         """The params and notebooks of the year's run (recorded in the manifest)."""
-        return {"params": self.params_hash,
-                "notebooks": {nb.name: cache.maybe_file_sha(nb) for nb in sorted({a.notebook for a in self.annexes})}}
+        return {"params": self.params_hash, "notebooks": {nb.name: sha for nb, sha in self.notebook_sha.items()}}
 
     def common(self) -> dict:
         return {"code": self.code, "libraries": self.libs_hash, "params": self.params_hash}
@@ -283,13 +296,8 @@ class YearJob:
         if self._tables_inputs is None:
             from .microdata import comparable_previous, estimation_hash
 
-            resp = self.p.responses(self.year)
-            if not resp.is_file():
-                raise SipasError("processed survey data not found", file=resp,
-                                 hint=f"run `sipas validate --year {self.year}` first "
-                                      f"(or `sipas demo-data --year {self.year}` for demo data)")
             prev = comparable_previous(self.cfg)
-            self._tables_inputs = {**self.common(), "data": estimation_hash(self.cfg),
+            self._tables_inputs = {**self.common(), "data": estimation_hash(self.cfg, self.responses),
                                    "previous_data": estimation_hash(prev) if prev else None}
         return self._tables_inputs
 
@@ -322,26 +330,23 @@ class YearJob:
     # -- annexes
     def annex_inputs(self) -> dict[str, dict]:
         """The inputs of every annex of the year (see :mod:`sipas.cache` for the granularity)."""
-        import pyarrow.parquet as pq
-
         tables = _tables_hash(self.p, self.year)
         others = cache.json_hash({str(y): _tables_hash(self.p, y) for y in _years_with_tables(self.p)
                                   if y != self.year})
-        data_sha = cache.file_sha(self.p.responses(self.year))
-        resp = pq.read_table(self.p.responses(self.year)).to_pandas()
+        resp = self.responses
         rows = cache.RowHashes(resp)
-        nb_sha = {nb: cache.file_sha(nb) for nb in {a.notebook for a in self.annexes}}
         out: dict[str, dict] = {}
         for a in self.annexes:
             params = {k: v for k, v in a.parameters.items() if k != "root"}  # where, not what
-            inputs = {**self.common(), "notebook": nb_sha[a.notebook], "parameters": cache.json_hash(params),
-                      "tables": tables, "other_years": others}
+            inputs = {**self.common(), "notebook": self.notebook_sha[a.notebook],
+                      "parameters": cache.json_hash(params), "tables": tables, "other_years": others}
             if a.name == PROVINCE_TASK:
-                inputs["data"] = data_sha
+                inputs["data"] = self.data_sha
             else:
                 inputs["unit_data"] = rows.of(resp.unit_id == a.name)
             out[a.name] = inputs
         self.inputs = out
+        self._responses = None  # every key is computed: do not hold the microdata for the run
         return out
 
     def todo(self, want_pdf: bool, pdf_missing: str) -> tuple[list[tuple[Annex, tuple, str]], list[Outcome]]:
@@ -481,8 +486,7 @@ class YearJob:
     def finish(self, run_meta: dict) -> None:
         self.manifest.meta.update(
             versions=self.libs, sipas={"version": self.libs.get("sipas"), "source_sha256": self.code},
-            data={"path": _rel(self.p.responses(self.year), self.p.root),
-                  "sha256": cache.maybe_file_sha(self.p.responses(self.year))},
+            data={"path": _rel(self.p.responses(self.year), self.p.root), "sha256": self.data_sha},
             inputs=self.run_inputs(), run=run_meta)
         self.manifest.save()
 

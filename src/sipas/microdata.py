@@ -44,11 +44,13 @@ def estimation_frame(cfg: YearConfig) -> pd.DataFrame:
     return load_responses(cfg, estimation_columns(cfg, names) if names else None)
 
 
-def estimation_hash(cfg: YearConfig) -> str:
-    """Content hash of :func:`estimation_frame` (what the tables step reads)."""
+def estimation_hash(cfg: YearConfig, responses: pd.DataFrame | None = None) -> str:
+    """Content hash of :func:`estimation_frame` (what the tables step reads); from
+    ``responses`` (the whole file, already read) when given: the same columns of it."""
     from .cache import frame_hash
 
-    return frame_hash(estimation_frame(cfg))
+    frame = estimation_frame(cfg) if responses is None else responses[estimation_columns(cfg, list(responses.columns))]
+    return frame_hash(frame)
 
 
 def comparable_previous(cfg: YearConfig) -> YearConfig | None:
