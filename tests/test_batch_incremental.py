@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -295,6 +297,23 @@ def test_watch_rebuilds_on_change_with_the_same_warm_worker_and_stops_cleanly(de
         assert second["annex:tam-duong"]["worker"] == first["annex:tam-duong"]["worker"]
         assert second["annex:so-tu-phap"] == first["annex:so-tu-phap"]
         assert second["tables"] == first["tables"]
+
+        # a corrected field file: the year's intake runs, then the run (one comment again)
+        raw = root / "data" / "raw" / "2023" / "phieu-khao-sat-2023.csv"
+        with open(raw, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+        i = next(k for k, r in enumerate(rows) if k and unicodedata.normalize("NFC", r[1]) == "Huyện Tam Đường")
+        rows[i][-1] = "Ý kiến sửa trong tệp gốc"
+        with open(raw, "w", encoding="utf-8-sig", newline="") as f:
+            csv.writer(f).writerows(rows)
+        # the unit, the province and the front door, which now links the quality page the
+        # intake wrote (outputs/2023/quality.html was not in this project before)
+        assert "0 failed; 3 steps rebuilt, 2 up to date" in wait_for_summary(3, 120), "".join(lines[-20:])
+        assert (root / "outputs" / "2023" / "quality.html").is_file()
+        assert any("accepted" in ln and "quarantined" in ln for ln in lines), "".join(lines)
+        assert any("index" in ln and "documents changed" in ln for ln in lines[-12:]), "".join(lines[-12:])
+        comments = pd.read_parquet(root / "data" / "processed" / "2023" / "responses.parquet").comment
+        assert (comments == "Ý kiến sửa trong tệp gốc").sum() == 1
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)

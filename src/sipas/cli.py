@@ -91,7 +91,8 @@ def _years(values: tuple[str, ...]) -> list[int]:
               help="Seconds one notebook may take before it is stopped and reported as failed.")
 @click.option("--watch", is_flag=True,
               help="Keep the workers warm and run again whenever data/processed, params or a notebook "
-                   "changes (Ctrl-C to stop).")
+                   "changes; a changed field file in data/raw/<year>/ runs that year's intake first "
+                   "(Ctrl-C to stop).")
 def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, formats: str, force: bool,
         executor: str, scheduler: str | None, timeout: float, watch: bool) -> None:
     """Estimate, execute the notebooks in warm kernels and write the annexes (incremental).
