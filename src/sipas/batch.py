@@ -305,27 +305,35 @@ class YearJob:
         return _decide(self.manifest.get("tables"), self.tables_inputs(), self.base, self.force)
 
     def build_tables(self, submit=None) -> Outcome:
-        inputs = self.tables_inputs()
-        reason = _decide(self.manifest.get("tables"), inputs, self.base, self.force)
+        def build():
+            root = str(self.p.root)
+            return submit(tables_step, self.year, root) if submit else tables_step(self.year, root)
+
+        out = self._step("tables", "tables", self.tables_inputs(), {"year": self.year}, build, fatal=SipasError)
+        self.tables_ok = out.ok
+        return out
+
+    def _step(self, step: str, name: str, inputs: dict, parameters: dict, build, fatal=()) -> Outcome:
+        """A step the driver runs (tables, workbook, front door): rebuilt when its key changed
+        or its files did; ``build()`` returns the files it wrote, and its exception (unless
+        ``fatal``: the run stops) is the step's error in the summary and the manifest."""
+        reason = _decide(self.manifest.get(step), inputs, self.base, self.force)
         if reason is None:
-            self.tables_ok = True
-            return Outcome(self.year, "tables", "tables", True, False, "up to date")
+            return Outcome(self.year, step, name, True, False, "up to date")
         t0 = time.perf_counter()
-        entry = {"id": "tables", "kind": "tables", "name": "tables", "key": cache.key_of(inputs), "inputs": inputs,
-                 "parameters": {"year": self.year}, "built_at": now()}
+        entry = {"id": step, "kind": step, "name": name, "key": cache.key_of(inputs), "inputs": inputs,
+                 "parameters": parameters, "built_at": now()}
         try:
-            files = submit(tables_step, self.year, str(self.p.root)) if submit else tables_step(self.year, str(self.p.root))
-            entry.update(outputs=_file_entries(files, self.base), status="ok", error="")
-            self.tables_ok = True
-        except SipasError:
+            entry.update(outputs=_file_entries(build(), self.base), status="ok", error="")
+        except fatal:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - reported, the other steps go on
             entry.update(outputs=[], status="failed", error=f"{type(exc).__name__}: {exc}")
         entry["seconds"] = round(time.perf_counter() - t0, 3)
         self.manifest.put(entry)
         self.manifest.save()
-        return Outcome(self.year, "tables", "tables", self.tables_ok, True, reason, entry["seconds"],
-                       entry["error"])
+        return Outcome(self.year, step, name, entry["status"] == "ok", True, reason, entry["seconds"],
+                       entry["error"], entry["status"])
 
     # -- annexes
     def annex_inputs(self) -> dict[str, dict]:
@@ -420,33 +428,18 @@ class YearJob:
 
     # -- workbook
     def workbook(self) -> Outcome:
-        inputs = {**self.common(), "tables": _tables_hash(self.p, self.year)}
-        entry = self.manifest.get("workbook")
-        reason = _decide(entry, inputs, self.base, self.force)
-        if reason is None:
-            return Outcome(self.year, "workbook", "xlsx", True, False, "up to date")
-        t0 = time.perf_counter()
-        new = {"id": "workbook", "kind": "workbook", "name": "xlsx", "key": cache.key_of(inputs), "inputs": inputs,
-               "parameters": {"year": self.year}, "built_at": now(), "outputs": []}
-        try:
+        def build():
             from .excel import write_workbook
-        except ImportError as exc:
-            new.update(status="unavailable", error=f"sipas.excel is not available ({exc})")
-        else:
-            try:
-                path = write_workbook(self.cfg)
-                new.update(status="ok", error="", outputs=_file_entries([path], self.base))
-            except Exception as exc:  # noqa: BLE001
-                new.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        new["seconds"] = round(time.perf_counter() - t0, 3)
-        self.manifest.put(new)
-        self.manifest.save()
-        return Outcome(self.year, "workbook", "xlsx", new["status"] == "ok", True, reason, new["seconds"],
-                       new["error"], new["status"])
+
+            return [write_workbook(self.cfg)]
+
+        inputs = {**self.common(), "tables": _tables_hash(self.p, self.year)}
+        return self._step("workbook", "xlsx", inputs, {"year": self.year}, build)
 
     # -- front door
     def index(self) -> Outcome:
-        have = sorted(a.name for a in self._present())
+        present = self._present()
+        have = sorted(a.name for a in present)
         # the page lists the documents found on disk (with their size): they are inputs too
         docs = {r: cache.maybe_file_sha(self.base / r) for r in
                 sorted({"province.pdf", "quality.html", f"phu-luc-{self.year}.xlsx",
@@ -454,23 +447,14 @@ class YearJob:
         inputs = {**self.common(), "annexes": cache.json_hash(have), "documents": cache.json_hash(docs),
                   "tables": _tables_hash(self.p, self.year),
                   "other_years": cache.json_hash(_years_with_tables(self.p))}
-        entry = self.manifest.get("index")
-        reason = _decide(entry, inputs, self.base, self.force)
-        if reason is None:
-            return Outcome(self.year, "index", "index", True, False, "up to date")
-        t0 = time.perf_counter()
-        new = {"id": "index", "kind": "index", "name": "index", "key": cache.key_of(inputs), "inputs": inputs,
-               "parameters": {"year": self.year, "annexes": have}, "built_at": now()}
-        try:
+
+        def build():
             from .site import write_index
 
-            write_index(self.cfg, self._present())
-            new.update(status="ok", error="", outputs=_file_entries([self.base / "index.html"], self.base))
-        except Exception as exc:  # noqa: BLE001
-            new.update(status="failed", error=f"{type(exc).__name__}: {exc}", outputs=[])
-        new["seconds"] = round(time.perf_counter() - t0, 3)
-        self.manifest.put(new)
-        return Outcome(self.year, "index", "index", new["status"] == "ok", True, reason, new["seconds"], new["error"])
+            write_index(self.cfg, present)
+            return [self.base / "index.html"]
+
+        return self._step("index", "index", inputs, {"year": self.year, "annexes": have}, build)
 
     def _present(self) -> list[Annex]:
         """Every annex of the registry whose page is built and current (this run or before)."""
