@@ -216,3 +216,23 @@ print("rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None)
 """
     assert subprocess.run([sys.executable, "-c", late], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_users_file_permissions_not_the_temporary_files(tmp_path, umask, mode):
+    """Atomic writes go through a 0600 temporary file; the published file must end up
+    readable as any file the user creates (0666 less the umask): reviewers, web servers."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os, stat, sys
+os.umask({umask})
+from sipas.io import write_table, write_text
+import pandas as pd
+paths = [write_text(sys.argv[1] + "/a/page.html", "<html></html>"),
+         *write_table(pd.DataFrame({{"x": [1]}}), sys.argv[1] + "/t/table")]
+print(" ".join(oct(stat.S_IMODE(os.stat(p).st_mode)) for p in paths))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [oct(mode)] * 3

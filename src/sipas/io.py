@@ -11,11 +11,28 @@ from typing import Iterator
 import pandas as pd
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it to read it,
+    which a thread writing a file at that moment would notice)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
-    A reader never sees a half-written file: either the old one or the new one.
+    A reader never sees a half-written file: either the old one or the new one. The file
+    gets the permissions of any file the user creates (``0666`` less the umask), not the
+    owner-only mode of the temporary file, so reviewers and web servers can read it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +41,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
