@@ -15,7 +15,9 @@ import pandas as pd
 from .codebook import YearConfig
 from .errors import SipasError
 
-PROVENANCE = ("source_file", "source_row")  # where a row was read from: never estimated
+# the data contract's provenance columns: where a row was read from and what intake noted
+# of it; never estimated
+ORIGIN = ["source_file", "source_row", "flags"]
 
 
 def load_responses(cfg: YearConfig, columns: list[str] | None = None) -> pd.DataFrame:
@@ -31,7 +33,7 @@ def load_responses(cfg: YearConfig, columns: list[str] | None = None) -> pd.Data
 def estimation_columns(cfg: YearConfig, names: list[str]) -> list[str]:
     """The columns the tables are computed from: every column but the open comment (free
     text, quoted by the annexes, never estimated) and the provenance columns."""
-    skip = set(PROVENANCE) | ({cfg.methodology.comment.id} if cfg.methodology.comment else set())
+    skip = set(ORIGIN) | ({cfg.methodology.comment.id} if cfg.methodology.comment else set())
     return [c for c in names if c not in skip]
 
 

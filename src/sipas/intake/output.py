@@ -15,12 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..microdata import ORIGIN
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
           "commune", "interviewer", "interview_date"]
-ORIGIN = ["source_file", "source_row", "flags"]
 
 
 def processed_columns(cb: Codebook) -> list[tuple[str, pa.DataType, str]]:
