@@ -14,7 +14,7 @@ FORMATS ?= html,pdf,xlsx
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data validate report test bench clean lab
+.PHONY: help setup demo-data validate report test lint format bench clean lab
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,8 +40,14 @@ report: setup ## Demo data (DEMO=1), intake, tables, notebooks; HTML, PDF and Ex
 	$(SIPAS) run $(addprefix --year ,$(YEARS)) --formats $(FORMATS) $(if $(JOBS),--jobs $(JOBS))
 	@echo "Open outputs/index.html"
 
-test: setup ## Run the whole test suite
+test: lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest
+
+lint: setup ## ruff (rules in pyproject.toml); notebooks must carry no outputs (tests/test_notebooks.py)
+	$(BIN)/ruff check .
+
+format: setup ## Apply ruff's safe fixes (import order, pyupgrade)
+	$(BIN)/ruff check --fix .
 
 bench: setup ## Time sipas run against papermill + nbconvert on the demo year (minutes; not part of make test)
 	$(BIN)/python benchmarks/bench_batch.py $(if $(REPEAT),--repeat $(REPEAT))

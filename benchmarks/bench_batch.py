@@ -198,7 +198,7 @@ def smallest_provinces(k: int) -> list[str]:
 
     import numpy as np
 
-    from sipas.config import paths
+    from sipas.base.config import paths
     from sipas.demo.national import national_registry
     from sipas.demo.spec import load_demo_spec
 

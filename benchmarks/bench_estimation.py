@@ -30,7 +30,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from sipas.survey import SurveyDesign
+from sipas.estimation.survey import SurveyDesign
 
 ELEMENT_SIZES = (4, 5, 6, 3, 4)
 

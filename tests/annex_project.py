@@ -27,10 +27,10 @@ def published(demo: Path, base: Path) -> Path:
     shutil.copytree(demo / "outputs" / "2023" / "tables", root / "outputs" / "2023" / "tables", dirs_exist_ok=True)
     if (demo / "outputs" / "2023" / "quality.html").is_file():
         shutil.copy2(demo / "outputs" / "2023" / "quality.html", root / "outputs" / "2023" / "quality.html")
-    from sipas.config import paths
+    from sipas.base.config import paths
     from sipas.demo import write_demo_data
+    from sipas.estimation.tables import write_tables
     from sipas.intake import run_intake
-    from sipas.tables import write_tables
 
     p = paths(root)  # in-process (the CLI path is tested elsewhere): saves interpreter starts
     write_demo_data(2022, paths=p)
@@ -49,13 +49,13 @@ def published(demo: Path, base: Path) -> Path:
 
 
 def _render(root: Path) -> None:
-    from sipas import charts
-    from sipas.annex import province_page, unit_page
-    from sipas.codebook import YearConfig
-    from sipas.config import paths
-    from sipas.io import write_text
-    from sipas.report import Report
-    from sipas.site import write_index, write_site_index
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import paths
+    from sipas.base.io import write_text
+    from sipas.publishing import charts
+    from sipas.publishing.annex import province_page, unit_page
+    from sipas.publishing.report import Report
+    from sipas.publishing.site import write_index, write_site_index
 
     charts.set_theme()
     p = paths(root)

@@ -10,9 +10,9 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from sipas import fmt
-from sipas.annex import UnitAnnex, province_page, unit_page
-from sipas.report import Report, redact, table_html
+from sipas.base import formats as fmt
+from sipas.publishing.annex import UnitAnnex, province_page, unit_page
+from sipas.publishing.report import Report, redact, table_html
 
 from .annex_project import DISTRICT, UNIT, published
 
@@ -99,7 +99,7 @@ def _tests_table(rep: Report, significant: bool) -> pd.DataFrame:
 
 @pytest.mark.parametrize("significant", [True, False])
 def test_wording_follows_the_test_table(root, significant):
-    from sipas import narrative
+    from sipas.publishing import narrative
 
     rep = Report(2023, root)
     rep._tests_raw = _tests_table(rep, significant)
@@ -134,9 +134,9 @@ def test_front_doors_link_every_format(root):
     out = root / "outputs" / "2023"
     (out / "units" / f"{UNIT}.pdf").write_bytes(b"%PDF-1.4\n")
     (out / "phu-luc-2023.xlsx").write_bytes(b"x")
-    from sipas.codebook import YearConfig
-    from sipas.config import paths
-    from sipas.site import write_index, write_site_index
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import paths
+    from sipas.publishing.site import write_index, write_site_index
 
     write_index(YearConfig(2023, paths(root)))
     write_site_index(paths(root))

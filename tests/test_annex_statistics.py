@@ -9,10 +9,11 @@ import re
 import pandas as pd
 import pytest
 
-from sipas import annex, fmt
-from sipas.annex import ProvinceReport
-from sipas.report import Report
-from sipas.tables import read_table
+from sipas.base import formats as fmt
+from sipas.estimation.tables import read_table
+from sipas.publishing import annex
+from sipas.publishing.annex import ProvinceReport
+from sipas.publishing.report import Report
 
 from .annex_project import UNIT, published
 
@@ -32,7 +33,7 @@ def test_province_report_shows_the_statistics(root):
     for h in ("Độ tin cậy của thang đo (Cronbach's alpha)", "Các yếu tố gắn với sự hài lòng chung",
               "Độ chắc chắn của thứ hạng"):
         assert h in text, h
-    from sipas.config import paths
+    from sipas.base.config import paths
     p = paths(root)
     rel = read_table(2023, "reliability", p)
     e1 = rel[(rel.unit_id == "province") & (rel.item_id == "e1")].iloc[0]

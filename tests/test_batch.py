@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sipas import executor
-from sipas.executor import AnnexTask, run_task
+from sipas.running import executor
+from sipas.running.executor import AnnexTask, run_task
 
 
 def _nb(path: Path, *cells: str) -> Path:
@@ -34,7 +34,7 @@ def _task(tmp: Path, nb: Path, name: str, **kw) -> AnnexTask:
 LEAKY = """
 import os, random, sys, warnings
 import matplotlib, matplotlib.pyplot as plt, numpy as np, pandas as pd
-import sipas.fmt
+import sipas.base.formats
 leaked_variable = 42
 matplotlib.rcParams["lines.linewidth"] = 7.5
 matplotlib.rcParams["font.size"] = 23
@@ -44,7 +44,7 @@ os.environ["SIPAS_LEAK"] = "1"
 os.chdir("/")
 sys.path.append("/leak")
 warnings.simplefilter("error")
-sipas.fmt.pct = lambda *a, **k: "LEAK"
+sipas.base.formats.pct = lambda *a, **k: "LEAK"
 fig = plt.figure()
 from IPython import get_ipython
 get_ipython().run_line_magic("config", "InlineBackend.figure_formats = ['svg']")
@@ -53,7 +53,7 @@ get_ipython().run_line_magic("config", "InlineBackend.figure_formats = ['svg']")
 CHECK = """
 import os, random, sys, warnings
 import matplotlib, matplotlib.pyplot as plt, numpy as np, pandas as pd
-import sipas.fmt
+import sipas.base.formats
 assert "leaked_variable" not in globals(), "variable leaked"
 assert matplotlib.rcParams["lines.linewidth"] != 7.5, "rcParam leaked"
 assert matplotlib.rcParams["font.size"] != 23, "rcParam leaked"
@@ -61,7 +61,7 @@ assert pd.get_option("display.max_rows") != 3, "pandas option leaked"
 assert os.environ.get("SIPAS_LEAK") is None, "environment leaked"
 assert os.getcwd() != "/", "working folder leaked"
 assert "/leak" not in sys.path, "sys.path leaked"
-assert sipas.fmt.pct(0.5) != "LEAK", "monkeypatch leaked"
+assert sipas.base.formats.pct(0.5) != "LEAK", "monkeypatch leaked"
 assert plt.get_fignums() == [], "open figure leaked"
 from IPython import get_ipython
 from matplotlib_inline.backend_inline import InlineBackend
@@ -127,7 +127,7 @@ def test_timeout_stops_the_notebook_and_the_next_one_runs(warm):
 def test_pdf_goes_through_sipas_pdf_and_its_absence_is_reported(warm, monkeypatch):
     page = warm / "page.html"
     page.write_text("<html><body>x</body></html>", encoding="utf-8")
-    fake = types.ModuleType("sipas.pdf")
+    fake = types.ModuleType("sipas.publishing.pdf")
 
     class PdfUnavailable(RuntimeError):
         pass
@@ -138,10 +138,10 @@ def test_pdf_goes_through_sipas_pdf_and_its_absence_is_reported(warm, monkeypatc
         raise PdfUnavailable("no renderer on this machine")
 
     fake.render_pdf = unavailable
-    monkeypatch.setitem(sys.modules, "sipas.pdf", fake)
-    import sipas
+    monkeypatch.setitem(sys.modules, "sipas.publishing.pdf", fake)
+    import sipas.publishing
 
-    monkeypatch.setattr(sipas, "pdf", fake, raising=False)
+    monkeypatch.setattr(sipas.publishing, "pdf", fake, raising=False)
     task = AnnexTask(2023, "p", "unused.ipynb", {}, str(page), str(warm / "p.ipynb"), str(warm / "logs" / "p.log"),
                      "p", steps=("pdf",), pdf=str(warm / "p.pdf"))
     res = run_task(task)
@@ -158,10 +158,10 @@ def test_pdf_goes_through_sipas_pdf_and_its_absence_is_reported(warm, monkeypatc
 
 def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
     """An annex executed after two others in a warm kernel == the same annex in a new kernel."""
-    from sipas.batch import YearJob, plan
-    from sipas.cache import source_hash, versions
-    from sipas.codebook import YearConfig
-    from sipas.config import paths
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import paths
+    from sipas.running.batch import YearJob, plan
+    from sipas.running.cache import source_hash, versions
 
     cfg = YearConfig(2023, paths(demo))
     annexes = {a.name: a for a in plan(cfg, ["so-tu-phap", "tam-duong"])}
@@ -193,7 +193,7 @@ def test_sipas_processes_skip_the_slow_iri_checker_and_still_validate_notebooks(
 
     code = """
 import sys
-from sipas.fastimport import skip_slow_optional_imports
+from sipas.running.fastimport import skip_slow_optional_imports
 skip_slow_optional_imports()
 import nbformat
 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
@@ -210,7 +210,7 @@ print(repr(sys.modules.get("rfc3987_syntax", "absent")))  # None: marked absent,
     assert out == ["rejected", "None"]
     late = """
 import sys, jsonschema
-from sipas.fastimport import skip_slow_optional_imports
+from sipas.running.fastimport import skip_slow_optional_imports
 skip_slow_optional_imports()
 print("rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None)
 """
@@ -228,7 +228,7 @@ def test_outputs_get_the_users_file_permissions_not_the_temporary_files(tmp_path
     code = f"""
 import os, stat, sys
 os.umask({umask})
-from sipas.io import write_table, write_text
+from sipas.base.io import write_table, write_text
 import pandas as pd
 paths = [write_text(sys.argv[1] + "/a/page.html", "<html></html>"),
          *write_table(pd.DataFrame({{"x": [1]}}), sys.argv[1] + "/t/table")]

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sipas import cache
-from sipas.batch import YearJob, plan
-from sipas.codebook import YearConfig
-from sipas.config import paths
-from sipas.tables import write_tables
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
+from sipas.estimation.tables import write_tables
+from sipas.running import cache
+from sipas.running.batch import YearJob, plan
 
 from .demo_project import copy_project, sipas
 
@@ -146,7 +146,7 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
 def test_tables_are_keyed_on_what_they_read(demo, tmp_path):
     """The tables step reads the estimation frame (no comment, no provenance columns) and
     the previous year's when the change tests use it; its key follows exactly that."""
-    from sipas.microdata import estimation_frame, estimation_hash
+    from sipas.base.microdata import estimation_frame, estimation_hash
 
     root = project(demo, tmp_path / "t")
     shutil.rmtree(root / "outputs")

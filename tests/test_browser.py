@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from sipas import pdf
-from sipas.report import Report
+from sipas.publishing import pdf
+from sipas.publishing.report import Report
 
 from .annex_project import DISTRICT, SCREENSHOTS, UNIT, published
 

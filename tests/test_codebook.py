@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from sipas.codebook import load_crosswalk, load_methodology, load_registry, load_year
-from sipas.config import paths
-from sipas.errors import ConfigError
+from sipas.base.codebook import load_crosswalk, load_methodology, load_registry, load_year
+from sipas.base.config import paths
+from sipas.base.errors import ConfigError
 
 from .conftest import REPO
 

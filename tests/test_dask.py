@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sipas import cache
+from sipas.running import cache
 
 from .demo_project import sipas
 from .test_batch_incremental import project

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import yaml
 
-from sipas.codebook import Methodology, YearConfig, load_year
-from sipas.config import paths as make_paths
+from sipas.base.codebook import Methodology, YearConfig, load_year
+from sipas.base.config import paths as make_paths
+from sipas.base.errors import ConfigError
 from sipas.demo import demo_survey, generate, load_demo_spec, sample_sizes, to_csv_bytes, write_demo_data
-from sipas.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 YEARS = (2022, 2023)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sipas import fmt
-from sipas.codebook import YearConfig
-from sipas.config import paths
+from sipas.base import formats as fmt
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
 
 from .demo_project import copy_project, sipas
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from sipas.codebook import YearConfig
-from sipas.config import paths
-from sipas.excel import read_sheet, write_workbook
-from sipas.tables import read_table
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
+from sipas.estimation.tables import read_table
+from sipas.publishing.excel import read_sheet, write_workbook
 
 from .annex_project import published
 

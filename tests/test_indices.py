@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from sipas.codebook import YearConfig
-from sipas.config import paths
-from sipas.indices import COLUMNS, compute_indices
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
+from sipas.estimation.indices import COLUMNS, compute_indices
 
 from .conftest import tiny_responses
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sipas.codebook import load_year
+from sipas.base.codebook import load_year
 from sipas.intake import run_intake, samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_fatal_error_leaves_previous_output(tmp_path, cfg, rows):
     files = sorted(p for d in ("data/processed", "outputs") for p in (root / d).rglob("*") if p.is_file())
     before = {p: p.read_bytes() for p in files}
     (raw / "hong.xlsx").write_bytes(b"not a workbook")
-    from sipas.errors import SipasError
+    from sipas.base.errors import SipasError
 
     with pytest.raises(SipasError, match="hong.xlsx"):
         run_intake(YEAR, root=root)
@@ -95,7 +95,7 @@ def test_unknown_methodology_is_fatal(tmp_path):
     root = project(tmp_path, "p")
     reg = root / "params/units/2023.yaml"
     reg.write_text(reg.read_text("utf-8").replace("methodology: sipas-2017", "methodology: sipas-2099"), "utf-8")
-    from sipas.errors import SipasError
+    from sipas.base.errors import SipasError
 
     with pytest.raises(SipasError, match="unknown methodology 'sipas-2099'"):
         run_intake(YEAR, root=root)

@@ -6,9 +6,10 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from sipas.codebook import load_year
+from sipas.base.codebook import load_year
 from sipas.intake import Codebook
 from sipas.intake.mapping import parse_date
 from sipas.intake.normalize import header_key, strip_diacritics

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sipas.codebook import load_year
+from sipas.base.codebook import load_year
 from sipas.intake import Codebook, processed_schema, run_intake, samples
 from sipas.intake.output import processed_columns
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sipas.codebook import YearConfig
-from sipas.config import paths as make_paths
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths as make_paths
 
 from .demo_project import REPO, sipas
 
@@ -37,8 +37,8 @@ def project(tmp_path_factory) -> Path:
         reg["previous_year"] = None
         path.write_text(yaml.safe_dump(reg, allow_unicode=True, sort_keys=False), "utf-8")
     from sipas.demo import write_demo_data
+    from sipas.estimation.tables import write_tables
     from sipas.intake import run_intake
-    from sipas.tables import write_tables
 
     p = make_paths(root)
     for year in SUBSET:

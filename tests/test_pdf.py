@@ -8,8 +8,9 @@ import unicodedata
 
 import pytest
 
-from sipas import fmt, pdf
-from sipas.report import Report
+from sipas.base import formats as fmt
+from sipas.publishing import pdf
+from sipas.publishing.report import Report
 
 from .annex_project import DISTRICT, UNIT, published
 

@@ -1,4 +1,4 @@
-"""Rank intervals by the Rao-Wu rescaling bootstrap (sipas.ranks) on the committed demo
+"""Rank intervals by the Rao-Wu rescaling bootstrap (sipas.estimation.ranks) on the committed demo
 subset (tests/reference/sipas_demo_2023.csv: three departments, three districts)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sipas.indices import compute_indices, survey_design
-from sipas.ranks import RANK_COLUMNS, bootstrap_factors, distinguishable, ranks_table
+from sipas.estimation.indices import compute_indices, survey_design
+from sipas.estimation.ranks import RANK_COLUMNS, bootstrap_factors, distinguishable, ranks_table
 
 from .test_survey_indices import cfg, data  # noqa: F401  (shared fixtures)
 

@@ -1,5 +1,5 @@
-"""Cronbach's alpha (sipas.reliability) and design-based logistic regression
-(sipas.drivers) against R.
+"""Cronbach's alpha (sipas.estimation.reliability) and design-based logistic regression
+(sipas.estimation.drivers) against R.
 
 Reference: tests/reference/stats_reference.csv, written by make_stats_reference.R
 (psych 2.2.9 ``alpha``; survey 4.1 ``svyglm(family=quasibinomial)``) from the committed
@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from sipas.drivers import DRIVER_COLUMNS, drivers_table, element_shares, logistic
-from sipas.errors import SipasError
-from sipas.reliability import RELIABILITY_COLUMNS, cronbach_alpha, feldt_interval, reliability_table
-from sipas.significance import satisfied_overall
-from sipas.survey import SurveyDesign
+from sipas.base.errors import SipasError
+from sipas.estimation.drivers import DRIVER_COLUMNS, drivers_table, element_shares, logistic
+from sipas.estimation.reliability import RELIABILITY_COLUMNS, cronbach_alpha, feldt_interval, reliability_table
+from sipas.estimation.significance import satisfied_overall
+from sipas.estimation.survey import SurveyDesign
 
 from .test_survey_indices import REF, cfg, data  # noqa: F401  (shared fixtures)
 
@@ -171,7 +171,7 @@ def test_drivers_match_svyglm(sref, data, cfg):
 
 
 def test_drivers_outcome_is_satisfied_overall(data, cfg):
-    from sipas.drivers import _satisfied
+    from sipas.estimation.drivers import _satisfied
     np.testing.assert_array_equal(_satisfied(element_shares(data, cfg), 0.5),
                                   satisfied_overall(data, cfg).to_numpy())
 

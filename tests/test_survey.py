@@ -1,4 +1,4 @@
-"""sipas.survey against R's survey package (reference values: tests/reference/).
+"""sipas.estimation.survey against R's survey package (reference values: tests/reference/).
 
 The numbers come from tests/reference/make_reference.R (survey 4.1.1), which also
 exported the data read here; R is not needed to run these tests. Tolerances: point
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sipas.errors import SipasError
-from sipas.survey import COLUMNS, SurveyDesign, difference, interval
+from sipas.base.errors import SipasError
+from sipas.estimation.survey import COLUMNS, SurveyDesign, difference, interval
 
 REF = Path(__file__).parent / "reference"
 EST, SE, P = 1e-9, 1e-8, 1e-9

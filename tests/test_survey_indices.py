@@ -19,10 +19,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from sipas.codebook import YearConfig
-from sipas.config import paths
-from sipas.indices import (COLUMNS, FLAG_REVIEW, FLAG_SUPPRESS, compute_indices, flag_footnote,
-                           reliability_flag, survey_design)
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
+from sipas.estimation.indices import (
+    COLUMNS,
+    FLAG_REVIEW,
+    FLAG_SUPPRESS,
+    compute_indices,
+    flag_footnote,
+    reliability_flag,
+    survey_design,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 REF = Path(__file__).parent / "reference"

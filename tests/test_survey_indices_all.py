@@ -13,10 +13,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from .test_survey_indices import (REF, cfg, tables,  # noqa: F401  (fixtures, resolved against this module's data)
-                                  test_criterion_intervals_and_deff_match_r,
-                                  test_every_unit_and_weighted_scope_matches_r,
-                                  test_rao_scott_per_unit_matches_r, test_unit_mean_scopes_match_r)
+from .test_survey_indices import (  # noqa: F401  (fixtures, resolved against this module's data)
+    REF,
+    cfg,
+    tables,
+    test_criterion_intervals_and_deff_match_r,
+    test_every_unit_and_weighted_scope_matches_r,
+    test_rao_scott_per_unit_matches_r,
+    test_unit_mean_scopes_match_r,
+)
 
 __all__ = ["test_criterion_intervals_and_deff_match_r", "test_every_unit_and_weighted_scope_matches_r",
            "test_rao_scott_per_unit_matches_r", "test_unit_mean_scopes_match_r"]

@@ -1,4 +1,4 @@
-"""sipas.significance: tests table, multiple testing, and R reference values
+"""sipas.estimation.significance: tests table, multiple testing, and R reference values
 (tests/reference/sipas_reference.csv, make_sipas_reference.R) on the demo subset."""
 
 from __future__ import annotations
@@ -8,10 +8,17 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from sipas.errors import SipasError
-from sipas.indices import compute_indices
-from sipas.significance import (TEST_COLUMNS, adjust_pvalues, association_tests, change_tests,
-                                peer_tests, satisfied_overall, significance_table)
+from sipas.base.errors import SipasError
+from sipas.estimation.indices import compute_indices
+from sipas.estimation.significance import (
+    TEST_COLUMNS,
+    adjust_pvalues,
+    association_tests,
+    change_tests,
+    peer_tests,
+    satisfied_overall,
+    significance_table,
+)
 
 from .test_survey_indices import REF, cfg, data, ref  # noqa: F401  (shared fixtures)
 

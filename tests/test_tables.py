@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sipas.codebook import YearConfig
-from sipas.config import paths
-from sipas.tables import expectations_table, perceptions_table, profile_table, sample_table
+from sipas.base.codebook import YearConfig
+from sipas.base.config import paths
+from sipas.estimation.tables import expectations_table, perceptions_table, profile_table, sample_table
 
 from .conftest import tiny_responses
 

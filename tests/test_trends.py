@@ -1,4 +1,4 @@
-"""Trends across years (sipas.trends): a methodology change is never tested across,
+"""Trends across years (sipas.publishing.trends): a methodology change is never tested across,
 comparable units are, crosswalk areas are formed from the right units, and the annex
 says that comparisons are made only within a comparable method and unit.
 
@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from sipas.codebook import load_crosswalk, load_year
-from sipas.config import paths as make_paths
-from sipas.errors import SipasError
-from sipas.trends import TrendsAnnex, parse_years, trends_page, trends_table
+from sipas.base.codebook import load_crosswalk, load_year
+from sipas.base.config import paths as make_paths
+from sipas.base.errors import SipasError
+from sipas.publishing.trends import TrendsAnnex, parse_years, trends_page, trends_table
 
 REPO = Path(__file__).resolve().parents[1]
 YEARS = (2022, 2023, 2025)
@@ -150,7 +150,7 @@ def test_parse_years_and_missing_table(project, tmp_path):
 
 def test_batch_trends_step_is_incremental(project):
     """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs change."""
-    from sipas.batch import trends_step
+    from sipas.running.batch import trends_step
 
     root, _ = project
     shutil.copytree(REPO / "notebooks", root / "notebooks", dirs_exist_ok=True)

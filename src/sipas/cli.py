@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .errors import SipasError
+from sipas.base.errors import SipasError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +29,7 @@ def cli() -> None:
 @click.option("--provinces", type=int, default=None, help="With --national: only the first K provinces.")
 def demo_data(years: tuple[int, ...], seed: int | None, national: bool, provinces: int | None) -> None:
     """Generate the seeded demo survey files into data/raw/<year>/."""
-    from .demo import write_demo_data, write_national_demo
+    from sipas.demo import write_demo_data, write_national_demo
 
     for year in years:
         written = (write_national_demo(year, provinces=provinces, seed=seed) if national
@@ -44,7 +44,7 @@ def demo_data(years: tuple[int, ...], seed: int | None, national: bool, province
               help="Raw file(s) to read (default: every file under data/raw/<year>/).")
 def validate(year: int, inputs: tuple[str, ...]) -> None:
     """Read, map and validate a year's raw files into data/processed/<year>/."""
-    from .intake import run_intake
+    from sipas.intake import run_intake
 
     result = run_intake(year, inputs=list(inputs) or None)
     click.echo(result.summary())
@@ -54,7 +54,7 @@ def validate(year: int, inputs: tuple[str, ...]) -> None:
 @click.option("--year", type=int, required=True)
 def estimate(year: int) -> None:
     """Compute the tidy result tables into outputs/<year>/tables/."""
-    from .tables import write_tables
+    from sipas.estimation.tables import write_tables
 
     for path in write_tables(year):
         click.echo(f"wrote {path}")
@@ -100,7 +100,7 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
     exit code 0 only when every requested artefact was produced.
     """
-    from .batch import FORMATS, run_years, watch_years
+    from sipas.running.batch import FORMATS, run_years, watch_years
 
     fmts = [f.lower() for f in _split((formats,))]
     bad = [f for f in fmts if f not in FORMATS]
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     # not oversubscribe the cores
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from .fastimport import skip_slow_optional_imports
+    from sipas.running.fastimport import skip_slow_optional_imports
 
     skip_slow_optional_imports()
     try:

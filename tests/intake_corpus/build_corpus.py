@@ -10,12 +10,10 @@ how they were made and regenerates them byte for byte.
 
 from __future__ import annotations
 
-import io
 import unicodedata
-import zipfile
 from pathlib import Path
 
-from sipas.codebook import load_year
+from sipas.base.codebook import load_year
 from sipas.intake import samples
 
 HERE = Path(__file__).resolve().parent
@@ -217,7 +215,7 @@ def build() -> dict[str, bytes]:
     files["empty.csv"] = b""
     files["blank_lines.csv"] = b"\r\n\r\n  \r\n"
     files["header_only.csv"] = lines[0].encode("utf-8")
-    files["no_header.csv"] = "Báo cáo tổng hợp\r\nSố phiếu;120\r\nGhi chú;không có\r\n".encode("utf-8")
+    files["no_header.csv"] = "Báo cáo tổng hợp\r\nSố phiếu;120\r\nGhi chú;không có\r\n".encode()
     files["missing_respondent_id.csv"] = text(header_map={"respondent_id": "Ghi chú"}).encode("utf-8")
     files["missing_criterion.csv"] = text(header_map={"c3_2": "C3_2_cu"}).encode("utf-8")
     files["duplicate_header.csv"] = text(header_map={"interviewer": "Mã phiếu"}).encode("utf-8")
@@ -231,7 +229,7 @@ def build() -> dict[str, bytes]:
     files["old_excel.xls"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
     files["xls_renamed.xlsx"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
     files["truncated.xlsx"] = xlsx(merged_header)[:400]
-    files["not_a_workbook.xlsx"] = "Mã phiếu,Đơn vị\r\n".encode("utf-8")
+    files["not_a_workbook.xlsx"] = "Mã phiếu,Đơn vị\r\n".encode()
     files["no_usable_sheet.xlsx"] = xlsx(instructions_only)
     files["missing_column_sheet.xlsx"] = xlsx(missing_column_sheet)
     files["corrupt.sav"] = b"$FL2@(#) IBM SPSS STATISTICS" + bytes(40)

@@ -15,8 +15,10 @@ import json
 import os
 from pathlib import Path
 
-from ..codebook import YearConfig
-from ..config import Paths, paths as default_paths
+from sipas.base.codebook import YearConfig
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+
 from .generate import DemoSurvey, generate, sample_sizes, strip_accents
 from .spec import DemoSpec, load_demo_spec
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from ..codebook import Fields, Methodology, Settings, Variable, YearRegistry
+from sipas.base.codebook import Fields, Methodology, Settings, Variable, YearRegistry
+
 from .spec import DemoSpec, ProfileDist
 
 GENERATOR_VERSION = 1
@@ -226,7 +227,6 @@ def generate(
     unit_idx, commune_idx, interviewer, date_idx, spare_flag = (
         a[order] for a in (unit_idx, commune_idx, interviewer, date_idx, spare_flag))
     M = len(unit_idx)
-    unit_type = np.array([u.type for u in units])[unit_idx]
 
     # --- respondent profile
     profile_vals: dict[str, np.ndarray] = {}     # category: index into categories; integer: value
@@ -412,7 +412,6 @@ def generate(
                 return int(i)
         raise RuntimeError("demo generator ran out of rows for bad records")
 
-    text_override: dict[tuple[int, int], str] = {}     # (row, column index) -> text
     date_override: dict[int, str] = {}
     profile_override: dict[tuple[int, str], str] = {}
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..codebook import _read_yaml
-from ..config import Paths, paths as default_paths
-from ..errors import ConfigError
+from sipas.base.codebook import _read_yaml
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.base.errors import ConfigError
+
 from .spec import National, load_demo_spec
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..codebook import _parse, _read_yaml
-from ..config import Paths, paths as default_paths
+from sipas.base.codebook import _parse, _read_yaml
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
 
 
 class _M(BaseModel):
@@ -30,7 +31,7 @@ class Latent(_M):
     cuts_below: list[float] = Field([-1.1, -0.9], min_length=1)
 
     @model_validator(mode="after")
-    def _check(self) -> "Latent":
+    def _check(self) -> Latent:
         if any(c <= 0 for c in self.cuts_above) or any(c >= 0 for c in self.cuts_below):
             raise ValueError("cuts_above must be positive steps and cuts_below negative steps")
         return self
@@ -50,7 +51,7 @@ class Levels(_M):
     changes: dict[int, dict[str, float]] = {}
 
     @model_validator(mode="after")
-    def _check(self) -> "Levels":
+    def _check(self) -> Levels:
         if "other" not in self.default:
             raise ValueError("levels.default needs an 'other' entry for unit types not listed")
         for uid, v in self.units.items():
@@ -142,7 +143,7 @@ class Personal(_M):
     email_domains: list[str] = ["gmail.com"]
 
     @model_validator(mode="after")
-    def _check(self) -> "Personal":
+    def _check(self) -> Personal:
         for name in ("family_names", "middle_names", "given_names"):
             if "default" not in getattr(self, name):
                 raise ValueError(f"personal.{name} needs a 'default' entry")

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..codebook import YearConfig
-from ..config import Paths, paths as default_paths
+from sipas.base.codebook import YearConfig
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+
 from .mapping import CRITERION, Codebook
 from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
-from .readers import SUPPORTED, IntakeError, read_file
+from .readers import IntakeError, read_file
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
 from .validate import Record, RowMapper, TableMap, add_flags, check_duplicates, header_score, map_table
@@ -102,7 +104,7 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     (``responses.parquet``, ``quarantine.xlsx``, ``validation.json``) and
     ``outputs/<year>/quality.html``. Files are written only when everything succeeded.
 
-    Raises :class:`sipas.errors.SipasError` for a problem the analyst must fix.
+    Raises :class:`sipas.base.errors.SipasError` for a problem the analyst must fix.
     """
     p = paths or default_paths(root)
     cfg = YearConfig(year, p)

@@ -1,7 +1,7 @@
 """The codebook seen from a raw file: which header is which question, and what each
 answer means.
 
-Built once per year from :class:`sipas.codebook.YearConfig` (methodology, fields,
+Built once per year from :class:`sipas.base.codebook.YearConfig` (methodology, fields,
 registry); nothing here knows a question by name except the admin ids of
 ``params/fields.yaml`` (respondent_id, unit_id, commune, interviewer, interview_date).
 """
@@ -13,8 +13,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..codebook import Unit, YearConfig
-from ..errors import ConfigError
+from sipas.base.codebook import Unit, YearConfig
+from sipas.base.errors import ConfigError
+
 from .normalize import Lookup, as_number, clean_text, header_key, is_blank, nfc
 
 # Column kinds, in the order the processed table lists them.
@@ -59,7 +60,7 @@ class Codebook:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_config(cls, cfg: YearConfig) -> "Codebook":
+    def from_config(cls, cfg: YearConfig) -> Codebook:
         cb = cls(cfg)
         m, f = cfg.methodology, cfg.fields
         for v in f.admin:

@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..microdata import ORIGIN
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .rules import FLAG, REASON
 

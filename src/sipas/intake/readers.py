@@ -8,7 +8,7 @@ rows of raw cell values, each row with its origin).
   header and merged cells (header or data) are handled.
 * ``.sav``: SPSS, with value labels and user-missing values kept.
 
-Fatal problems raise :class:`IntakeError` (a :class:`sipas.errors.SipasError`).
+Fatal problems raise :class:`IntakeError` (a :class:`sipas.base.errors.SipasError`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ..errors import SipasError
+from sipas.base.errors import SipasError
+
 from .normalize import is_blank, nfc
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import jinja2
 
-from .. import fmt
-from ..codebook import YearConfig
+from sipas.base import formats as fmt
+from sipas.base.codebook import YearConfig
 
 MAX_ROWS_LISTED = 500
 

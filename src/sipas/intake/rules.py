@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import ConfigError
+from sipas.base.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import io
 import random
 from pathlib import Path
 
-from ..codebook import YearConfig
+from sipas.base.codebook import YearConfig
 
 
 def headers(cfg: YearConfig) -> list[tuple[str, str]]:

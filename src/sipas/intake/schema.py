@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from ..codebook import YearConfig
+from sipas.base.codebook import YearConfig
+
 from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .output import processed_columns
 

@@ -8,8 +8,18 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from .mapping import (ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERCEPTION, PERSONAL, PROFILE,
-                      Codebook, parse_date)
+from .mapping import (
+    ADMIN,
+    ANSWER_KINDS,
+    COMMENT,
+    CRITERION,
+    EXPECTATION,
+    PERCEPTION,
+    PERSONAL,
+    PROFILE,
+    Codebook,
+    parse_date,
+)
 from .normalize import clean_text, is_blank, nfc
 from .readers import IntakeError, RawTable
 from .rules import ORDER, IntakeRules

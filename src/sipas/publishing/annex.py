@@ -2,8 +2,8 @@
 
 The notebooks call one method per section and show what it returns, so that an analyst
 can reorder, drop or add sections in JupyterLab while the logic stays here, tested.
-Every number comes from :class:`sipas.report.Report`; every sentence from
-:mod:`sipas.narrative`; free text is escaped (:func:`sipas.report.comments_html`).
+Every number comes from :class:`sipas.publishing.report.Report`; every sentence from
+:mod:`sipas.publishing.narrative`; free text is escaped (:func:`sipas.publishing.report.comments_html`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from . import charts, fmt, narrative
-from .indices import PROVINCE_ID, group_id
-from .report import (Report, lc, comments_html, figure_html, flag_note, heading, paragraphs, table_html)
+from sipas.base import formats as fmt
+from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.publishing import charts, narrative
+from sipas.publishing.report import Report, comments_html, figure_html, flag_note, heading, lc, paragraphs, table_html
 
 TITLE = "Kết quả đo lường sự hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước"
 
@@ -489,7 +489,7 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
 
 def _stat_table(rep: Report, name: str) -> pd.DataFrame | None:
     """An optional table of the year (``outputs/<year>/tables/<name>``), None if absent."""
-    from .report import _read
+    from sipas.publishing.report import _read
 
     t = _read(rep.paths.tables(rep.year) / name)
     return t if t is not None and len(t) else None
@@ -645,7 +645,7 @@ FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số li�
 def unit_page(rep: Report, unit_id: str) -> str:
     """A unit's annex as a finished page without going through a notebook (the same
     sections, the same house page): for previews, tests and fast re-rendering."""
-    from .render import page
+    from sipas.publishing.render import page
 
     a = UnitAnnex(rep.year, unit_id, rep=rep)
     return page(f"{a.u.name} — năm {rep.year}", a.html(), kicker=KICKER.format(province=rep.province, year=rep.year),
@@ -653,7 +653,7 @@ def unit_page(rep: Report, unit_id: str) -> str:
 
 
 def province_page(rep: Report) -> str:
-    from .render import page
+    from sipas.publishing.render import page
 
     r = ProvinceReport(rep.year, rep=rep)
     return page(f"Báo cáo toàn tỉnh {rep.province} năm {rep.year}", r.html(),

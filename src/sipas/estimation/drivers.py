@@ -15,7 +15,7 @@ statsmodels' own GLM standard errors (with ``freq_weights`` or ``var_weights``) 
 *not* design-based and are not used.
 
 The SIPAS drivers (:func:`drivers_table`). The questionnaire has no overall-satisfaction
-question; "satisfied overall" (:func:`sipas.significance.satisfied_overall`) is the
+question; "satisfied overall" (:func:`sipas.estimation.significance.satisfied_overall`) is the
 respondent's own index >= 0.5, a function of the element answers. Regressing it on the
 element indices would fit a definition (perfect separation), so:
 
@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .codebook import YearConfig
-from .errors import SipasError
-from .indices import _answers, survey_design
-from .survey import SurveyDesign, _check_level
+from sipas.base.codebook import YearConfig
+from sipas.base.errors import SipasError
+from sipas.estimation.indices import _answers, survey_design
+from sipas.estimation.survey import SurveyDesign, _check_level
 
 COEF_COLUMNS = ["term", "variable", "category", "reference", "coef", "se", "t", "df", "p_value",
                 "odds_ratio", "ci_low", "ci_high", "n", "converged"]

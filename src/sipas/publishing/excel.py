@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import fmt
-from .codebook import YearConfig
-from .indices import PROVINCE_ID, group_id
-from .io import atomic_path
-from .report import lc
-from .tables import read_table
+from sipas.base import formats as fmt
+from sipas.base.codebook import YearConfig
+from sipas.base.io import atomic_path
+from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.estimation.tables import read_table
+from sipas.publishing.report import lc
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]
 PCT_FORMAT = "0.00%"
@@ -203,8 +203,8 @@ def write_workbook(cfg: YearConfig) -> Path:
     notes = wb.create_sheet("Ghi chú")
     import re
 
-    from .narrative import method_note
-    from .report import Report
+    from sipas.publishing.narrative import method_note
+    from sipas.publishing.report import Report
 
     lines = [f"Phụ lục kết quả khảo sát sự hài lòng năm {cfg.year}, tỉnh {province}.",
              f"Phương pháp: {method.title}.",

@@ -8,7 +8,7 @@ rename them. :func:`run_task` never raises: it returns an :class:`AnnexResult`.
 Warm kernels
     Each worker (a process of the local pool, or a thread of a Dask worker) keeps one
     started IPython kernel. The kernel pre-imports pandas, matplotlib, seaborn and the
-    ``sipas`` modules once (:mod:`sipas.kernel_state`); before every annex it is reset
+    ``sipas`` modules once (:mod:`sipas.running.kernel_state`); before every annex it is reset
     to that state (user namespace, execution counter, matplotlib rcParams and figures,
     pandas options, random states, working folder, environment, ``sipas`` module
     attributes). A kernel is replaced after a failure, a timeout, a dead kernel, or
@@ -40,9 +40,9 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 KERNEL_NAME = "python3"
 START_ATTEMPTS = 3
@@ -86,7 +86,7 @@ class AnnexResult:
     seconds: float
     outputs: dict = field(default_factory=dict)  # kind -> {"path", "sha256", "bytes"}
     error: str = ""  # one line for the summary ("cell 4 [3]: AssertionError: ...")
-    pdf_unavailable: str = ""  # reason, when sipas.pdf could not render
+    pdf_unavailable: str = ""  # reason, when sipas.publishing.pdf could not render
     timings: dict = field(default_factory=dict)
     worker: str = ""
 
@@ -96,7 +96,7 @@ class AnnexResult:
 
 
 def file_entry(path: str | os.PathLike) -> dict:
-    from .cache import file_sha
+    from sipas.running.cache import file_sha
 
     p = Path(path)
     return {"path": str(p), "sha256": file_sha(p), "bytes": p.stat().st_size}
@@ -154,7 +154,7 @@ class WarmKernel:
         kc.start_channels()
         self.kc = kc
         await kc.wait_for_ready(timeout=90)
-        await self.run_silent("__import__('sipas.kernel_state', fromlist=['prepare']).prepare()", timeout=120)
+        await self.run_silent("__import__('sipas.running.kernel_state', fromlist=['prepare']).prepare()", timeout=120)
         self.count = 0
 
     async def run_silent(self, code: str, timeout: float = 60) -> None:
@@ -172,7 +172,7 @@ class WarmKernel:
             raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
 
     async def reset(self, cwd: str) -> None:
-        await self.run_silent(f"__import__('sipas.kernel_state', fromlist=['reset']).reset({cwd!r})", timeout=60)
+        await self.run_silent(f"__import__('sipas.running.kernel_state', fromlist=['reset']).reset({cwd!r})", timeout=60)
 
     async def execute(self, nb, timeout: float, cwd: str):
         from nbclient import NotebookClient
@@ -337,7 +337,7 @@ _CODE_HASH: str | None = None
 def _worker_code_hash() -> str:
     global _CODE_HASH
     if _CODE_HASH is None:
-        from .cache import source_hash
+        from sipas.running.cache import source_hash
 
         _CODE_HASH = source_hash()
     return _CODE_HASH
@@ -348,7 +348,7 @@ def run_task(task: AnnexTask) -> AnnexResult:
     result and into ``task.log``."""
     import nbformat
 
-    from .io import atomic_path, write_text
+    from sipas.base.io import atomic_path, write_text
 
     start = time.perf_counter()
     res = AnnexResult(task.year, task.name, False, 0.0, worker=f"{os.uname().nodename}:{os.getpid()}")
@@ -364,7 +364,7 @@ def run_task(task: AnnexTask) -> AnnexResult:
             from papermill.iorw import load_notebook_node
             from papermill.parameterize import parameterize_notebook
 
-            from .render import notebook_html
+            from sipas.publishing.render import notebook_html
 
             t0 = time.perf_counter()
             kernel = _kernel(cwd)
@@ -447,12 +447,12 @@ def _stable_cell_ids(nb, path: str) -> None:
 
 
 def _render_pdf(html: str, pdf: str) -> str:
-    """Render the PDF through :func:`sipas.pdf.render_pdf`; return '' or why it could not."""
+    """Render the PDF through :func:`sipas.publishing.pdf.render_pdf`; return '' or why it could not."""
     try:
-        from . import pdf as pdfmod
+        from sipas.publishing import pdf as pdfmod
     except ImportError as exc:
-        return f"sipas.pdf is not available ({exc})"
-    from .io import atomic_path
+        return f"sipas.publishing.pdf is not available ({exc})"
+    from sipas.base.io import atomic_path
 
     try:
         with atomic_path(pdf) as tmp:
@@ -463,7 +463,7 @@ def _render_pdf(html: str, pdf: str) -> str:
 
 
 def _write_log(task: AnnexTask, res: AnnexResult, details: str) -> None:
-    from .io import write_text
+    from sipas.base.io import write_text
 
     lines = [f"annex: {task.id}", f"notebook: {task.notebook}", f"parameters: {task.parameters}",
              f"steps: {', '.join(task.steps)}", f"worker: {res.worker}",
@@ -497,7 +497,7 @@ def _warm_worker_imports() -> None:
         import papermill.iorw  # noqa: F401
         import papermill.parameterize  # noqa: F401
 
-        from .render import notebook_html
+        from sipas.publishing.render import notebook_html
 
         cell = nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
             "display_data", data={"text/html": "<h2>sipas</h2><p>khởi động</p>"})])
@@ -508,7 +508,7 @@ def _warm_worker_imports() -> None:
 
 def _worker_main(wid: int, cwd: str, tasks, results, log: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides; Ctrl-C reaches it alone
-    from .fastimport import skip_slow_optional_imports
+    from sipas.running.fastimport import skip_slow_optional_imports
 
     skip_slow_optional_imports()
     _silence_stderr(log)
@@ -563,7 +563,7 @@ class LocalPool:
         self.current: dict[int, str] = {}
         self._next = 0
 
-    def start(self) -> "LocalPool":
+    def start(self) -> LocalPool:
         for _ in range(self.jobs):
             self._spawn()
         return self
@@ -688,7 +688,7 @@ class DaskPool:
         self.client = None
         self.cluster = None
 
-    def start(self) -> "DaskPool":
+    def start(self) -> DaskPool:
         import logging
 
         from distributed import Client, LocalCluster

@@ -10,7 +10,7 @@ units with replacement within each stratum:
   counts r_hi); each PSU's weights are multiplied by
   ``1 - λ_h + λ_h · n_h/(n_h - 1) · r_hi`` with ``λ_h = sqrt(1 - f_h)``, f_h the
   sampling fraction of PSUs (0 without fpc). For a linear statistic the expected
-  bootstrap variance equals the Taylor formula of :mod:`sipas.survey`
+  bootstrap variance equals the Taylor formula of :mod:`sipas.estimation.survey`
   (``(1 - f_h) n_h/(n_h - 1) Σ (z_hi - z̄_h)²``), finite-population correction
   included; with fpc the factors stay positive, so every criterion keeps its base.
   Without fpc (``design.fpc: false``) λ_h = 1: R's ``as.svrepdesign(type="subbootstrap")``.
@@ -28,7 +28,7 @@ The seed and the number of replicates come from ``params/settings.yaml``
 table. The stratum order, PSU order and random stream are fixed (strata and PSUs in
 sorted order, NumPy's PCG64), so the result does not depend on the order of rows.
 
-    >>> from sipas.ranks import ranks_table
+    >>> from sipas.estimation.ranks import ranks_table
     >>> ranks_table(df, cfg)                     # doctest: +SKIP
          year    unit_id unit_type item_id  estimate  rank  rank_low  rank_high  n_units ...
 """
@@ -38,10 +38,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .codebook import YearConfig
-from .errors import SipasError
-from .indices import _answers, _coefficients, _items, survey_design
-from .survey import SurveyDesign
+from sipas.base.codebook import YearConfig
+from sipas.base.errors import SipasError
+from sipas.estimation.indices import _answers, _coefficients, _items, survey_design
+from sipas.estimation.survey import SurveyDesign
 
 RANK_COLUMNS = ["year", "unit_id", "unit_type", "level", "item_id", "estimate", "boot_se", "rank",
                 "rank_low", "rank_high", "n_units", "n_boot", "seed", "method"]

@@ -4,7 +4,7 @@ marker), sized for an A4 column.
 
 Drawn with matplotlib axes under the seaborn theme (faster than seaborn's
 statistical plots, which these charts do not need). Each function returns the figure;
-:func:`sipas.report.figure_html` embeds it as a 144 dpi PNG and closes it.
+:func:`sipas.publishing.report.figure_html` embeds it as a 144 dpi PNG and closes it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
-from . import fmt
+from sipas.base import formats as fmt
 
 # dark blue, light blue, ochre, mid gray: lightness 27%, 70%, 52%, 45%
 PALETTE = ["#1b4f72", "#8fbfe0", "#b9770e", "#5d6d7e"]

@@ -17,8 +17,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .config import Paths, paths as default_paths
-from .errors import ConfigError
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.base.errors import ConfigError
 
 
 def nfc(text: str) -> str:
@@ -47,7 +48,7 @@ class Scale(_Model):
     missing: list[Code] = []
 
     @model_validator(mode="after")
-    def _check(self) -> "Scale":
+    def _check(self) -> Scale:
         valid = {c.code for c in self.values}
         for name in ("positive", "negative"):
             extra = set(getattr(self, name)) - valid
@@ -131,7 +132,7 @@ class Variable(_Model):
         return data
 
     @model_validator(mode="after")
-    def _check(self) -> "Variable":
+    def _check(self) -> Variable:
         if self.type == "category" and not self.categories:
             raise ValueError(f"variable '{self.id}' is a category but lists no categories")
         extra = set(self.positive) - {c.code for c in self.categories}
@@ -162,7 +163,7 @@ class Expectations(_Model):
     top: list[str] = []
 
     @model_validator(mode="after")
-    def _check(self) -> "Expectations":
+    def _check(self) -> Expectations:
         if bool(self.categories) != bool(self.top):
             raise ValueError("expectations: give both `categories` and `top`, or neither (multiple choice)")
         extra = set(self.top) - {c.code for c in self.categories}
@@ -191,7 +192,7 @@ class Methodology(_Model):
     comment: Variable | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Methodology":
+    def _check(self) -> Methodology:
         if self.default_scale not in self.scales:
             raise ValueError(f"default_scale '{self.default_scale}' is not one of the scales {sorted(self.scales)}")
         ids: list[str] = [e.id for e in self.elements] + [a.id for a in self.aspects]
@@ -314,7 +315,7 @@ class YearRegistry(_Model):
     settings: dict = {}
 
     @model_validator(mode="after")
-    def _check(self) -> "YearRegistry":
+    def _check(self) -> YearRegistry:
         ids = [u.id for u in self.units]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:

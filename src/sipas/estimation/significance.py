@@ -1,11 +1,11 @@
 """Significance tests of a year, as one tidy table (``outputs/<year>/tables/tests.csv``).
 
-Three kinds of test (column ``test``), each a design-based test from :mod:`sipas.survey`:
+Three kinds of test (column ``test``), each a design-based test from :mod:`sipas.estimation.survey`:
 
 * ``change``: an index of a scope (unit, peer group, province) this year minus last
   year; independent annual samples, SE = sqrt(se1^2 + se0^2), t test with df1 + df0
-  degrees of freedom (:func:`sipas.survey.difference`). Inputs: the two years' index
-  tables (:func:`sipas.indices.compute_indices`).
+  degrees of freedom (:func:`sipas.estimation.survey.difference`). Inputs: the two years' index
+  tables (:func:`sipas.estimation.indices.compute_indices`).
 * ``peer``: a unit's index minus the mean of the same index over the other units of
   its peer group (same year, one design: the covariance is linearised; the units are
   separate strata). t test with PSUs - strata degrees of freedom.
@@ -28,10 +28,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .codebook import YearConfig
-from .errors import SipasError
-from .indices import PROVINCE_ID, _answers, estimate_units, item_levels, survey_design
-from .survey import difference, t_tests
+from sipas.base.codebook import YearConfig
+from sipas.base.errors import SipasError
+from sipas.estimation.indices import PROVINCE_ID, _answers, estimate_units, item_levels, survey_design
+from sipas.estimation.survey import difference, t_tests
 
 TEST_COLUMNS = [
     "year", "test", "family", "unit_id", "level", "item_id", "comparison", "estimate", "se",

@@ -99,7 +99,7 @@ def notebook_html(nb: nbformat.NotebookNode, title: str, kicker: str = "", foote
 
 
 def write_notebook_html(nb_path: Path, html_path: Path, **kw) -> Path:
-    from .io import write_text
+    from sipas.base.io import write_text
 
     nb = nbformat.read(nb_path, as_version=4)
     return write_text(html_path, notebook_html(nb, **kw))

@@ -4,7 +4,7 @@ One entry per build step (``tables``, ``annex:<name>``, ``pdf:<name>``, ``workbo
 ``index``), sorted by id, each with
 
 * ``outputs``: the files it wrote (path relative to the year's folder, sha256, bytes);
-* ``key`` and ``inputs``: the hash of every input it depends on (see :mod:`sipas.cache`),
+* ``key`` and ``inputs``: the hash of every input it depends on (see :mod:`sipas.running.cache`),
   so an unchanged key means an unchanged artefact and a published figure can be traced
   to the data file, the params, the notebook and the code that produced it;
 * ``parameters`` (notebook parameters), ``status`` (ok / failed / unavailable),
@@ -28,7 +28,7 @@ SCHEMA = 1
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 class Manifest:
@@ -40,7 +40,7 @@ class Manifest:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path, year: int) -> "Manifest":
+    def load(cls, path: Path, year: int) -> Manifest:
         m = cls(path, year)
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -69,7 +69,7 @@ class Manifest:
                                                         if k not in ("schema", "year")}, "artefacts": arts}
 
     def save(self) -> None:
-        from .io import write_text
+        from sipas.base.io import write_text
 
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1, sort_keys=True)
         with self._lock:

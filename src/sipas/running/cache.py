@@ -6,7 +6,7 @@ named *inputs* (each itself a hash), so the summary can say which input changed.
 Dependency granularity (what each artefact is taken to depend on)
 ----------------------------------------------------------------
 ``tables``   the processed microdata as the tables read it (every column but the open
-             comment and the provenance columns: :func:`sipas.tables.estimation_frame`,
+             comment and the provenance columns: :func:`sipas.estimation.tables.estimation_frame`,
              the same frame the tables step computes from), the previous year's when the
              change tests compare with it, the params files the year reads, the ``sipas``
              source, the library versions.
@@ -44,7 +44,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parent
+PKG = Path(__file__).resolve().parents[1]  # the whole sipas package
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "statsmodels", "matplotlib", "seaborn", "jinja2",
              "nbformat", "nbclient", "nbconvert", "papermill", "ipykernel", "jupyter_client",
              "openpyxl", "pydantic", "pyyaml")

@@ -6,7 +6,7 @@ Series (``series_id``):
 
 * ``province``: the province's SIPAS as each year's table gives it;
 * one per area of the crosswalks (``params/crosswalk/<from>-<to>.yaml``, read by
-  :func:`sipas.codebook.load_crosswalk`) that lie within the years: a year before the
+  :func:`sipas.base.codebook.load_crosswalk`) that lie within the years: a year before the
   crosswalk's ``to_year`` uses the area's ``from`` units, a later one its ``to`` units;
 * one per unit of the years' registries that no area covers (same id in every year).
 
@@ -19,7 +19,7 @@ year is compared with the previous year of its series only when both use the sam
 methodology and measure the same thing: the same units when no crosswalk lies between
 them, or an area the crosswalk marks ``comparable: true``. The province is compared
 across a crosswalk only when its unit composition is unchanged. Such changes are
-tested as independent annual samples (:func:`sipas.survey.difference`), with p-values
+tested as independent annual samples (:func:`sipas.estimation.survey.difference`), with p-values
 adjusted together (``settings.multiple_testing``). A change of methodology is never
 tested: the series is broken there (``break_before``).
 
@@ -37,14 +37,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import fmt
-from .codebook import Crosswalk, YearConfig, load_crosswalk
-from .config import Paths, paths as default_paths
-from .errors import SipasError
-from .indices import PROVINCE_ID
-from .io import write_table
-from .significance import adjust_pvalues
-from .survey import difference, interval
+from sipas.base import formats as fmt
+from sipas.base.codebook import Crosswalk, YearConfig, load_crosswalk
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.base.errors import SipasError
+from sipas.base.io import write_table
+from sipas.estimation.indices import PROVINCE_ID
+from sipas.estimation.significance import adjust_pvalues
+from sipas.estimation.survey import difference, interval
 
 TREND_COLUMNS = [
     "series_id", "series_name", "series_level", "year", "methodology", "method_label", "segment",
@@ -258,7 +259,7 @@ def trend_break_chart(t: pd.DataFrame, title: str, ncols: int = 4):
     dashed vertical rule (never a line across it)."""
     import matplotlib.pyplot as plt
 
-    from .charts import PALETTE, WIDTH, _PCT
+    from sipas.publishing.charts import _PCT, PALETTE, WIDTH
 
     ids = list(dict.fromkeys(t.series_id))
     ncols = max(1, min(ncols, len(ids)))
@@ -313,7 +314,7 @@ class TrendsAnnex:
         self._n = 0
 
     def _h(self, text: str) -> str:
-        from .report import heading
+        from sipas.publishing.report import heading
 
         self._n += 1
         return heading(self._n, text)
@@ -340,7 +341,7 @@ class TrendsAnnex:
                 f"qua các lần sắp xếp đơn vị hành chính</p>")
 
     def method(self) -> str:
-        from .report import paragraphs
+        from sipas.publishing.report import paragraphs
 
         items = [f"Năm {', '.join(str(y) for y in ys)}: {html.escape(title)}." for title, ys in self.methods()]
         text = ["Chỉ số mỗi năm là chỉ số hài lòng chung (SIPAS) của đơn vị theo phương pháp đo lường của năm đó, "
@@ -367,7 +368,7 @@ class TrendsAnnex:
         return list(dict.fromkeys(self.t.series_level))
 
     def section(self, level: str) -> str:
-        from .report import figure_html, paragraphs
+        from sipas.publishing.report import figure_html, paragraphs
 
         t = self._level(level)
         if not len(t):
@@ -408,7 +409,7 @@ class TrendsAnnex:
         return out
 
     def table(self, level: str) -> str:
-        from .report import table_html
+        from sipas.publishing.report import table_html
 
         t = self._level(level).copy()
         t["cell"] = [_cell(r) for r in t.itertuples()]
@@ -426,7 +427,7 @@ class TrendsAnnex:
                                "(chỉ khi cùng phương pháp và cùng đơn vị), hoặc lý do không so sánh.")
 
     def notes(self) -> str:
-        from .report import heading, paragraphs
+        from sipas.publishing.report import heading, paragraphs
 
         return heading(None, "Ghi chú") + paragraphs([
             "Số liệu: bảng <code>outputs/tables/trends.csv</code> (mỗi dòng một chuỗi, một năm: chỉ số, khoảng tin "
@@ -460,7 +461,7 @@ FOOTER = "Tạo tự động bởi sipas từ các bảng kết quả của từ
 
 def trends_page(years, root: str | Path | None = None) -> str:
     """The trends annex as a finished page without a notebook (previews, tests)."""
-    from .render import page
+    from sipas.publishing.render import page
 
     a = TrendsAnnex(years, root)
     return page(f"Xu hướng chỉ số hài lòng — tỉnh {a.province}", a.html(), kicker=KICKER.format(province=a.province),
@@ -478,7 +479,7 @@ def run_trends(years, root: str | Path | None = None, *, paths: Paths | None = N
     ``outputs/notebooks/trends.ipynb``). The entry point for a multi-year run."""
     import papermill as pm
 
-    from .render import write_notebook_html
+    from sipas.publishing.render import write_notebook_html
 
     p = paths or default_paths(root)
     ys = parse_years(years)

@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import fmt
-from .codebook import YearConfig
-from .config import Paths, paths as default_paths
-from .indices import PROVINCE_ID, group_id
+from sipas.base import formats as fmt
+from sipas.base.codebook import YearConfig
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.estimation.indices import PROVINCE_ID, group_id
 
 AGGREGATION_TEXT = {
     "unit_mean": "trung bình cộng (không trọng số) chỉ số của các đơn vị",
@@ -42,7 +43,7 @@ STAT_COLUMNS = ("se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "
 CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin cậy Korn–Graubard",
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
 FLAG_MARK = "*"  # a flag the package does not know
-FLAG_MARKS = {"review": "†", "suppress": "‡"}  # sipas.indices.reliability_flag codes
+FLAG_MARKS = {"review": "†", "suppress": "‡"}  # sipas.estimation.indices.reliability_flag codes
 SUPPRESS = "suppress"
 _ASSETS = Path(__file__).parent / "assets"
 
@@ -78,7 +79,7 @@ def _load(year: int, root: str, stamp: tuple) -> YearData:
     cfg = YearConfig(year, p)
     tables = {name: _read(p.tables(year) / name) for name in TABLE_NAMES}
     if tables["indices"] is None:
-        from .errors import SipasError
+        from sipas.base.errors import SipasError
 
         raise SipasError("result table not found", file=p.tables(year) / "indices.parquet",
                          hint=f"run `sipas estimate --year {year}`")
@@ -266,10 +267,10 @@ class Report:
         return [t.id for t in self.cfg.registry.unit_types if t.id in present]
 
     @cached_property
-    def _by_key(self) -> "_Lookup":
+    def _by_key(self) -> _Lookup:
         return _Lookup(self.indices)
 
-    def _key(self) -> "_Lookup":
+    def _key(self) -> _Lookup:
         """(unit_id, item_id) -> first row of ``indices``: plain dict and arrays, since the
         annexes look up hundreds of single figures (rebuilt if ``indices`` is replaced)."""
         k = self._by_key
@@ -371,7 +372,7 @@ class Report:
         r = self._ranks
         if r is None or "unit_id" not in r:
             return None
-        if "item_id" in r:  # sipas.ranks writes every index; the ranking is by the overall one
+        if "item_id" in r:  # sipas.estimation.ranks writes every index; the ranking is by the overall one
             r = r[r["item_id"] == "sipas"]
         lo = next((c for c in ("rank_low", "rank_ci_low", "ci_low") if c in r), None)
         hi = next((c for c in ("rank_high", "rank_ci_high", "ci_high") if c in r), None)
@@ -484,7 +485,7 @@ class Report:
     # ------------------------------------------------------- other years
 
     @cached_property
-    def previous(self) -> "Report | None":
+    def previous(self) -> Report | None:
         """The previous year's report, when its tables exist."""
         prev = self.cfg.registry.previous_year
         if prev is None or not (self.paths.tables(prev) / "indices.parquet").is_file():
@@ -567,7 +568,7 @@ class Report:
         var = next((c for c in ("variable", "by", "row", "profile") if c in t), None)
         if var:
             out["variable"] = t[var].fillna("")
-        elif "family" in t:  # sipas.significance: family "association/<variable>"
+        elif "family" in t:  # sipas.estimation.significance: family "association/<variable>"
             fam = t["family"].fillna("").astype(str)
             out["variable"] = np.where(out["kind"] == "groups", fam.str.split("/", n=1).str[-1], "")
         else:
@@ -605,7 +606,7 @@ class Report:
 
     def group_differences(self, scope: str = PROVINCE_ID) -> pd.DataFrame:
         """Design-weighted share of respondents "satisfied overall" (their own index at
-        least 50%, :func:`sipas.significance.satisfied_overall`) by category of each
+        least 50%, :func:`sipas.estimation.significance.satisfied_overall`) by category of each
         profile question, for a unit or the province; with the Rao–Scott test's adjusted
         p-value and verdict when the test table has them."""
         df = self.responses
@@ -675,13 +676,13 @@ _GROUP_CACHE: dict[tuple, pd.DataFrame] = {}
 
 def _respondent_scores(rep: Report) -> tuple[np.ndarray, str]:
     """Per respondent: 1/0 "satisfied overall" as the statistics test it
-    (:func:`sipas.significance.satisfied_overall`), else the share of positive answers."""
+    (:func:`sipas.estimation.significance.satisfied_overall`), else the share of positive answers."""
     key = ("scores", id(rep.responses))
     if key in _GROUP_CACHE:
         return _GROUP_CACHE[key]
     df = rep.responses
     try:
-        from .significance import satisfied_overall
+        from sipas.estimation.significance import satisfied_overall
 
         out = (satisfied_overall(df, rep.cfg).to_numpy(dtype=float), "satisfied")
     except Exception:  # the statistics module absent or changed: a descriptive fallback
@@ -798,22 +799,19 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
 
 def flag_note(rep: Report) -> str:
     """Footnote: the interval legend, and the meaning of each reliability mark in use
-    (wording from :func:`sipas.indices.flag_footnote` when the statistics provide it)."""
+    (wording from :func:`sipas.estimation.indices.flag_footnote` when the statistics provide it)."""
     parts = []
     if rep.has_intervals:
         parts.append(f"Số nhỏ dưới mỗi tỷ lệ: {html.escape(rep.ci_method_text)} {rep.level_text} (đơn vị: %).")
     if rep.has_flags:
         used = rep._key().flag_codes
-        try:
-            from .indices import FLAG_NOTES, flag_footnote  # noqa: F401
-        except ImportError:
-            FLAG_NOTES = {}
+        from sipas.estimation.indices import FLAG_NOTES, flag_footnote
+
         for code in used:
+            if code not in FLAG_NOTES:
+                raise ValueError(f"reliability flag {code!r} has no footnote in sipas.estimation.indices.FLAG_NOTES")
             mark = FLAG_MARKS.get(code, FLAG_MARK)
-            if code in FLAG_NOTES:
-                text = flag_footnote([code]).split(") ", 1)[-1]
-            else:
-                text = FLAG_TEXT.get(code, code) + ": cần thận trọng khi sử dụng."
+            text = flag_footnote([code]).split(") ", 1)[-1]
             parts.append(f'<span class="flagnote"><sup class="flag">{mark}</sup> {html.escape(text)}</span>')
     return " ".join(parts)
 
@@ -861,5 +859,5 @@ def heading(number: int | str | None, text: str, level: int = 2) -> str:
 
 
 def paragraphs(sentences: list[str]) -> str:
-    """Trusted sentences (already escaped by :mod:`sipas.narrative`) as paragraphs."""
+    """Trusted sentences (already escaped by :mod:`sipas.publishing.narrative`) as paragraphs."""
     return "".join(f"<p>{s}</p>" for s in sentences if s)

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .codebook import YearConfig
-from .errors import SipasError
-from .indices import PROVINCE_ID, group_id
+from sipas.base.codebook import YearConfig
+from sipas.base.errors import SipasError
+from sipas.estimation.indices import PROVINCE_ID, group_id
 
 RELIABILITY_COLUMNS = ["year", "unit_id", "level", "element_id", "item_id", "item_label", "n", "n_items",
                        "alpha", "ci_low", "ci_high", "std_alpha", "item_rest", "alpha_if_deleted", "flag"]

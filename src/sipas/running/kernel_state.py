@@ -29,7 +29,7 @@ import warnings
 
 # heavy imports the report notebooks need: imported once per kernel
 PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "seaborn", "pyarrow.parquet",
-           "sipas.report", "sipas.charts", "sipas.narrative", "sipas.fmt", "sipas.indices")
+           "sipas.publishing.report", "sipas.publishing.charts", "sipas.publishing.narrative", "sipas.base.formats", "sipas.estimation.indices")
 
 _SNAP: dict = {}
 
@@ -87,7 +87,7 @@ def reset(cwd: str | None = None) -> None:
     """Back to the state recorded by :func:`prepare` (raises if prepare never ran);
     ``cwd``: the working folder of the next notebook (default: the one at start-up)."""
     if not _SNAP:
-        raise RuntimeError("sipas.kernel_state.prepare() was not called in this kernel")
+        raise RuntimeError("sipas.running.kernel_state.prepare() was not called in this kernel")
     import matplotlib
     import matplotlib.pyplot as plt
     import numpy as np

@@ -1,19 +1,19 @@
 """The year's tidy result tables, written to ``outputs/<year>/tables/``.
 
 * ``indices``      criterion / element / SIPAS per unit, peer group and province, with
-  design-based SE, interval, design effect, df and reliability flag (:mod:`sipas.indices`);
+  design-based SE, interval, design effect, df and reliability flag (:mod:`sipas.estimation.indices`);
 * ``tests``        significance tests: change since the previous year (same methodology
   only), each unit against its peers, Rao-Scott tests by respondent group, with raw
-  and adjusted p-values (:mod:`sipas.significance`);
+  and adjusted p-values (:mod:`sipas.estimation.significance`);
 * ``sample``       per unit: people served (N), target and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
 * ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
 * ``perceptions``  answers to the perception topics, by category (methodologies that have them);
-* ``ranks``        rank of each unit in its peer group with a bootstrap interval (:mod:`sipas.ranks`);
+* ``ranks``        rank of each unit in its peer group with a bootstrap interval (:mod:`sipas.estimation.ranks`);
 * ``reliability``  Cronbach's alpha per element with Feldt's interval, item-rest correlations
-  (:mod:`sipas.reliability`);
+  (:mod:`sipas.estimation.reliability`);
 * ``drivers``      design-based logistic regressions of being satisfied overall (odds ratios,
-  :mod:`sipas.drivers`).
+  :mod:`sipas.estimation.drivers`).
 
 Notebooks read these files; they compute nothing themselves.
 """
@@ -24,16 +24,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .codebook import YearConfig, load_year
-from .config import Paths, paths as default_paths
-from .errors import SipasError
-from .indices import PROVINCE_ID, compute_indices
-from .significance import significance_table
-from .ranks import ranks_table
-from .reliability import reliability_table
-from .drivers import drivers_table
-from .io import write_table
-from .microdata import comparable_previous, estimation_frame, load_responses
+from sipas.base.codebook import YearConfig, load_year
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.base.errors import SipasError
+from sipas.base.io import write_table
+from sipas.base.microdata import comparable_previous, estimation_frame, load_responses
+from sipas.estimation.drivers import drivers_table
+from sipas.estimation.indices import PROVINCE_ID, compute_indices
+from sipas.estimation.ranks import ranks_table
+from sipas.estimation.reliability import reliability_table
+from sipas.estimation.significance import significance_table
 
 TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions", "ranks", "reliability",
           "drivers")

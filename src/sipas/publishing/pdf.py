@@ -20,8 +20,8 @@ a run can say why and still deliver HTML and Excel.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -232,7 +232,7 @@ class Browser:
     # ------------------------------------------------------------ pages
 
     def open(self, path_or_url: str | Path, width: int = 1100, height: int = 900,
-             timeout: float = TIMEOUT) -> "Tab":
+             timeout: float = TIMEOUT) -> Tab:
         url = path_or_url if isinstance(path_or_url, str) and ":" in path_or_url[:8] \
             else Path(path_or_url).resolve().as_uri()
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -325,7 +325,7 @@ class Tab:
         except BrowserError:
             pass
 
-    def __enter__(self) -> "Tab":
+    def __enter__(self) -> Tab:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -370,7 +370,7 @@ def render_pdf(html_path: Path, pdf_path: Path) -> Path:
     Raises :class:`PdfUnavailable` when no browser can be started. The PDF is written
     atomically; its metadata carry no date, so a re-run gives the same text.
     """
-    from .io import atomic_path
+    from sipas.base.io import atomic_path
 
     html_path = Path(html_path)
     if not html_path.is_file():

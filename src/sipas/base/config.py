@@ -20,7 +20,7 @@ def _find_root() -> Path:
     for folder in (here, *here.parents):
         if (folder / "params" / "settings.yaml").is_file():
             return folder
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)

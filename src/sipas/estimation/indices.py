@@ -18,7 +18,7 @@ Peer groups (one per unit type, ``unit_id = "group:<type>"``) and the province
 * ``respondent_weighted``: the criterion shares are computed over all respondents of
   the group with their design weights, then aggregated as for a unit.
 
-Statistics (:mod:`sipas.survey`, validated against R's ``survey`` package). The
+Statistics (:mod:`sipas.estimation.survey`, validated against R's ``survey`` package). The
 design is read from the processed microdata: stratum, PSU, weight and fpc columns
 (``docs/data-contract.md``), lonely PSUs as the year's ``design.lonely_psu``. Every
 index is a linear combination of criterion ratio estimators with different bases, so
@@ -39,8 +39,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .codebook import Methodology, YearConfig
-from .survey import Linearized, SurveyDesign, interval
+from sipas.base.codebook import Methodology, YearConfig
+from sipas.estimation.survey import Linearized, SurveyDesign, interval
 
 BASE_COLUMNS = [
     "year", "unit_id", "unit_name", "unit_type", "level", "item_id", "item_label",
@@ -180,7 +180,7 @@ def _estimates(design: SurveyDesign, valid: np.ndarray, positive: np.ndarray,
 
 def estimate_units(df: pd.DataFrame, cfg: YearConfig) -> Linearized:
     """Every index of every unit with its linearisation (domains = units present), for
-    contrasts between units (:mod:`sipas.significance`)."""
+    contrasts between units (:mod:`sipas.estimation.significance`)."""
     df = df.reset_index(drop=True)
     valid, positive = _answers(df, cfg.methodology)
     return _estimates(survey_design(df, cfg), valid, positive, cfg.methodology, "unit_id")

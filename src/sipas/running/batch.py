@@ -1,19 +1,19 @@
 """Run a year's report: tables, then every annex notebook, then the front doors.
 
-The steps of a year, each an *artefact* with a key (:mod:`sipas.cache`) recorded in
-``outputs/<year>/manifest.json`` (:mod:`sipas.manifest`):
+The steps of a year, each an *artefact* with a key (:mod:`sipas.running.cache`) recorded in
+``outputs/<year>/manifest.json`` (:mod:`sipas.running.manifest`):
 
 1. ``tables``       the tidy result tables (``outputs/<year>/tables/``);
 2. ``annex:<name>`` one per unit and the province report: the notebook executed in a warm
-                    kernel (:mod:`sipas.executor`), ``notebooks/<name>.ipynb`` and the HTML
+                    kernel (:mod:`sipas.running.executor`), ``notebooks/<name>.ipynb`` and the HTML
                     page (``units/<unit-id>.html``, ``province.html``);
-3. ``pdf:<name>``   the PDF of each page (``--formats pdf``, :func:`sipas.pdf.render_pdf`);
+3. ``pdf:<name>``   the PDF of each page (``--formats pdf``, :func:`sipas.publishing.pdf.render_pdf`);
 4. ``workbook``     the Excel workbook of the year (``--formats xlsx``,
-                    :func:`sipas.excel.write_workbook`);
+                    :func:`sipas.publishing.excel.write_workbook`);
 5. ``index``        ``outputs/<year>/index.html`` (and the site's ``outputs/index.html``).
 
 A run of two or more years also builds the trends annex ``outputs/trends.html``
-(:func:`trends_step`, :mod:`sipas.trends`) with its key in ``outputs/notebooks/trends.key``.
+(:func:`trends_step`, :mod:`sipas.publishing.trends`) with its key in ``outputs/notebooks/trends.key``.
 
 A step whose key is unchanged and whose files are still there (same bytes) is not
 rebuilt; ``--force`` rebuilds everything. Every file is written under a temporary name
@@ -34,16 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import cache
-from .codebook import YearConfig
-from .config import Paths, paths as default_paths
-from .errors import SipasError
-from .executor import AnnexResult, AnnexTask
-from .manifest import Manifest, now
+from sipas.base.codebook import YearConfig
+from sipas.base.config import Paths
+from sipas.base.config import paths as default_paths
+from sipas.base.errors import SipasError
+from sipas.running import cache
+from sipas.running.executor import AnnexResult, AnnexTask
+from sipas.running.manifest import Manifest, now
 
 UNIT_NOTEBOOK = "unit_annex.ipynb"
 PROVINCE_NOTEBOOK = "province_report.ipynb"
@@ -221,7 +221,7 @@ def _years_with_tables(p: Paths) -> list[int]:
 
 def tables_step(year: int, root: str) -> list[str]:
     """Compute and write a year's tables (on the driver, or on a Dask worker)."""
-    from .tables import write_tables
+    from sipas.estimation.tables import write_tables
 
     return [str(f) for f in write_tables(year, default_paths(root))]
 
@@ -266,7 +266,7 @@ class YearJob:
     def responses(self):
         """The processed microdata, read once for the keys (dropped once they are computed)."""
         if self._responses is None:
-            from .microdata import load_responses
+            from sipas.base.microdata import load_responses
 
             self._responses = load_responses(self.cfg)
         return self._responses
@@ -291,10 +291,10 @@ class YearJob:
 
     # -- tables
     def tables_inputs(self) -> dict:
-        """The microdata as the tables read it (no comments: :func:`sipas.tables.estimation_frame`),
+        """The microdata as the tables read it (no comments: :func:`sipas.estimation.tables.estimation_frame`),
         and the previous year's when the change tests compare with it."""
         if self._tables_inputs is None:
-            from .microdata import comparable_previous, estimation_hash
+            from sipas.base.microdata import comparable_previous, estimation_hash
 
             prev = comparable_previous(self.cfg)
             self._tables_inputs = {**self.common(), "data": estimation_hash(self.cfg, self.responses),
@@ -337,7 +337,7 @@ class YearJob:
 
     # -- annexes
     def annex_inputs(self) -> dict[str, dict]:
-        """The inputs of every annex of the year (see :mod:`sipas.cache` for the granularity)."""
+        """The inputs of every annex of the year (see :mod:`sipas.running.cache` for the granularity)."""
         tables = _tables_hash(self.p, self.year)
         others = cache.json_hash({str(y): _tables_hash(self.p, y) for y in _years_with_tables(self.p)
                                   if y != self.year})
@@ -374,7 +374,6 @@ class YearJob:
                     if pr is not None:
                         steps, reason = ("pdf",), pr
                     else:
-                        e = self.manifest.get(f"pdf:{a.name}")
                         fresh.append(Outcome(self.year, "pdf", a.name, True, False, "up to date"))
             if want_pdf and pdf_missing:
                 fresh.append(Outcome(self.year, "pdf", a.name, False, False, "", 0.0, pdf_missing, "unavailable"))
@@ -429,7 +428,7 @@ class YearJob:
     # -- workbook
     def workbook(self) -> Outcome:
         def build():
-            from .excel import write_workbook
+            from sipas.publishing.excel import write_workbook
 
             return [write_workbook(self.cfg)]
 
@@ -449,7 +448,7 @@ class YearJob:
                   "other_years": cache.json_hash(_years_with_tables(self.p))}
 
         def build():
-            from .site import write_index
+            from sipas.publishing.site import write_index
 
             write_index(self.cfg, present)
             return [self.base / "index.html"]
@@ -491,7 +490,7 @@ class Workers:
     def get(self, tasks: int):
         """The pool (started with ``min(jobs, tasks)`` workers if it is not running yet)."""
         if self.pool is None:
-            from .executor import DaskPool, LocalPool
+            from sipas.running.executor import DaskPool, LocalPool
 
             n = max(1, min(self.jobs, tasks))
             self.pool = (DaskPool(n, self.scheduler, self.cwd) if self.executor == "dask"
@@ -531,8 +530,8 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
     if want_pdf:
         import importlib.util
 
-        if importlib.util.find_spec("sipas.pdf") is None:
-            pdf_missing = "sipas.pdf is not installed yet (no PDF renderer module)"
+        if importlib.util.find_spec("sipas.publishing.pdf") is None:
+            pdf_missing = "sipas.publishing.pdf is not installed yet (no PDF renderer module)"
     report = RunReport()
     own = workers is None
     with contextlib.ExitStack() as stack:
@@ -580,7 +579,7 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 report.outcomes.append(trends_step(p, years, code, force))
             if any(o.step in ("index", "trends") and o.rebuilt for o in report.outcomes) \
                     or not (p.outputs() / "index.html").exists():
-                from .site import write_site_index
+                from sipas.publishing.site import write_site_index
 
                 write_site_index(p)
         except BaseException:
@@ -604,7 +603,7 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
 def trends_step(p: Paths, years: list[int], code: str, force: bool) -> Outcome:
     """The trends annex across the run's years (``outputs/trends.html``), rebuilt when a
     year's tables, the trends notebook, the params or the code changed."""
-    from . import trends
+    from sipas.publishing import trends
 
     year = max(years)
     html = trends.trends_html_path(p)
@@ -623,7 +622,7 @@ def trends_step(p: Paths, years: list[int], code: str, force: bool) -> Outcome:
     except Exception as exc:  # reported in the summary, like a failing annex
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return Outcome(year, "trends", "trends", False, True, reason, time.perf_counter() - t0, detail)
-    from .io import write_text
+    from sipas.base.io import write_text
 
     write_text(key_file, key)
     return Outcome(year, "trends", "trends", True, True, reason, time.perf_counter() - t0)
@@ -631,7 +630,7 @@ def trends_step(p: Paths, years: list[int], code: str, force: bool) -> Outcome:
 
 def _preimport_site() -> None:
     try:
-        import sipas.site  # noqa: F401
+        import sipas.publishing.site  # noqa: F401
     except Exception:  # noqa: BLE001 - imported again, with its error, when used
         pass
 
@@ -753,7 +752,7 @@ def watch_years(years: list[int], units: list[str] | None = None, jobs: int | No
             for y in years:  # corrected field files: the intake first
                 now_raw = _raw(p, y)
                 if now_raw != raw[y] and now_raw:
-                    from .intake import run_intake
+                    from sipas.intake import run_intake
 
                     try:
                         console.print(run_intake(y, paths=p).summary(), highlight=False, soft_wrap=True)

@@ -3,7 +3,7 @@
 Declare the design once, then call estimators; every estimator returns a tidy
 :class:`pandas.DataFrame` with the same columns (:data:`COLUMNS`)::
 
-    >>> from sipas.survey import SurveyDesign, difference
+    >>> from sipas.estimation.survey import SurveyDesign, difference
     >>> d = SurveyDesign(df, strata="stype", psu="dnum", weights="pw", fpc="fpc")
     >>> d.mean("api00")                                    # doctest: +SKIP
       variable    estimate        se  ci_low  ci_high ci_method  deff    n  n_eff  df
@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from .errors import SipasError
+from sipas.base.errors import SipasError
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "ci_method", "deff", "n", "n_eff", "df"]
 """Statistics columns of every estimator's table, after the domain and variable columns."""
@@ -263,7 +263,7 @@ class SurveyDesign:
         return self.estimate(comps, combinations, by=by).table(method, level)
 
     def estimate(self, components: Mapping, combinations: Mapping[str, Mapping[str, float]] | None = None,
-                 by: str | Sequence[str] | None = None) -> "Linearized":
+                 by: str | Sequence[str] | None = None) -> Linearized:
         """Linearise a set of estimates; the building block of the other estimators.
 
         ``components`` maps a name to: a column name or array of values (their mean over
@@ -295,8 +295,8 @@ class SurveyDesign:
         return self.linearize(y, x, included, coef, targets, by)
 
     def linearize(self, y: np.ndarray, x: np.ndarray, included: np.ndarray, coef: np.ndarray,
-                  names: Sequence[str], by: str | Sequence[str] | None = None) -> "Linearized":
-        """Array interface of :meth:`estimate`, for large data (used by ``sipas.indices``).
+                  names: Sequence[str], by: str | Sequence[str] | None = None) -> Linearized:
+        """Array interface of :meth:`estimate`, for large data (used by ``sipas.estimation.indices``).
 
         ``y``, ``x``, ``included``: (rows x K) arrays (any numeric or boolean dtype) of
         the K base ratios ``sum w y_k / sum w x_k`` over rows with ``included``; ``y`` and
@@ -356,7 +356,7 @@ class SurveyDesign:
         """Design covariance (p x p) of the estimated totals ``sum_i z_i`` of per-row
         influence values ``z`` (rows x p, already multiplied by the weights; zeros for
         rows outside an estimate's base): R's ``svyrecvar`` with this design's strata,
-        PSUs, fpc and lonely-PSU option. Used by :mod:`sipas.drivers` for regression
+        PSUs, fpc and lonely-PSU option. Used by :mod:`sipas.estimation.drivers` for regression
         coefficients (``z`` = weighted score times the inverse information)."""
         z = np.asarray(z, dtype=float)
         if z.ndim == 1:
@@ -454,7 +454,7 @@ class Linearized:
             out[c] = np.asarray(stats_[c]).ravel()
         return out.astype({"n": "int64", "df": "int64"})
 
-    def aggregate(self, coefficients, labels: pd.DataFrame | None = None) -> "Linearized":
+    def aggregate(self, coefficients, labels: pd.DataFrame | None = None) -> Linearized:
         """Linear combinations of the domains' estimates, as new "domains".
 
         ``coefficients``: (Q x D) weights of the D domains in each of Q aggregates, or
@@ -601,7 +601,7 @@ def interval(estimate, se, df, n, method: str, level: float):
 
 
 def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels) -> Linearized:
-    D, (K, T) = len(labels), coefs.shape[-2:]
+    D, T = len(labels), coefs.shape[-1]
     rows_in = np.flatnonzero(dom >= 0)
     order = rows_in[np.lexsort((design._psu[rows_in], dom[rows_in]))]
     bounds = np.searchsorted(dom[order], np.arange(D + 1))

@@ -4,7 +4,7 @@ data changes.
 Each function returns a list of sentences (or paragraphs) as trusted HTML: names and
 labels come from the registry and the codebook and are escaped here; respondents' free
 text never enters a sentence. The word "có ý nghĩa thống kê" is written only where the
-statistics' test table says so (:meth:`sipas.report.Report.test`); without a test
+statistics' test table says so (:meth:`sipas.publishing.report.Report.test`); without a test
 table a change is reported as a plain difference.
 """
 
@@ -15,9 +15,9 @@ from html import escape as e
 
 import numpy as np
 
-from . import fmt
-from .indices import PROVINCE_ID, group_id
-from .report import Report, ci_text, flag_mark, is_flagged, is_suppressed, lc
+from sipas.base import formats as fmt
+from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.publishing.report import Report, ci_text, flag_mark, is_flagged, is_suppressed, lc
 
 SIGNIFICANT = "có ý nghĩa thống kê"
 NOT_SIGNIFICANT = "khác biệt không có ý nghĩa thống kê"
@@ -297,7 +297,7 @@ def expectations_text(rep: Report, scope: str = PROVINCE_ID, k: int = 3) -> list
         return []
     top = ex.head(k)
     how = f"đánh giá cần cải thiện {e(rep.expectation_top)}" if rep.expectation_top else "chọn"
-    return [f"Những nội dung người dân, tổ chức mong muốn cải thiện nhiều nhất: " + "; ".join(
+    return ["Những nội dung người dân, tổ chức mong muốn cải thiện nhiều nhất: " + "; ".join(
         f"{i(r.item_label)} ({fmt.pct(r.share, 1)} người trả lời {how})" for r in top.itertuples()) + "."]
 
 

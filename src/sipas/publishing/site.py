@@ -12,13 +12,13 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from . import fmt
-from .codebook import YearConfig
-from .config import Paths
-from .indices import PROVINCE_ID, group_id
-from .io import write_text
-from .render import page
-from .report import Report, flag_note, lc, years_with_tables
+from sipas.base import formats as fmt
+from sipas.base.codebook import YearConfig
+from sipas.base.config import Paths
+from sipas.base.io import write_text
+from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.publishing.render import page
+from sipas.publishing.report import Report, flag_note, lc, years_with_tables
 
 FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
 
@@ -65,7 +65,7 @@ def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
 def write_index(cfg: YearConfig, done=None) -> Path:
     """The year's page. ``done``: the annex tasks that succeeded in this run (objects
     with a ``name``); None = link every annex found on disk."""
-    from .annex import ranking_table
+    from sipas.publishing.annex import ranking_table
 
     rep = Report(cfg.year, cfg.paths.root)
     out = cfg.paths.outputs(cfg.year)
