@@ -49,7 +49,7 @@ def estimation_frame(cfg: YearConfig) -> pd.DataFrame:
 def estimation_hash(cfg: YearConfig, responses: pd.DataFrame | None = None) -> str:
     """Content hash of :func:`estimation_frame` (what the tables step reads); from
     ``responses`` (the whole file, already read) when given: the same columns of it."""
-    from sipas.running.cache import frame_hash
+    from sipas.base.hashing import frame_hash
 
     frame = estimation_frame(cfg) if responses is None else responses[estimation_columns(cfg, list(responses.columns))]
     return frame_hash(frame)

@@ -37,41 +37,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from sipas.base.hashing import file_sha, frame_hash, json_hash, maybe_file_sha, sha256_bytes  # noqa: F401  (the run keys are made of these; callers say cache.file_sha)
+
 PKG = Path(__file__).resolve().parents[1]  # the whole sipas package
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "statsmodels", "matplotlib", "seaborn", "jinja2",
              "nbformat", "nbclient", "nbconvert", "papermill", "ipykernel", "jupyter_client",
              "openpyxl", "pydantic", "pyyaml")
 _SOURCE_SUFFIXES = {".py", ".j2", ".html", ".css", ".yaml", ".yml", ".json", ".txt"}
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_sha(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def maybe_file_sha(path: str | os.PathLike) -> str | None:
-    try:
-        return file_sha(path)
-    except OSError:
-        return None
-
-
-def json_hash(obj) -> str:
-    return sha256_bytes(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
 
 
 def source_hash(pkg: Path = PKG) -> str:
@@ -100,17 +78,6 @@ def versions() -> dict[str, str]:
 
 def key_of(inputs: dict) -> str:
     return json_hash(inputs)
-
-
-def frame_hash(df) -> str:
-    """Content hash of a data frame (column names, dtypes and values; not the index)."""
-    import pandas as pd
-
-    h = hashlib.sha256()
-    h.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
-    if len(df):
-        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()
 
 
 class RowHashes:

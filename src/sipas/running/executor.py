@@ -96,7 +96,7 @@ class AnnexResult:
 
 
 def file_entry(path: str | os.PathLike) -> dict:
-    from sipas.running.cache import file_sha
+    from sipas.base.hashing import file_sha
 
     p = Path(path)
     return {"path": str(p), "sha256": file_sha(p), "bytes": p.stat().st_size}
