@@ -89,3 +89,39 @@ def test_workbook_is_deterministic(book):
     assert first.keys() == second.keys()
     for k in first:
         pd.testing.assert_frame_equal(first[k], second[k])
+
+
+def test_workbook_is_byte_identical_across_saves(book):
+    """openpyxl dates the zip entries and docProps/core.xml at save time; the writer
+    fixes both, so a save two seconds later (zip times have 2 s resolution) is the same file."""
+    import time
+    import zipfile
+
+    cfg, path = book
+    first = path.read_bytes()
+    time.sleep(2.1)
+    assert write_workbook(cfg).read_bytes() == first
+    with zipfile.ZipFile(path) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert "2023-12-31T00:00:00Z" in core
+
+
+def test_deterministic_zip_fixes_dates_and_keeps_content(tmp_path):
+    import zipfile
+
+    from sipas.base.io import deterministic_zip, fixed_core_dates
+
+    f = tmp_path / "a.docx"
+    with zipfile.ZipFile(f, "w") as z:
+        z.writestr(zipfile.ZipInfo("word/document.xml", (2026, 12, 2, 10, 0, 0)), "<w:document>Đoàn Kết</w:document>")
+        z.writestr(zipfile.ZipInfo("docProps/core.xml", (2026, 12, 2, 10, 0, 0)),
+                   '<cp><dcterms:created xsi:type="dcterms:W3CDTF">2026-12-02T10:00:00Z</dcterms:created>'
+                   '<dcterms:modified xsi:type="dcterms:W3CDTF">2026-12-02T10:00:01Z</dcterms:modified></cp>')
+    deterministic_zip(f, fixed_core_dates("2023-12-29T00:00:00Z"))
+    with zipfile.ZipFile(f) as z:
+        assert [i.filename for i in z.infolist()] == ["word/document.xml", "docProps/core.xml"]
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert z.read("word/document.xml").decode() == "<w:document>Đoàn Kết</w:document>"
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("2023-12-29T00:00:00Z") == 2 and "2026" not in core

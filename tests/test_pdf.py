@@ -81,3 +81,25 @@ def test_no_browser_is_a_clear_reason(monkeypatch, tmp_path):
     with pytest.raises(pdf.PdfUnavailable) as err:
         pdf.find_chromium()
     assert "setup-system.sh" in err.value.reason
+
+
+@needs_chromium
+def test_pdf_is_byte_identical_across_runs(root, tmp_path):
+    """Chromium stamps /CreationDate and /ModDate; render_pdf sets both to 1980, one
+    digit for one, so a second print (a second later) is the same file and still valid."""
+    import time
+
+    html = root / "outputs" / "2023" / "units" / f"{UNIT}.html"
+    a = pdf.render_pdf(html, tmp_path / "a.pdf").read_bytes()
+    time.sleep(1.1)
+    b = pdf.render_pdf(html, tmp_path / "b.pdf").read_bytes()
+    assert a == b
+    meta = pypdf.PdfReader(tmp_path / "a.pdf").metadata
+    assert meta["/CreationDate"].startswith("D:19800101000000") and meta["/ModDate"].startswith("D:19800101")
+
+
+def test_undated_keeps_length_and_replaces_only_dates():
+    raw = b"%PDF-1.4\n<</Producer (Skia/PDF m150)\n/CreationDate (D:20261202204634+00'00')\n/ModDate (D:2026)>>"
+    out = pdf.undated(raw)
+    assert len(out) == len(raw)
+    assert out == raw.replace(b"20261202204634", b"19800101000000").replace(b"(D:2026)", b"(D:1980)")

@@ -63,3 +63,43 @@ def write_table(df: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
     with atomic_path(parquet) as tmp:
         df.to_parquet(tmp, index=False)
     return [csv, parquet]
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def deterministic_zip(path: str | os.PathLike, fix=None) -> Path:
+    """Rewrite an Office file (xlsx, docx: a zip) so that the same content gives the same
+    bytes: every entry dated :data:`ZIP_EPOCH`, owner-read-write permissions, deflated at
+    level 9, in the order the writer chose. ``fix(name, data) -> data`` may rewrite an
+    entry (e.g. a modification date in ``docProps/core.xml``). Atomic, like every write."""
+    import zipfile
+
+    path = Path(path)
+    with zipfile.ZipFile(path) as src:
+        entries = [(i.filename, src.read(i)) for i in src.infolist()]
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as out:
+        for name, data in entries:
+            if fix is not None:
+                data = fix(name, data)
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            out.writestr(info, data, compresslevel=9)
+    return path
+
+
+def fixed_core_dates(when: str):
+    """A ``fix`` for :func:`deterministic_zip`: set the created and modified dates of
+    ``docProps/core.xml`` to ``when`` (W3CDTF, e.g. ``2023-12-31T00:00:00Z``)."""
+    import re
+
+    def fix(name: str, data: bytes) -> bytes:
+        if name != "docProps/core.xml":
+            return data
+        text = data.decode("utf-8")
+        for tag in ("dcterms:created", "dcterms:modified"):
+            text = re.sub(rf"(<{tag}[^>]*>)[^<]*(</{tag}>)", rf"\g<1>{when}\g<2>", text)
+        return text.encode("utf-8")
+
+    return fix

@@ -27,7 +27,7 @@ import pandas as pd
 
 from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
-from sipas.base.io import atomic_path
+from sipas.base.io import atomic_path, deterministic_zip, fixed_core_dates
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.estimation.tables import read_table
 from sipas.publishing.report import lc
@@ -224,6 +224,8 @@ def write_workbook(cfg: YearConfig) -> Path:
     path = workbook_path(cfg)
     with atomic_path(path) as tmp:
         wb.save(tmp)
+        # openpyxl stamps the save time (docProps/core.xml) and dates every zip entry now
+        deterministic_zip(tmp, fixed_core_dates(f"{cfg.year}-12-31T00:00:00Z"))
     return path
 
 

@@ -24,6 +24,7 @@ import base64
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -383,8 +384,18 @@ def render_pdf(html_path: Path, pdf_path: Path) -> Path:
     except BrowserError as exc:
         raise PdfUnavailable(f"Chromium failed to print {html_path.name}: {exc}") from None
     with atomic_path(pdf_path) as tmp:
-        tmp.write_bytes(data)
+        tmp.write_bytes(undated(data))
     return Path(pdf_path)
+
+
+_PDF_DATE = re.compile(rb"(/(?:CreationDate|ModDate)\s*\(D:)(\d{4,14})")
+
+
+def undated(pdf: bytes) -> bytes:
+    """The PDF with its creation and modification dates set to 1980-01-01 00:00:00, so
+    that the same page prints to the same bytes. Digits are replaced one for one: the
+    file keeps its length and its cross-reference offsets stay valid."""
+    return _PDF_DATE.sub(lambda m: m.group(1) + b"19800101000000"[: len(m.group(2))], pdf)
 
 
 def available() -> str | None:
