@@ -14,15 +14,17 @@ FORMATS ?= html,pdf,xlsx
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo-data validate report test lint format bench clean lab
+.PHONY: help setup demo-data validate report test test-fast lint format lock bench clean lab
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (exact versions, resolved for Python 3.11); setup
+# installs through it as constraints, so `make setup`, CI and conda users get the same set.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv, install the package and its test tools, and the system packages for PDF (idempotent)
@@ -43,6 +45,9 @@ report: setup ## Demo data (DEMO=1), intake, tables, notebooks; HTML, PDF and Ex
 test: lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
+test-fast: lint ## The tests that start no kernel, cluster or browser (-m "not slow"), for quick checks while editing
+	$(BIN)/python -m pytest -m "not slow"
+
 lint: setup ## ruff (rules in pyproject.toml); notebooks must carry no outputs (tests/test_notebooks.py)
 	$(BIN)/ruff check .
 
@@ -52,9 +57,14 @@ format: setup ## Apply ruff's safe fixes (import order, pyupgrade)
 bench: setup ## Time sipas run against papermill + nbconvert on the demo year (minutes; not part of make test)
 	$(BIN)/python benchmarks/bench_batch.py $(if $(REPEAT),--repeat $(REPEAT))
 
+lock: setup ## Re-resolve requirements.lock from pyproject.toml (after changing a dependency); commit the result
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --extra dev --extra lab --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.lock pyproject.toml
+
 clean: ## Remove generated data and outputs (keeps .venv)
 	rm -rf outputs/[0-9]* outputs/index.html data/raw/[0-9]* data/processed/[0-9]*
 
 lab: setup ## Install JupyterLab into .venv and open the notebooks
-	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,lab]'
 	cd notebooks && ../$(BIN)/jupyter lab

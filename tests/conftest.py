@@ -113,3 +113,18 @@ def demo(tmp_path_factory) -> Path:
     """Root of a project copy with demo 2023 data, processed data and tables, built
     once per session through the command line."""
     return demo_project.build(tmp_path_factory.mktemp("demo") / "project")
+
+
+# Test modules whose tests start Jupyter kernels, Dask clusters or a browser: marked
+# ``slow`` (they still run in ``make test``; ``make test-fast`` leaves them out). A new
+# test of that kind elsewhere carries ``@pytest.mark.slow`` itself.
+SLOW_MODULES = {"test_batch", "test_batch_incremental", "test_browser", "test_dask", "test_end_to_end",
+                "test_methods_run", "test_notebooks", "test_pdf"}
+SLOW_TESTS = {"test_trends.py::test_batch_trends_step_is_incremental"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        if name in SLOW_MODULES or f"{name}.py::{item.originalname}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -4,14 +4,13 @@ tests, graceful fallback without the statistics columns, front doors, speed."""
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 
 import pandas as pd
 import pytest
 
 from sipas.base import formats as fmt
-from sipas.publishing.annex import UnitAnnex, province_page, unit_page
+from sipas.publishing.annex import UnitAnnex
 from sipas.publishing.report import Report, redact, table_html
 
 from .annex_project import DISTRICT, UNIT, published
@@ -151,14 +150,3 @@ def test_front_doors_link_every_format(root):
     assert site.index("Năm 2023") < site.index("Năm 2022")
     (out / "units" / f"{UNIT}.pdf").unlink()
     (out / "phu-luc-2023.xlsx").unlink()
-
-
-def test_a_warm_unit_annex_is_fast(root):
-    rep = Report(2023, root)
-    unit_page(rep, UNIT)  # warm: tables, fonts, matplotlib
-    province_page(rep)
-    t0 = time.perf_counter()
-    unit_page(rep, DISTRICT)
-    seconds = time.perf_counter() - t0
-    print(f"warm unit annex: {seconds:.2f} s")
-    assert seconds < 2.5  # a few tenths on an idle 2-core machine; generous for a loaded CI
