@@ -43,26 +43,23 @@ PROFILE_VARIABLES = ("respondent_type", "gender", "age_band", "ethnicity", "chan
 
 
 def adjust_pvalues(p, correction: str = "holm") -> np.ndarray:
-    """Holm (default) or Benjamini-Hochberg (``"bh"``) adjusted p-values; NaN stays NaN
-    and is not counted in the family (statsmodels' ``multipletests`` gives the same
-    numbers, method ``"holm"`` / ``"fdr_bh"``)."""
+    """Holm (default) or Benjamini-Hochberg (``"bh"``) adjusted p-values, by statsmodels'
+    ``multipletests`` (methods ``"holm"`` / ``"fdr_bh"``, named explicitly: its default
+    is Holm-Šidák); NaN stays NaN and is not counted in the family."""
+    from statsmodels.stats.multitest import multipletests
+
     if correction not in CORRECTIONS:
         raise SipasError("unknown multiple-testing correction", value=correction,
                          hint=f"use one of {', '.join(CORRECTIONS)}")
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = len(ok)
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    ps = p[order]
-    if correction == "holm":   # step-down: max over j <= i of (m - j + 1) p_(j)
-        adj = np.maximum.accumulate((m - np.arange(m)) * ps)
-    else:                      # step-up: min over j >= i of m p_(j) / j
-        adj = np.minimum.accumulate((m * ps / np.arange(1, m + 1))[::-1])[::-1]
-    out[order] = np.minimum(adj, 1.0)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=_MULTIPLETESTS[correction])[1]
     return out
+
+
+_MULTIPLETESTS = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def satisfied_overall(df: pd.DataFrame, cfg: YearConfig, threshold: float = 0.5) -> pd.Series:
