@@ -18,7 +18,8 @@ Modules, in the shape of R's package: :mod:`.design` (``svydesign``), :mod:`.var
 (``svyrecvar``: the recursive multistage variance), :mod:`.estimators` and
 :mod:`.linearized` (``svymean``, ``svytotal``, ``svyratio``, ``svyby``,
 ``svycontrast``), :mod:`.intervals` (``confint``, ``svyciprop``), :mod:`.tests`
-(``svychisq``).
+(``svychisq``), :mod:`.calibration` (``postStratify``, ``rake``, ``calibrate``, and
+weighting-class non-response adjustment).
 
 Statistical definitions (each matches R ``survey`` 4.1; tests pin the numbers):
 
@@ -61,10 +62,12 @@ Statistical definitions (each matches R ``survey`` 4.1; tests pin the numbers):
 """
 
 from sipas.estimation.survey._data import _as_float, _check_level
+from sipas.estimation.survey.calibration import CALFUNS, nonresponse_adjustment
 from sipas.estimation.survey.design import LONELY_PSU, SurveyDesign
 from sipas.estimation.survey.intervals import CI_METHODS, CONTRAST_COLUMNS, _expit, difference, interval, t_tests
 from sipas.estimation.survey.linearized import COLUMNS, Linearized
 from sipas.estimation.survey.tests import CHISQ_COLUMNS
 
-__all__ = ["CHISQ_COLUMNS", "CI_METHODS", "COLUMNS", "CONTRAST_COLUMNS", "LONELY_PSU", "Linearized",
-           "SurveyDesign", "_as_float", "_check_level", "_expit", "difference", "interval", "t_tests"]
+__all__ = ["CALFUNS", "CHISQ_COLUMNS", "CI_METHODS", "COLUMNS", "CONTRAST_COLUMNS", "LONELY_PSU", "Linearized",
+           "SurveyDesign", "_as_float", "_check_level", "_expit", "difference", "interval",
+           "nonresponse_adjustment", "t_tests"]

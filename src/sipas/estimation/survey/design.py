@@ -15,6 +15,7 @@ import pandas as pd
 
 from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level, _codes, _labels, _numeric
+from sipas.estimation.survey.calibration import Calibrated
 from sipas.estimation.survey.estimators import Estimators
 from sipas.estimation.survey.variance import Stage, first, nest, stage_factors
 
@@ -29,7 +30,7 @@ def _per_stage(value, name: str, stages: int) -> list:
     return items + [None] * (stages - len(items))
 
 
-class SurveyDesign(Estimators):
+class SurveyDesign(Estimators, Calibrated):
     """A stratified, multistage, weighted sample: the ``svydesign`` of this package.
 
     Parameters

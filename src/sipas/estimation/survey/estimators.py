@@ -189,5 +189,6 @@ class Estimators:
 
     def _residuals(self, z: np.ndarray) -> np.ndarray:
         """Influence values after calibration (identity for an uncalibrated design)."""
-        return z
+        cal = getattr(self, "_cal", None)
+        return z if cal is None else z - cal.L @ cal.beta(cal.Phi.T @ z)
 

@@ -15,6 +15,7 @@ from scipy import sparse
 
 from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level
+from sipas.estimation.survey.calibration import correction
 from sipas.estimation.survey.intervals import interval, t_tests
 from sipas.estimation.survey.variance import recursive_variance
 
@@ -49,6 +50,7 @@ class Linearized:
     cell_domain: np.ndarray
     cell_z: np.ndarray
     cell_included: np.ndarray
+    cal_beta: np.ndarray | None = None   # (D x G x T) calibration coefficients, if calibrated
 
     @property
     def se(self) -> np.ndarray:
@@ -100,7 +102,7 @@ class Linearized:
         est[~used.any(1)] = np.nan
         Q = len(a)
         var, df = np.zeros((Q, T)), np.zeros((Q, T))
-        cells = []
+        cells, betas = [], []
         for q in range(Q):
             coef = a[q][self.cell_domain]                   # cells x T
             keep = (coef != 0).any(1)
@@ -109,6 +111,10 @@ class Linearized:
             totals = sparse.csr_matrix((np.ones(len(inverse)), (inverse, np.arange(len(inverse)))),
                                        shape=(len(unit_ids), len(inverse))) @ z
             var[q] = recursive_variance(self.design._stages, unit_ids, totals)
+            if self.cal_beta is not None:
+                beta = np.einsum("dt,dgt->gt", a[q], self.cal_beta)
+                var[q] += np.diagonal(correction(self.design, unit_ids, np.asarray(totals), beta))
+                betas.append(beta)
             inc = self.cell_included[keep] & (coef[keep] != 0)
             df[q] = _psus_minus_strata(self.design, self.cell_unit[keep], inc)
             cells.append((self.cell_unit[keep], np.full(keep.sum(), q), z, inc))
@@ -117,7 +123,7 @@ class Linearized:
         srs = (a ** 2 * self.srs_var).sum(1)
         labels = pd.DataFrame(index=range(Q)) if labels is None else labels.reset_index(drop=True)
         return Linearized(self.design, self.names, labels, est, var, None, n, df, srs,
-                          cell_unit, cell_dom, cell_z, cell_inc)
+                          cell_unit, cell_dom, cell_z, cell_inc, np.stack(betas) if betas else None)
 
     def contrast(self, coefficients, level: float | None = None) -> pd.DataFrame:
         """A linear combination of domain estimates, for every quantity (``svycontrast``),
@@ -178,6 +184,7 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
     srs = np.full((D, T), np.nan)
     cells = []
     stages = design._stages
+    cal, betas = design._cal, []
     for d in range(D):
         rows = order[bounds[d]:bounds[d + 1]]
         coef = coefs[d] if coefs.ndim == 3 else coefs
@@ -201,6 +208,10 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
         z = np.add.reduceat(wu, starts) @ A               # influence totals per finest unit
         cell_unit = unit[starts]
         vcov[d] = recursive_variance(stages, cell_unit, z, cross=True)
+        if cal is not None:   # variance of the calibration residuals (R's svyrecvar)
+            beta = cal.beta(cal.Phi[rows].T @ (wu @ A))
+            vcov[d] += correction(design, cell_unit, z, beta)
+            betas.append(beta)
         # counts, degrees of freedom, SRS variance for the design effect
         n[d] = inc.sum(0)
         cell_inc = np.add.reduceat(inc.astype(np.int32), starts) > 0
@@ -219,7 +230,8 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
         cells.append((cell_unit, np.full(len(cell_unit), d), z, cell_inc))
     cell_unit, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
     var = np.diagonal(vcov, axis1=1, axis2=2).copy()
-    return Linearized(design, names, labels, est, var, vcov, n, df, srs, cell_unit, cell_dom, cell_z, cell_inc)
+    return Linearized(design, names, labels, est, var, vcov, n, df, srs, cell_unit, cell_dom, cell_z, cell_inc,
+                      np.stack(betas) if cal is not None else None)
 
 
 def _psus_minus_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np.ndarray) -> np.ndarray:
