@@ -126,6 +126,9 @@ class Calibrated:
     _cal: Calibration | None = None
 
     def _calibrated(self, weights: np.ndarray, cal: Calibration):
+        if getattr(self, "_rep", None) is not None:
+            raise SipasError("calibrating a replicate design is not supported",
+                             hint="calibrate the linearised design (its variance uses the residuals)")
         out = copy.copy(self)
         out._w = weights
         cal.prepare(out)

@@ -17,6 +17,7 @@ from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level, _codes, _labels, _numeric
 from sipas.estimation.survey.calibration import Calibrated
 from sipas.estimation.survey.estimators import Estimators
+from sipas.estimation.survey.replicate import Replicated
 from sipas.estimation.survey.variance import Stage, first, nest, stage_factors
 
 LONELY_PSU = ("fail", "adjust", "remove", "certainty")
@@ -30,7 +31,7 @@ def _per_stage(value, name: str, stages: int) -> list:
     return items + [None] * (stages - len(items))
 
 
-class SurveyDesign(Estimators, Calibrated):
+class SurveyDesign(Estimators, Calibrated, Replicated):
     """A stratified, multistage, weighted sample: the ``svydesign`` of this package.
 
     Parameters
@@ -204,7 +205,10 @@ class SurveyDesign(Estimators, Calibrated):
 
     @property
     def df(self) -> int:
-        """Design degrees of freedom: PSUs - strata (R's ``degf``)."""
+        """Design degrees of freedom: PSUs - strata (R's ``degf``); for a replicate
+        design the rank of the replicate weights minus one, as R."""
+        if self._rep is not None:
+            return self._rep.degf(np.arange(self.n_psu))
         return self.n_psu - self.n_strata
 
     @property

@@ -43,8 +43,11 @@ def difference(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series,
     return out.drop(columns="variable")
 
 
-def interval(estimate, se, df, n, method: str, level: float):
+def interval(estimate, se, df, n, method: str, level: float, logit_se=None):
     """Confidence limits and the method used per estimate (arrays broadcast together).
+
+    ``logit_se``: the SE on the logit scale when it is estimated directly (replicate
+    designs, as R's ``svyglm``), instead of the delta method ``se/(p(1-p))``.
 
     ``"wald"``: estimate +/- t(df) se. ``"logit"``: expit(logit(p) +/- t(df) se/(p(1-p))).
     ``"beta"``: Korn-Graubard, R's ``svyciprop(method="beta")``: effective n
@@ -70,7 +73,7 @@ def interval(estimate, se, df, n, method: str, level: float):
         if method == "beta":
             return kg_low, kg_high, np.full(p.shape, "beta", dtype=object)
         inner = (p > 0) & (p < 1) & (se > 0)
-        half = t * se / (p * (1 - p))
+        half = t * (se / (p * (1 - p)) if logit_se is None else np.asarray(logit_se, dtype=float))
         logit = np.log(p / (1 - p))
         low = np.where(inner, _expit(logit - half), kg_low)
         high = np.where(inner, _expit(logit + half), kg_high)

@@ -17,6 +17,7 @@ from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level
 from sipas.estimation.survey.calibration import correction
 from sipas.estimation.survey.intervals import interval, t_tests
+from sipas.estimation.survey.replicate import replicate_estimates
 from sipas.estimation.survey.variance import recursive_variance
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Linearized:
     cell_z: np.ndarray
     cell_included: np.ndarray
     cal_beta: np.ndarray | None = None   # (D x G x T) calibration coefficients, if calibrated
+    rep_est: np.ndarray | None = None    # (D x R x T) replicate estimates, for a replicate design
 
     @property
     def se(self) -> np.ndarray:
@@ -70,7 +72,14 @@ class Linearized:
     def table(self, method: str = "wald", level: float | None = None) -> pd.DataFrame:
         """The tidy table: domain columns, ``variable``, then :data:`COLUMNS`."""
         level = _check_level(level or self.design.level)
-        low, high, used = interval(self.estimate, self.se, self.df, self.n, method, level)
+        logit_se = None
+        if method == "logit" and self.rep_est is not None:
+            # as R's svyciprop on a replicate design: the logit's own replicate variance
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lg = np.log(self.rep_est / (1 - self.rep_est))
+            lg = np.where(np.isfinite(lg), lg, np.nan)
+            logit_se = np.sqrt(np.stack([self.design._rep.var(lg[d]) for d in range(len(lg))]))
+        low, high, used = interval(self.estimate, self.se, self.df, self.n, method, level, logit_se)
         D, T = self.estimate.shape
         out = self.domains.loc[np.repeat(np.arange(D), T)].reset_index(drop=True)
         out["variable"] = list(self.names) * D
@@ -102,7 +111,7 @@ class Linearized:
         est[~used.any(1)] = np.nan
         Q = len(a)
         var, df = np.zeros((Q, T)), np.zeros((Q, T))
-        cells, betas = [], []
+        cells, betas, reps = [], [], []
         for q in range(Q):
             coef = a[q][self.cell_domain]                   # cells x T
             keep = (coef != 0).any(1)
@@ -115,6 +124,17 @@ class Linearized:
                 beta = np.einsum("dt,dgt->gt", a[q], self.cal_beta)
                 var[q] += np.diagonal(correction(self.design, unit_ids, np.asarray(totals), beta))
                 betas.append(beta)
+            if self.rep_est is not None:
+                used_q = a[q] != 0                                      # D x T
+                thetas = np.einsum("dt,drt->rt", a[q], np.where(used_q[:, None, :], self.rep_est, 0.0))
+                missing = (np.isnan(self.rep_est) & used_q[:, None, :]).any(0)
+                var[q] = self.design._rep.var(np.where(missing, np.nan, thetas))
+                reps.append(thetas)
+                psu_of = self.design._stages[0].unit[self.cell_unit[keep]]
+                inc_q = self.cell_included[keep] & (coef[keep] != 0)
+                df[q] = [self.design._rep.degf(psu_of[inc_q[:, t]]) for t in range(T)]
+                cells.append((self.cell_unit[keep], np.full(keep.sum(), q), z, inc_q))
+                continue
             inc = self.cell_included[keep] & (coef[keep] != 0)
             df[q] = _psus_minus_strata(self.design, self.cell_unit[keep], inc)
             cells.append((self.cell_unit[keep], np.full(keep.sum(), q), z, inc))
@@ -123,7 +143,8 @@ class Linearized:
         srs = (a ** 2 * self.srs_var).sum(1)
         labels = pd.DataFrame(index=range(Q)) if labels is None else labels.reset_index(drop=True)
         return Linearized(self.design, self.names, labels, est, var, None, n, df, srs,
-                          cell_unit, cell_dom, cell_z, cell_inc, np.stack(betas) if betas else None)
+                          cell_unit, cell_dom, cell_z, cell_inc, np.stack(betas) if betas else None,
+                          np.stack(reps) if reps else None)
 
     def contrast(self, coefficients, level: float | None = None) -> pd.DataFrame:
         """A linear combination of domain estimates, for every quantity (``svycontrast``),
@@ -185,6 +206,7 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
     cells = []
     stages = design._stages
     cal, betas = design._cal, []
+    rep, reps = getattr(design, "_rep", None), []
     for d in range(D):
         rows = order[bounds[d]:bounds[d + 1]]
         coef = coefs[d] if coefs.ndim == 3 else coefs
@@ -227,11 +249,17 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
         sum_wr2 = np.einsum("kt,kl,lt->t", A, wu.T @ u, A)
         with np.errstate(divide="ignore", invalid="ignore"):
             srs[d] = np.where((N > n[d]) & (n[d] > 1), sum_wr2 * (N - n[d]) / (n[d] - 1), np.nan)
+        if rep is not None:   # replicate-weight variance instead (R's svrVar)
+            thetas = replicate_estimates(rep, design, rows, w, yd, xd, coef, is_total)
+            vcov[d] = rep.vcov(thetas, np.isfinite(est[d]))
+            reps.append(thetas)
+            psu_of = stages[0].unit[cell_unit]
+            df[d] = [rep.degf(psu_of[cell_inc[:, t]]) for t in range(T)]
         cells.append((cell_unit, np.full(len(cell_unit), d), z, cell_inc))
     cell_unit, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
     var = np.diagonal(vcov, axis1=1, axis2=2).copy()
     return Linearized(design, names, labels, est, var, vcov, n, df, srs, cell_unit, cell_dom, cell_z, cell_inc,
-                      np.stack(betas) if cal is not None else None)
+                      np.stack(betas) if cal is not None else None, np.stack(reps) if rep is not None else None)
 
 
 def _psus_minus_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np.ndarray) -> np.ndarray:
