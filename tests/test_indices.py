@@ -95,3 +95,11 @@ def test_stable_order(cfg):
     assert scopes == ["d1", "s1", "group:department", "group:district", "province"]
     d1 = t[t.unit_id == "d1"]
     assert list(d1.item_id) == ["sipas", "e1", "e2", "c1_1", "c1_2", "c2_1"]
+
+
+def test_lonely_psu_unit_is_suppressed():
+    """docs/assumptions.md A8: a unit surveyed in one PSU under lonely_psu='adjust' has
+    SE 0 and df 0; no interval exists, so the figure is suppressed (not just review)."""
+    from sipas.estimation.indices import FLAG_REVIEW, FLAG_SUPPRESS, reliability_flag
+    flags = reliability_flag([0.8, 0.8], [0.0, 0.03], [200, 200], [0, 5], [200, 200])
+    assert list(flags) == [FLAG_SUPPRESS, FLAG_REVIEW]

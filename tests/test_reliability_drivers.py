@@ -19,7 +19,7 @@ import pytest
 import statsmodels.api as sm
 
 from sipas.base.errors import SipasError
-from sipas.estimation.drivers import DRIVER_COLUMNS, drivers_table, element_shares, logistic
+from sipas.estimation.drivers import DRIVER_COLUMNS, drivers_table, logistic
 from sipas.estimation.reliability import RELIABILITY_COLUMNS, cronbach_alpha, feldt_interval, reliability_table
 from sipas.estimation.significance import satisfied_overall
 from sipas.estimation.survey import SurveyDesign
@@ -172,7 +172,8 @@ def test_drivers_match_svyglm(sref, data, cfg):
 
 def test_drivers_outcome_is_satisfied_overall(data, cfg):
     from sipas.estimation.drivers import _satisfied
-    np.testing.assert_array_equal(_satisfied(element_shares(data, cfg), 0.5),
+    from sipas.estimation.significance import element_counts
+    np.testing.assert_array_equal(_satisfied(element_counts(data, cfg), 0.5),
                                   satisfied_overall(data, cfg).to_numpy())
 
 

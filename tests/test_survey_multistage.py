@@ -138,3 +138,25 @@ def test_multistage_errors(clus2):
         SurveyDesign(clus2.assign(bad=bad), psu=["dnum", "snum"], fpc=["fpc1", "bad"], weights="pw")
     with pytest.raises(SipasError, match="weights cannot be derived"):
         SurveyDesign(clus2, psu=["dnum", "snum"], fpc=["fpc1"])
+
+
+def test_change_with_shared_psus():
+    """Two 'years' surveying the same districts: the stacked design's contrast carries
+    the (positive) covariance, so its SE is below the independent-samples SE; with the
+    PSUs relabelled as disjoint the two agree (as R's svycontrast on stacked designs)."""
+    from sipas.estimation.survey import difference
+    clus = pd.read_csv(REF.parent / "reference" / "apiclus1.csv")
+    a = clus.assign(year=2023, y=clus.api99)
+    b = clus.assign(year=2025, y=clus.api00)
+    shared = pd.concat([a, b], ignore_index=True)
+    d = SurveyDesign(shared, psu="dnum", weights="pw")
+    joint = d.estimate({"y": "y"}, by="year").difference(2025, 2023).iloc[0]
+    indep = difference(SurveyDesign(b, psu="dnum", weights="pw").mean("y").iloc[0],
+                       SurveyDesign(a, psu="dnum", weights="pw").mean("y").iloc[0])
+    assert joint.estimate == pytest.approx(indep.estimate.item(), rel=1e-12)
+    assert joint.se < 0.5 * indep.se.item()
+    disjoint = shared.assign(psu=shared.dnum.astype(str) + "_" + shared.year.astype(str),
+                             stratum=shared.year)
+    d2 = SurveyDesign(disjoint, strata="stratum", psu="psu", weights="pw")
+    sep = d2.estimate({"y": "y"}, by="year").difference(2025, 2023).iloc[0]
+    assert sep.se == pytest.approx(indep.se.item(), rel=1e-12)

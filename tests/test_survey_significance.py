@@ -100,3 +100,16 @@ def test_significance_table(data, cfg):
     bh = significance_table(data, cfg, now, before, correction="bh", variables=["gender", "age_band"])
     assert (bh.correction == "bh").all()
     assert (bh.p_adjusted[ok] <= t.p_adjusted[ok] + 1e-15).all()  # BH is never stricter than Holm
+
+
+def test_satisfied_threshold_is_exact():
+    """Shares 1/2, 2/3, 1/3 average exactly 1/2 (R's long-double mean gets 0.5); the
+    float mean is 0.49999999999999994 and would call the respondent dissatisfied."""
+    from sipas.estimation.significance import satisfied_exact
+    pos, val = np.array([[1, 2, 1], [1, 2, 0], [0, 0, 0]]), np.array([[2, 3, 3], [2, 3, 3], [0, 0, 0]])
+    assert np.mean([1 / 2, 2 / 3, 1 / 3]) < 0.5
+    out = satisfied_exact(pos, val, 0.5)
+    assert out[0] == 1.0 and out[1] == 0.0 and np.isnan(out[2])
+    # unanswered elements are left out of the mean: 1/2 alone is satisfied
+    assert satisfied_exact(np.array([[1, 0]]), np.array([[2, 0]]), 0.5)[0] == 1.0
+    assert satisfied_exact(np.array([[2, 0]]), np.array([[3, 0]]), 2 / 3)[0] == 1.0

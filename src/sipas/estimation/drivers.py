@@ -40,6 +40,7 @@ from scipy import stats
 from sipas.base.codebook import YearConfig
 from sipas.base.errors import SipasError
 from sipas.estimation.indices import _answers, survey_design
+from sipas.estimation.significance import element_counts, satisfied_exact
 from sipas.estimation.survey import SurveyDesign, _check_level
 
 COEF_COLUMNS = ["term", "variable", "category", "reference", "coef", "se", "t", "df", "p_value",
@@ -178,10 +179,13 @@ def element_shares(df: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
-def _satisfied(shares: pd.DataFrame, threshold: float) -> np.ndarray:
-    """1/0 when the mean of the available shares is >= / < threshold, NaN with none."""
-    m = shares.mean(axis=1, skipna=True).to_numpy()
-    return np.where(np.isnan(m), np.nan, (m >= threshold).astype(float))
+def _satisfied(counts: tuple[np.ndarray, np.ndarray], threshold: float, drop: int | None = None) -> np.ndarray:
+    """1/0 when the mean of the answered elements' shares (optionally without element
+    ``drop``) is >= / < threshold, NaN with none; exact (integer) comparison."""
+    pos, val = counts
+    if drop is not None:
+        pos, val = np.delete(pos, drop, axis=1), np.delete(val, drop, axis=1)
+    return satisfied_exact(pos, val, threshold)
 
 
 def _profile(df: pd.DataFrame, cfg: YearConfig, variables, min_category: int):
@@ -222,10 +226,11 @@ def drivers_table(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str] | 
                   for c in v.categories}
     type_labels = {t.id: t.label_plural for t in cfg.registry.unit_types}
     parts = []
-    t = logistic(design, _satisfied(shares, threshold), profile, reference=reference, level=level)
+    counts = element_counts(df, cfg)
+    t = logistic(design, _satisfied(counts, threshold), profile, reference=reference, level=level)
     parts.append(t.assign(model="profile", outcome="satisfied"))
-    for e in shares.columns:
-        rest = _satisfied(shares.drop(columns=e), threshold)
+    for k, e in enumerate(shares.columns):
+        rest = _satisfied(counts, threshold, drop=k)
         x = pd.concat([(shares[e] / ELEMENT_STEP).rename(e), profile], axis=1)
         t = logistic(design, rest, x, reference=reference, level=level)
         parts.append(t.assign(model=f"element:{e}", outcome=f"satisfied_without_{e}"))

@@ -24,6 +24,7 @@ Benjamini-Hochberg (``correction="bh"``) on request; ``p_value`` (raw) and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -66,21 +67,44 @@ def satisfied_overall(df: pd.DataFrame, cfg: YearConfig, threshold: float = 0.5)
     """1.0 when a respondent's own index (mean over elements of the share of their valid
     answers that are positive) is at least ``threshold``, 0.0 below, NaN without any
     valid answer. The questionnaire has no overall-satisfaction question; this is the
-    respondent-level counterpart of the SIPAS formula."""
+    respondent-level counterpart of the SIPAS formula. Computed exactly
+    (:func:`satisfied_exact`): a float mean of shares such as 1/3, 2/3, 1/2 lands just
+    below 0.5 and would misclassify the respondent."""
+    pos, val = element_counts(df, cfg)
+    return pd.Series(satisfied_exact(pos, val, threshold), index=df.index, name="satisfied")
+
+
+def element_counts(df: pd.DataFrame, cfg: YearConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per respondent and element: (positive, valid) answer counts, integers."""
     method = cfg.methodology
     valid, positive = _answers(df, method)
     ids = method.criterion_ids
-    shares = []
-    for e in method.elements:
+    pos = np.zeros((len(df), len(method.elements)), dtype=np.int64)
+    val = np.zeros_like(pos)
+    for k, e in enumerate(method.elements):
         cols = [ids.index(c.id) for c in e.criteria]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shares.append(positive[:, cols].sum(1) / valid[:, cols].sum(1))
-    shares = np.column_stack(shares)
-    answered = ~np.isnan(shares)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(answered, shares, 0).sum(1) / answered.sum(1)
-    return pd.Series(np.where(np.isnan(score), np.nan, (score >= threshold).astype(float)),
-                     index=df.index, name="satisfied")
+        pos[:, k] = positive[:, cols].sum(1)
+        val[:, k] = valid[:, cols].sum(1)
+    return pos, val
+
+
+def satisfied_exact(pos: np.ndarray, val: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """1.0 when the mean over answered elements of ``pos/val`` is >= ``threshold``, 0.0
+    below, NaN with no answered element; computed in integers (no rounding: a mean of
+    exactly 0.5, e.g. shares 1/3, 2/3 and 1/2, is satisfied).
+
+    The threshold is taken as the exact rational it denotes (0.5 = 1/2). Compares
+    ``sum_e pos_e L/val_e * den >= num * E * L`` with L the lcm of the answered
+    elements' valid counts."""
+    t = Fraction(threshold).limit_denominator(10 ** 6)
+    pos, val = np.asarray(pos, dtype=np.int64), np.asarray(val, dtype=np.int64)
+    answered = val > 0
+    v = np.where(answered, val, 1)
+    L = np.lcm.reduce(v, axis=1)
+    total = (np.where(answered, pos, 0) * (L[:, None] // v)).sum(1)
+    E = answered.sum(1)
+    ok = total * t.denominator >= t.numerator * E * L
+    return np.where(E == 0, np.nan, ok.astype(float))
 
 
 def change_tests(current: pd.DataFrame, previous: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

@@ -26,6 +26,12 @@ def difference(a: pd.DataFrame | pd.Series, b: pd.DataFrame | pd.Series,
     stacked as one design with disjoint strata, where R's ``svycontrast`` gives the
     same SE). Returns :data:`CONTRAST_COLUMNS` (t-based interval and two-sided p).
 
+    When the two samples share PSUs (the same communes surveyed in both years) they are
+    not independent: the covariance is usually positive and this SE is then too large
+    (a conservative test). With both years' microdata, stack them as one design with
+    the shared PSUs and use :meth:`Linearized.difference` on a ``by="year"`` estimate,
+    which includes the covariance (docs/assumptions.md, A15).
+
     >>> difference(t2023.set_index("unit_id"), t2022.set_index("unit_id"))   # doctest: +SKIP
     """
     frames = [x.to_frame().T if isinstance(x, pd.Series) else x for x in (a, b)]
