@@ -283,7 +283,10 @@ def test_satisfaction_depends_on_profile(surveys):
     assert share[trips == 1].mean() > share[trips >= 3].mean() + 0.03
 
 
-def test_design_effect_districts_clustered_departments_not(surveys):
+def test_districts_sample_dossiers_not_commune_clusters(surveys):
+    """2017–2020 method (issue 13): a simple random sample of each unit's completed
+    dossiers; the commune is the respondent's address, spread over the unit's communes
+    (a cluster sample took 4–6)."""
     s = surveys[2023]
     for i, r in enumerate(s.rows):
         uid = s.unit_of(r)
@@ -300,7 +303,9 @@ def test_design_effect_districts_clustered_departments_not(surveys):
             continue
         cs = Counter(unicodedata.normalize("NFC", r[s.col["Xã, phường, thị trấn"]])
                      for r in s.rows if s.unit_of(r) == u.id)
-        assert 4 <= len(cs) <= 6 and min(cs.values()) >= 20
+        assert len(cs) >= min(len(u.communes), 8)
+    assert s.cfg.registry.design.sampling == "dossiers"
+    assert set(s.cfg.registry.design.psu.values()) == {"respondent_id"}
 
 
 def test_profile_is_consistent_with_units(surveys):

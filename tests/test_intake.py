@@ -58,7 +58,8 @@ def test_clean_file_is_accepted_per_contract(good, cfg):
     assert keys == sorted(keys)
     # design columns
     td = df[df.unit_id == "tam-duong"]
-    assert (td.weight == 7200 / 4).all() and (td.fpc == 13).all() and (td.psu == td.commune).all()
+    # 2017–2020 method: a stratified SRS of completed dossiers (params/units/2023.yaml)
+    assert (td.weight == 7200 / 4).all() and (td.fpc == 7200).all() and (td.psu == td.respondent_id).all()
     sp = df[df.unit_id == "so-tu-phap"]
     assert (sp.weight == 1900 / 4).all() and (sp.fpc == 1900).all() and (sp.psu == sp.respondent_id).all()
     assert set(df.stratum) == set(df.unit_id)

@@ -205,7 +205,9 @@ def generate(
             start = rng.integers(0, np.maximum(1, len(days) - n_days + 1))
             d_idx = start[psu] + (rng.random(m) * n_days[psu]).astype(int)
         else:
-            c_idx = np.full(m, -1)
+            # a simple random sample of the unit's completed dossiers: each person's
+            # commune (an address, not a PSU) is drawn independently
+            c_idx = commune_base[ui] + rng.integers(0, len(u.communes), size=m) if u.communes else np.full(m, -1)
             ivw = pool[rng.integers(0, n_int, size=m)]
             d_idx = rng.integers(0, len(days), size=m)
         spare = np.zeros(m, bool)
@@ -268,7 +270,9 @@ def generate(
     elem_off = np.array([lat.element_offsets.get(e.id, 0.0) for e in elements])
 
     # --- solve each unit's mu so that its expected SIPAS equals its level
-    clustered = np.array([registry.design.psu.get(u.type) == "commune" and bool(u.communes) for u in units])
+    # the commune effect is part of the population (it varies between communes whether or
+    # not communes are the PSUs): every unit with communes gets it
+    clustered = np.array([bool(u.communes) for u in units])
     pe_mean = np.bincount(unit_idx, prof_eff, U) / np.bincount(unit_idx, minlength=U)
     pe_var = np.bincount(unit_idx, prof_eff ** 2, U) / np.bincount(unit_idx, minlength=U) - pe_mean ** 2
     s_u = np.sqrt(lat.respondent_sd ** 2 + lat.respondent_element_sd ** 2 + lat.item_sd ** 2

@@ -416,5 +416,22 @@ def method_note(rep: Report) -> str:
         f"Chỉ số của mỗi tiêu chí là tỷ lệ câu trả lời {pos} trên tổng số câu trả lời hợp lệ, có trọng số thiết kế "
         f"(không tính {miss} và bỏ trống); chỉ số yếu tố là trung bình cộng chỉ số các tiêu chí; chỉ số chung "
         f"của đơn vị là trung bình cộng chỉ số các {top}. Chỉ số của nhóm đơn vị và của tỉnh: "
-        f"{e(rep.aggregation_text)} (tùy chọn <code>{e(rep.aggregation)}</code>)."
+        f"{e(rep.aggregation_text)} (tùy chọn <code>{e(rep.aggregation)}</code>). " + design_note(rep)
     )
+
+
+def design_note(rep: Report) -> str:
+    """The sampling design, weights, calibration and variance method, from the year's
+    ``design:`` block (params/units/<year>.yaml)."""
+    d = rep.cfg.registry.design
+    if d.sampling == "dossiers":
+        draw = ("Thiết kế mẫu: mẫu ngẫu nhiên đơn giản phân tầng, mỗi đơn vị là một tầng; trong mỗi đơn vị "
+                "chọn ngẫu nhiên các hồ sơ đã giải quyết trong kỳ khảo sát (người dân, tổ chức đã hoàn thành thủ tục)")
+    else:
+        draw = ("Thiết kế mẫu: mẫu phân tầng theo đơn vị; đơn vị cấp huyện chọn cụm xã, phường, thị trấn "
+                "rồi người được phục vụ trong cụm, sở, ngành chọn ngẫu nhiên người được phục vụ")
+    fpc = (", có hiệu chỉnh quần thể hữu hạn theo số hồ sơ đã giải quyết" if d.fpc
+           else ", không hiệu chỉnh quần thể hữu hạn")
+    return (f"{draw}. Trọng số = số hồ sơ đã giải quyết / số phiếu hợp lệ của đơn vị; không hiệu chỉnh "
+            f"trọng số theo tổng thể (calibration). Sai số chuẩn: tuyến tính hóa Taylor theo thiết kế"
+            f"{fpc} (như gói <code>survey</code> của R).")
