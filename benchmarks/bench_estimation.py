@@ -15,6 +15,16 @@ Timed, per run:
   tidy table with logit intervals.
 Peak memory of the survey step is measured with tracemalloc (Python and numpy
 allocations made during the step), and the process's maximum resident set size.
+
+Then (unless ``--no-designs``) each design runs the whole-year path (unit estimates,
+then peer-group and province means of units, as ``compute_indices``) in a fresh process
+under ``/usr/bin/time -v``, whose "Maximum resident set size" is the resident peak
+measured from outside (numpy and Arrow buffers included, which tracemalloc misses):
+
+* ``one-stage``: today's design (strata = units, PSU = commune or respondent, fpc);
+* ``two-stage``: districts as commune -> respondent with an fpc at both stages
+  (R's recursive variance), departments as before;
+* ``raked``: the one-stage design raked to sex (2) x age band (4) margins.
 """
 
 from __future__ import annotations
@@ -22,8 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -104,6 +117,66 @@ def survey(df: pd.DataFrame) -> pd.DataFrame:
     return design.linearize(positive, valid, valid, coef, names, by="unit").table("logit")
 
 
+def design_of(df: pd.DataFrame, kind: str) -> SurveyDesign:
+    if kind == "two-stage":
+        district = df["fpc"].to_numpy() == 40.0
+        df["resp"] = np.arange(len(df))
+        per_psu = df.groupby("psu")["resp"].transform("size").to_numpy()
+        df["fpc2"] = np.where(district, 3.0 * per_psu, 1.0)  # people served per commune; 1 = certainty
+        # departments: PSU = respondent, a second stage of one unit with N = 1 (no variance)
+        df["fpc"] = np.where(district, 40.0, df["fpc"])
+        return SurveyDesign(df, strata="unit", psu=["psu", "resp"], weights="weight",
+                            fpc=["fpc", "fpc2"], lonely_psu="adjust")
+    d = SurveyDesign(df, strata="unit", psu="psu", weights="weight", fpc="fpc", lonely_psu="adjust")
+    if kind == "raked":
+        rng = np.random.default_rng(7)
+        df["sex"] = rng.integers(0, 2, len(df))
+        df["age"] = rng.integers(0, 4, len(df))
+        W = d.weights.sum()
+        margins = {"sex": {0: 0.52 * W, 1: 0.48 * W}, "age": {0: 0.3 * W, 1: 0.3 * W, 2: 0.25 * W, 3: 0.15 * W}}
+        d = d.rake(margins)
+    return d
+
+
+def whole_year(df: pd.DataFrame, kind: str) -> tuple[float, int]:
+    """Unit estimates, then peer-group and province means of units; returns seconds
+    and the number of estimates."""
+    t0 = time.perf_counter()
+    codes = df[criteria(df)].to_numpy(dtype=np.int16, na_value=0)
+    valid = (codes >= 1) & (codes <= 5)
+    positive = (codes >= 4) & (codes <= 5)
+    del codes
+    coef, names = coefficients()
+    design = design_of(df, kind)
+    lin = design.linearize(positive, valid, valid, coef, names, by="unit")
+    units = lin.table("logit")
+    D = len(lin.domains)
+    groups = np.zeros((3, D))
+    odd = lin.domains["unit"].to_numpy() % 2 == 1
+    groups[0, odd], groups[1, ~odd], groups[2] = 1 / odd.sum(), 1 / (~odd).sum(), 1 / D
+    try:
+        agg = lin.aggregate(groups, keep_cells=False).table("logit")
+    except TypeError:   # sipas before issue 13 (to measure it: PYTHONPATH=<old>/src ... --child one-stage)
+        agg = lin.aggregate(groups).table("logit")
+    return time.perf_counter() - t0, len(units) + len(agg)
+
+
+def child(args) -> None:
+    df = synthetic(args.rows, args.units)
+    seconds, n = whole_year(df, args.child)
+    print(f"CHILD {seconds:.3f} {n}")
+
+
+def outside(kind: str, args) -> tuple[float, float]:
+    """(seconds, resident peak MiB) of the whole-year path in a fresh process."""
+    cmd = ["/usr/bin/time", "-v", sys.executable, __file__, "--child", kind, "--rows", str(args.rows),
+           "--units", str(args.units)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    seconds = float(re.search(r"CHILD ([0-9.]+)", res.stdout).group(1))
+    kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1))
+    return seconds, kb / 1024
+
+
 def timed(fn, *args, trace: bool = False):
     if trace:
         tracemalloc.start()
@@ -121,7 +194,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--units", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-designs", action="store_true", help="skip the per-design whole-year runs")
+    ap.add_argument("--child", choices=["one-stage", "two-stage", "raked"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}")
@@ -147,6 +225,16 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"median of {args.repeat}: baseline {mb:.2f} s, survey {ms:.2f} s "
           f"(ratio {ms / mb:.1f}x); process max RSS {rss:.0f} MiB")
+
+    if args.no_designs:
+        return
+    print("whole-year path (unit, peer-group and province estimates), fresh process each, "
+          "resident peak from /usr/bin/time -v (data generation included):")
+    base = None
+    for kind in ("one-stage", "two-stage", "raked"):
+        seconds, mib = outside(kind, args)
+        base = base or seconds
+        print(f"  {kind:9s}: {seconds:6.2f} s ({seconds / base:.2f}x one-stage), resident peak {mib:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ def compute_indices(df: pd.DataFrame, cfg: YearConfig, province_aggregation: str
         blocks.append(_block(groups, gids, method, ci_method))
         blocks.append(_block(_estimates(design, valid, positive, method, None), [PROVINCE_ID], method, ci_method))
     else:
-        agg = units.aggregate(_unit_means(units, scopes))
+        agg = units.aggregate(_unit_means(units, scopes), keep_cells=False)
         blocks.append(_block(agg, [sid for sid, _ in scopes], method, ci_method))
     out = pd.concat(blocks, ignore_index=True)
 

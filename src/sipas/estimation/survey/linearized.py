@@ -23,6 +23,9 @@ from sipas.estimation.survey.variance import recursive_variance
 if TYPE_CHECKING:
     from sipas.estimation.survey.design import SurveyDesign
 
+CHUNK = 1 << 17
+"""Cells summed at a time by :meth:`Linearized.aggregate`."""
+
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "ci_method", "deff", "n", "n_eff", "df"]
 """Statistics columns of every estimator's table, after the domain and variable columns."""
 
@@ -89,7 +92,7 @@ class Linearized:
             out[c] = np.asarray(stats_[c]).ravel()
         return out.astype({"n": "int64", "df": "int64"})
 
-    def aggregate(self, coefficients, labels: pd.DataFrame | None = None) -> Linearized:
+    def aggregate(self, coefficients, labels: pd.DataFrame | None = None, keep_cells: bool = True) -> Linearized:
         """Linear combinations of the domains' estimates, as new "domains".
 
         ``coefficients``: (Q x D) weights of the D domains in each of Q aggregates, or
@@ -98,7 +101,9 @@ class Linearized:
         PSUs or strata get their covariance); degrees of freedom are PSUs - strata
         among the rows involved; ``n`` sums the domains' counts; the SRS variance of the
         design effect is sum a^2 * srs_var (simple random sampling within each domain).
-        ``labels``: a Q-row frame naming the aggregates.
+        ``labels``: a Q-row frame naming the aggregates. ``keep_cells=False`` keeps no
+        influence totals in the result (less memory; it then cannot be aggregated or
+        contrasted further).
         """
         D, T = self.estimate.shape
         a = np.asarray(coefficients, dtype=float)
@@ -113,16 +118,25 @@ class Linearized:
         var, df = np.zeros((Q, T)), np.zeros((Q, T))
         cells, betas, reps = [], [], []
         for q in range(Q):
-            coef = a[q][self.cell_domain]                   # cells x T
-            keep = (coef != 0).any(1)
-            z = self.cell_z[keep] * coef[keep]
-            unit_ids, inverse = np.unique(self.cell_unit[keep], return_inverse=True)
-            totals = sparse.csr_matrix((np.ones(len(inverse)), (inverse, np.arange(len(inverse)))),
-                                       shape=(len(unit_ids), len(inverse))) @ z
+            # cells of the domains this aggregate uses, summed per finest unit in chunks
+            # of CHUNK cells (memory: the per-unit totals, not cells x T temporaries)
+            sel = np.flatnonzero((a[q] != 0).any(1)[self.cell_domain])
+            unit_ids, inverse = np.unique(self.cell_unit[sel], return_inverse=True)
+            totals = np.zeros((len(unit_ids), T))
+            counts = np.zeros((len(unit_ids), T))
+            for lo in range(0, len(sel), CHUNK):
+                idx, inv = sel[lo:lo + CHUNK], inverse[lo:lo + CHUNK]
+                coef = a[q][self.cell_domain[idx]]
+                S = sparse.csr_matrix((np.ones(len(idx)), (inv, np.arange(len(idx)))),
+                                      shape=(len(unit_ids), len(idx)))
+                totals += S @ (self.cell_z[idx] * coef)
+                counts += S @ (self.cell_included[idx] & (coef != 0)).astype(float)
+            inc = counts > 0
+            del counts
             var[q] = recursive_variance(self.design._stages, unit_ids, totals)
             if self.cal_beta is not None:
                 beta = np.einsum("dt,dgt->gt", a[q], self.cal_beta)
-                var[q] += np.diagonal(correction(self.design, unit_ids, np.asarray(totals), beta))
+                var[q] += np.diagonal(correction(self.design, unit_ids, totals, beta))
                 betas.append(beta)
             if self.rep_est is not None:
                 used_q = a[q] != 0                                      # D x T
@@ -130,14 +144,14 @@ class Linearized:
                 missing = (np.isnan(self.rep_est) & used_q[:, None, :]).any(0)
                 var[q] = self.design._rep.var(np.where(missing, np.nan, thetas))
                 reps.append(thetas)
-                psu_of = self.design._stages[0].unit[self.cell_unit[keep]]
-                inc_q = self.cell_included[keep] & (coef[keep] != 0)
-                df[q] = [self.design._rep.degf(psu_of[inc_q[:, t]]) for t in range(T)]
-                cells.append((self.cell_unit[keep], np.full(keep.sum(), q), z, inc_q))
-                continue
-            inc = self.cell_included[keep] & (coef[keep] != 0)
-            df[q] = _psus_minus_strata(self.design, self.cell_unit[keep], inc)
-            cells.append((self.cell_unit[keep], np.full(keep.sum(), q), z, inc))
+                psu_of = self.design._stages[0].unit[unit_ids]
+                df[q] = [self.design._rep.degf(psu_of[inc[:, t]]) for t in range(T)]
+            else:
+                df[q] = _psus_minus_strata(self.design, unit_ids, inc)
+            if keep_cells:
+                cells.append((unit_ids, np.full(len(unit_ids), q), totals, inc))
+            else:
+                cells.append((unit_ids[:0], np.zeros(0, dtype=np.int64), totals[:0], inc[:0]))
         cell_unit, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
         n = (used * self.n).sum(1)
         srs = (a ** 2 * self.srs_var).sum(1)
