@@ -123,14 +123,14 @@ class Linearized:
             sel = np.flatnonzero((a[q] != 0).any(1)[self.cell_domain])
             unit_ids, inverse = np.unique(self.cell_unit[sel], return_inverse=True)
             totals = np.zeros((len(unit_ids), T))
-            counts = np.zeros((len(unit_ids), T))
+            counts = np.zeros((len(unit_ids), T), dtype=np.float32)
             for lo in range(0, len(sel), CHUNK):
                 idx, inv = sel[lo:lo + CHUNK], inverse[lo:lo + CHUNK]
                 coef = a[q][self.cell_domain[idx]]
                 S = sparse.csr_matrix((np.ones(len(idx)), (inv, np.arange(len(idx)))),
                                       shape=(len(unit_ids), len(idx)))
                 totals += S @ (self.cell_z[idx] * coef)
-                counts += S @ (self.cell_included[idx] & (coef != 0)).astype(float)
+                counts += S.astype(np.float32) @ (self.cell_included[idx] & (coef != 0)).astype(np.float32)
             inc = counts > 0
             del counts
             var[q] = recursive_variance(self.design._stages, unit_ids, totals)
@@ -217,10 +217,18 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
     n = np.zeros((D, T))
     df = np.zeros((D, T))
     srs = np.full((D, T), np.nan)
-    cells = []
     stages = design._stages
     cal, betas = design._cal, []
     rep, reps = getattr(design, "_rep", None), []
+    # cells (finest unit x domain), allocated once: no copy when the domains are joined
+    u_sorted, d_sorted = design._unit[order], dom[order]
+    new = np.r_[True, (u_sorted[1:] != u_sorted[:-1]) | (d_sorted[1:] != d_sorted[:-1])] if len(order) else \
+        np.zeros(0, dtype=bool)
+    cell_bounds = np.r_[0, np.cumsum(np.bincount(d_sorted[new], minlength=D))]
+    del u_sorted, d_sorted, new
+    C = int(cell_bounds[-1])
+    all_unit, all_dom = np.empty(C, dtype=np.int64), np.empty(C, dtype=np.int64)
+    all_z, all_inc = np.empty((C, T)), np.empty((C, T), dtype=bool)
     for d in range(D):
         rows = order[bounds[d]:bounds[d + 1]]
         coef = coefs[d] if coefs.ndim == 3 else coefs
@@ -269,8 +277,9 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
             reps.append(thetas)
             psu_of = stages[0].unit[cell_unit]
             df[d] = [rep.degf(psu_of[cell_inc[:, t]]) for t in range(T)]
-        cells.append((cell_unit, np.full(len(cell_unit), d), z, cell_inc))
-    cell_unit, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
+        sl = slice(cell_bounds[d], cell_bounds[d + 1])
+        all_unit[sl], all_dom[sl], all_z[sl], all_inc[sl] = cell_unit, d, z, cell_inc
+    cell_unit, cell_dom, cell_z, cell_inc = all_unit, all_dom, all_z, all_inc
     var = np.diagonal(vcov, axis1=1, axis2=2).copy()
     return Linearized(design, names, labels, est, var, vcov, n, df, srs, cell_unit, cell_dom, cell_z, cell_inc,
                       np.stack(betas) if cal is not None else None, np.stack(reps) if rep is not None else None)
