@@ -29,8 +29,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from sipas.base.codebook import Fields, Methodology, Settings, Variable, YearRegistry
-
-from .spec import DemoSpec, ProfileDist
+from sipas.demo.sampling import draw_sample
+from sipas.demo.spec import DemoSpec, ProfileDist
 
 GENERATOR_VERSION = 1
 
@@ -168,66 +168,12 @@ def generate(
     spares_u = np.bincount([u for _, u in spare_kinds], minlength=U) if spare_kinds else np.zeros(U, int)
     m_u = n_u + spares_u
 
-    # --- sampling: communes (PSUs), interviewers, dates
+    # --- sampling: respondents, communes, interviewers, dates (sipas.demo.sampling)
     period = registry.survey_period
-    days = np.arange(np.datetime64(period.start), np.datetime64(period.end) + 1)
-    if spec.sampling.weekdays_only:
-        wd = days[np.is_busday(days)]
-        days = wd if len(wd) else days
-    communes: list[tuple[int, str]] = []       # global commune list: (unit index, name)
-    commune_base = {}
-    for ui, u in enumerate(units):
-        commune_base[ui] = len(communes)
-        communes.extend((ui, c) for c in u.communes)
-    sp = spec.sampling
-    unit_idx, commune_idx, interviewer, date_idx, spare_flag = [], [], [], [], []
-    interviewer_codes: list[str] = []
-    for ui, u in enumerate(units):
-        m = int(m_u[ui])
-        n_int = int(rng.integers(sp.interviewers_per_unit[0], sp.interviewers_per_unit[1] + 1))
-        pool = np.arange(len(interviewer_codes), len(interviewer_codes) + n_int)
-        interviewer_codes.extend(sp.interviewer_format.format(n=len(interviewer_codes) + j + 1) for j in range(n_int))
-        if registry.design.psu.get(u.type) == "commune" and u.communes:
-            nc = len(u.communes)
-            k = int(min(nc, rng.integers(sp.psu_per_unit[0], sp.psu_per_unit[1] + 1)))
-            if sp.include_first_commune:
-                chosen = np.concatenate([[0], 1 + rng.choice(nc - 1, size=k - 1, replace=False)]) if k > 1 else np.array([0])
-            else:
-                chosen = rng.choice(nc, size=k, replace=False)
-            chosen = np.sort(chosen)
-            share = rng.dirichlet(np.full(k, sp.cluster_concentration))
-            sizes = rng.multinomial(m - 2 * k, share) + 2
-            psu = np.repeat(np.arange(k), sizes)
-            c_idx = commune_base[ui] + chosen[psu]
-            ivw = pool[np.arange(k) % n_int][psu]
-            # each PSU visited on a few consecutive (working) days
-            n_days = rng.integers(sp.visit_days_per_psu[0], sp.visit_days_per_psu[1] + 1, size=k)
-            start = rng.integers(0, np.maximum(1, len(days) - n_days + 1))
-            d_idx = start[psu] + (rng.random(m) * n_days[psu]).astype(int)
-        else:
-            # a simple random sample of the unit's completed dossiers: each person's
-            # commune (an address, not a PSU) is drawn independently
-            c_idx = commune_base[ui] + rng.integers(0, len(u.communes), size=m) if u.communes else np.full(m, -1)
-            ivw = pool[rng.integers(0, n_int, size=m)]
-            d_idx = rng.integers(0, len(days), size=m)
-        spare = np.zeros(m, bool)
-        spare[m - spares_u[ui]:] = True
-        # spares are drawn like everyone else; mark a random few of the unit's draws
-        spare = rng.permutation(spare)
-        unit_idx.append(np.full(m, ui))
-        commune_idx.append(c_idx)
-        interviewer.append(ivw)
-        date_idx.append(np.minimum(d_idx, len(days) - 1))
-        spare_flag.append(spare)
-    unit_idx = np.concatenate(unit_idx)
-    commune_idx = np.concatenate(commune_idx)
-    interviewer = np.concatenate(interviewer)
-    date_idx = np.concatenate(date_idx)
-    spare_flag = np.concatenate(spare_flag)
-    # order within unit: by date, commune, interviewer (as questionnaires come in)
-    order = np.lexsort((interviewer, commune_idx, date_idx, unit_idx))
+    smp = draw_sample(rng, registry, spec, units, m_u, spares_u)
+    days, communes, interviewer_codes = smp.days, smp.communes, smp.interviewer_codes
     unit_idx, commune_idx, interviewer, date_idx, spare_flag = (
-        a[order] for a in (unit_idx, commune_idx, interviewer, date_idx, spare_flag))
+        smp.unit_idx, smp.commune_idx, smp.interviewer, smp.date_idx, smp.spare_flag)
     M = len(unit_idx)
 
     # --- respondent profile
