@@ -10,7 +10,7 @@ SIPAS  := $(BIN)/sipas
 YEARS  ?= 2022 2023 2025
 DEMO   ?= 1
 JOBS   ?=
-FORMATS ?= html,pdf,xlsx
+FORMATS ?= html,pdf,xlsx,docx
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
