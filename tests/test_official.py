@@ -129,7 +129,7 @@ def test_ranking_annex_values_equal_the_tables(root, docs):
         assert head[:7] == ["STT", "Đơn vị", "Chỉ số hài lòng", "KTC 95%", "Xếp hạng", "Khoảng hạng",
                             "Thay đổi so với năm 2022"]
         rows = [[c.text for c in r.cells] for r in t.rows[1:]]
-        assert rows[0][0] == ("I. Các sở, ban, ngành" if utype == "department" else "I. UBND các huyện, thành phố")
+        assert rows[0][0] == ("I. Các sở, ban, ngành" if utype == "department" else "II. UBND các huyện, thành phố")
         units = rows[1:-1]
         assert len(units) == len(rep.unit_ids(utype))
         tops = [k for k, _ in rep.top_items]
@@ -196,3 +196,17 @@ def test_text_is_nfc_and_files_are_byte_identical(root, docs, tmp_path):
     assert unicodedata.normalize("NFC", xml) == xml and "Ủy ban nhân dân" in xml
     assert "dcterms:created" not in core and "dcterms:modified" not in core
     assert official_dir(paths(root), 2023) == docs[0].parent
+
+
+def test_html_ranking_table_has_the_official_columns(root):
+    from sipas.publishing.annex import ranking_table
+
+    rep = Report(2023, root)
+    r = rep.ranking("district")
+    html = ranking_table(rep, r)
+    assert '<th scope="col">STT</th>' in html and "Thay đổi hạng so với năm 2022" in html
+    rows = ot.unit_rows(rep, "district")
+    trs = html.split("<tr")
+    for name, change in zip(rows.unit_name, rows.change_text):
+        row = next(t for t in trs if f"<td>{name}</td>" in t)
+        assert f"<td>{change or '–'}</td>" in row, name

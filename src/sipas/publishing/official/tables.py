@@ -89,10 +89,12 @@ def unit_rows(rep: Report, unit_type: str, threshold: float = 0.90) -> pd.DataFr
 
 def ranking_table(rep: Report, unit_types: list[str] | None = None, threshold: float = 0.90) -> pd.DataFrame:
     """Group rows ("I. Các sở, ban, ngành") followed by their ranked units, for each
-    unit type of the year (all by default), in registry order."""
+    unit type of the year (all by default), in registry order; a group keeps its numeral
+    when shown alone (Phụ lục II starts with "II. UBND các huyện, thành phố")."""
     types = unit_types or rep.unit_types
     parts = []
-    for i, t in enumerate(types, start=1):
+    for t in types:
+        i = rep.unit_types.index(t) + 1  # the numeral of the type among the year's: II stays II alone
         head = {c: None for c in COLUMNS}
         head.update(kind="group", stt=roman(i), unit_name=rep.type_label(t, plural=True), unit_type=t)
         parts.append(pd.DataFrame([head]))
@@ -117,3 +119,18 @@ def threshold_sentence(rep: Report, unit_type: str, threshold: float = 0.90) -> 
     if not names:
         return f"Không có {label} nào đạt chỉ số từ {t} trở lên."
     return f"Có {len(names)}/{total} {label} đạt chỉ số từ {t} trở lên: {', '.join(names)}."
+
+
+def official_columns(rep: Report, r: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``r`` (a :meth:`Report.ranking` frame) with ``stt`` and, when the previous year is
+    comparable, ``change_text``; and the headers of the added columns beside the unit
+    (for the HTML ranking table, :func:`sipas.publishing.annex.ranking_table`)."""
+    r = r.copy()
+    r.insert(0, "stt", range(1, len(r) + 1))
+    prev = comparable_previous(rep)
+    if prev is None or not len(r):
+        return r, {}
+    utype = rep.unit(r.unit_id.iloc[0]).type
+    rows = unit_rows(rep, utype).set_index("unit_id")
+    r["change_text"] = r.unit_id.map(rows.change_text).fillna("").replace("", "–")
+    return r, {"change_text": f"Thay đổi hạng so với năm {prev.year}"}
