@@ -210,3 +210,42 @@ def test_html_ranking_table_has_the_official_columns(root):
     for name, change in zip(rows.unit_name, rows.change_text):
         row = next(t for t in trs if f"<td>{name}</td>" in t)
         assert f"<td>{change or '–'}</td>" in row, name
+
+
+def test_run_says_why_there_is_no_pdf_without_libreoffice(monkeypatch):
+    from sipas.publishing.official import steps
+
+    monkeypatch.setenv("SIPAS_SOFFICE", "/nonexistent/soffice")
+    assert "LibreOffice is not installed" in steps.pdf_unavailable() and "make setup" in steps.pdf_unavailable()
+    from sipas.publishing.official.convert import NoLibreOffice, to_pdf
+
+    with pytest.raises(NoLibreOffice, match="libreoffice-writer-nogui"):
+        to_pdf([])
+
+
+@pytest.mark.slow  # two builds of the year's 29 documents
+def test_docx_step_is_incremental(root, tmp_path):
+    import shutil
+
+    from sipas.base.codebook import YearConfig
+    from sipas.running.batch import YearJob
+
+    r = tmp_path / "p"
+    shutil.copytree(root, r, ignore=lambda d, names: [n for n in names if n in ("official", "release", "manifest.json")])
+    cfg = YearConfig(2023, paths(r))
+
+    def job():
+        return YearJob(cfg, [], ("html", "docx"), False, "code", {"python-docx": "x"}, 60)
+
+    first = job().official()
+    assert [(o.step, o.ok, o.rebuilt) for o in first] == [("docx", True, True)]
+    assert (paths(r).outputs(2023) / "official" / "units" / f"{UNIT}.docx").is_file()
+    assert [(o.step, o.rebuilt) for o in job().official()] == [("docx", False)]
+    tpl = r / "params" / "templates" / "phu-luc.docx"
+    tpl.write_bytes(tpl.read_bytes())  # same bytes: still up to date
+    assert not job().official()[0].rebuilt
+    (r / "params" / "official.yaml").write_text(
+        (r / "params" / "official.yaml").read_text(encoding="utf-8").replace("threshold: 0.90", "threshold: 0.85"),
+        encoding="utf-8")
+    again = job().official()[0]
+    assert again.rebuilt and again.ok

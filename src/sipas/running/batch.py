@@ -442,7 +442,10 @@ class YearJob:
         inputs = {**self.common(), **steps.inputs(self.p, self.year)}
         out = [self._step("docx", "docx", inputs, {"year": self.year}, lambda: steps.build_docx(self.p, self.year))]
         entry = self.manifest.get("docx") or {}
-        if "pdf" in self.formats and out[0].ok:
+        if "pdf" in self.formats and out[0].ok and steps.pdf_unavailable():  # no LibreOffice: say why
+            out.append(Outcome(self.year, "docx-pdf", "docx-pdf", False, False, "", 0.0, steps.pdf_unavailable(),
+                               "unavailable"))
+        elif "pdf" in self.formats and out[0].ok:
             files = [self.base / o["path"] for o in entry.get("outputs", [])]
             pin = {**self.common(), "docx": cache.json_hash(entry.get("outputs", []))}
             out.append(self._step("docx-pdf", "docx-pdf", pin, {"year": self.year}, lambda: steps.build_pdf(files)))

@@ -45,6 +45,13 @@ def build_docx(p: Paths, year: int) -> list[Path]:
     return build_year(p, year)
 
 
+def pdf_unavailable() -> str:
+    """Why the Word files can have no PDF on this machine ('' when LibreOffice is there)."""
+    from sipas.publishing.official.convert import MISSING, soffice
+
+    return "" if soffice() else MISSING
+
+
 def build_pdf(files: list[Path]) -> list[Path]:
     from sipas.publishing.official.convert import to_pdf
 
