@@ -34,6 +34,12 @@ def root(demo, tmp_path_factory, tmp_path, monkeypatch):
     shutil.copytree(src, r, ignore=skip)
     p = paths(r)
     base = p.outputs(2023)
+    from sipas.base.codebook import YearConfig
+    from sipas.publishing.official.documents import build_year
+    from sipas.publishing.site import write_index
+
+    build_year(p, 2023)
+    write_index(YearConfig(2023, p))  # the front door lists the draft documents
     tables = sorted(p.tables(2023).glob("*.csv"))
     arts = [{"id": i, "status": "ok", "outputs": [{"path": str(f.relative_to(base)), "sha256": _sha(f),
                                                    "bytes": f.stat().st_size} for f in files]}
@@ -84,6 +90,12 @@ def test_release_freeze_then_untouched_then_errata(root):
     report = Document(str(r1.folder / "official" / "bao-cao-2023.docx"))
     signer = "\n".join(c.text for row in report.tables[-1].rows for c in row.cells)
     assert "CHỦ TỊCH" in signer and "Lê Văn Lương" in signer and "TM. ỦY BAN NHÂN DÂN" in signer
+
+    draft = (p.outputs(2023) / "index.html").read_text(encoding="utf-8")
+    assert "DỰ THẢO: chưa ban hành" in draft and 'href="official/bao-cao-2023.docx"' in draft
+    frozen = (r1.folder / "index.html").read_text(encoding="utf-8")
+    assert "Đã ban hành: Quyết định số 2385/QĐ-UBND ngày 29/12/2023, phiên bản v1" in frozen
+    assert "DỰ THẢO" not in frozen
 
     before = {f: _sha(f) for f in r1.folder.rglob("*") if f.is_file()}
     r2 = release(p, 2023)

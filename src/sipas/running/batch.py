@@ -213,6 +213,14 @@ def _tables_hash(p: Paths, year: int) -> str:
     return cache.json_hash({f.name: cache.file_sha(f) for f in files})
 
 
+def _official_listed(base: Path) -> list[str]:
+    """The official documents and releases the front door lists (issue 14), relative to ``official/``."""
+    d = base / "official"
+    files = sorted(f.name for f in d.iterdir() if f.is_file()) if d.is_dir() else []
+    rel = base / "release"
+    return files + ([f"../release/{v.name}/release.json" for v in sorted(rel.iterdir())] if rel.is_dir() else [])
+
+
 def _years_with_tables(p: Paths) -> list[int]:
     base = p.outputs()
     return sorted(int(d.name) for d in base.iterdir() if d.name.isdigit() and (d / "tables").is_dir()) \
@@ -458,7 +466,8 @@ class YearJob:
         # the page lists the documents found on disk (with their size): they are inputs too
         docs = {r: cache.maybe_file_sha(self.base / r) for r in
                 sorted({"province.pdf", "quality.html", f"phu-luc-{self.year}.xlsx",
-                        *(f"units/{n}.pdf" for n in have)}) if (self.base / r).is_file()}
+                        *(f"units/{n}.pdf" for n in have),
+                        *(f"official/{f}" for f in _official_listed(self.base))}) if (self.base / r).is_file()}
         inputs = {**self.common(), "annexes": cache.json_hash(have), "documents": cache.json_hash(docs),
                   "tables": _tables_hash(self.p, self.year),
                   "other_years": cache.json_hash(_years_with_tables(self.p))}

@@ -202,6 +202,11 @@ def release(p: Paths, year: int, reason: str | None = None, extra_stale: list[st
             "date": rel.date.isoformat(), "signer": rel.signer.model_dump(), "reason": reason or "",
             "previous_version": have[-1] if have else None, "errata": n_errata, "pdf": pdf_note or "ok",
             "run": json.loads((base / "manifest.json").read_text(encoding="utf-8")).get("run", {})}
+    if (stage / "index.html").is_file():  # the frozen front door says released, not draft
+        from sipas.publishing.official.site import released_status
+
+        page = (stage / "index.html").read_text(encoding="utf-8")
+        (stage / "index.html").write_text(released_status(page, meta), encoding="utf-8")
     (stage / "release.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
     sums = sorted((str(f.relative_to(stage)), _sha(f)) for f in stage.rglob("*") if f.is_file())
