@@ -14,10 +14,8 @@ Files are byte-deterministic: fixed zip entry times and order, no dates in
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import zipfile
 from pathlib import Path
 
 from docx import Document
@@ -27,7 +25,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from sipas.base.io import atomic_path
+from sipas.base.io import atomic_path, deterministic_zip
 
 FONT = "Times New Roman"
 TABLE_STYLE = "Bảng - chữ"  # paragraph style of table text (12 pt), defined in the templates
@@ -234,25 +232,19 @@ class Builder:
         return save(self.doc, path)
 
 
+def _no_dates(name: str, data: bytes) -> bytes:
+    if name != "docProps/core.xml":
+        return data
+    data = re.sub(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>", b"", data)
+    return re.sub(rb"<dcterms:(created|modified)[^>]*/>", b"", data)
+
+
 def save(doc, path: Path) -> Path:
-    """Write ``doc`` byte-deterministically: fixed entry times, no dates in core.xml."""
-    buf = io.BytesIO()
+    """Write ``doc`` byte-deterministically: fixed entry times (:func:`sipas.base.io.deterministic_zip`),
+    no dates in core.xml."""
     doc.core_properties.revision = 1
-    doc.save(buf)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>", b"", data)
-                data = re.sub(rb"<dcterms:(created|modified)[^>]*/>", b"", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zout.writestr(zi, data)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(out.getvalue())
-    return path
-
-
+        doc.save(str(tmp))
+    return deterministic_zip(path, fix=_no_dates)
