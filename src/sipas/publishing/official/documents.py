@@ -115,7 +115,7 @@ def ranking_annex(ctx: Context, unit_type: str, roman: str, path: Path) -> Path:
     avg = rep.value(group_id(unit_type))
     body.append(["", "Bình quân", ot.pct_text(avg), "", "", "", "", *[ot.pct_text(rep.value(group_id(unit_type), k))
                                                                    for k, _ in tops]])
-    b.table(header, body, [13, 55, 20, 22, 14, 16, 24] + [83 / max(1, len(tops))] * len(tops),
+    b.table(header, body, [12, 46, 20, 22, 14, 19, 24] + [90 / max(1, len(tops))] * len(tops),
             right={2, 3, *range(7, len(header))}, center={0, 4, 5, 6}, groups=groups, bold_rows={len(body) - 1})
     b.paragraph()
     b.text([ot.threshold_sentence(rep, unit_type, ctx.off.threshold)])
