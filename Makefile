@@ -10,7 +10,7 @@ SIPAS  := $(BIN)/sipas
 YEARS  ?= 2022 2023 2025
 DEMO   ?= 1
 JOBS   ?=
-FORMATS ?= html,pdf,xlsx
+FORMATS ?= html,pdf,xlsx,docx
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -36,7 +36,7 @@ demo-data: setup ## Generate the seeded demo survey files into data/raw/<year>/
 validate: setup ## Intake: data/raw/<year>/ -> data/processed/<year>/ (+ quarantine, report)
 	@for y in $(YEARS); do $(SIPAS) validate --year $$y || exit $$?; done
 
-report: setup ## Demo data (DEMO=1), intake, tables, notebooks; HTML, PDF and Excel annexes for YEARS
+report: setup ## Demo data (DEMO=1), intake, tables, notebooks; HTML, PDF, Excel annexes and the official Word documents for YEARS
 	@if [ "$(DEMO)" = "1" ]; then $(MAKE) --no-print-directory demo-data YEARS="$(YEARS)"; fi
 	@$(MAKE) --no-print-directory validate YEARS="$(YEARS)"
 	$(SIPAS) run $(addprefix --year ,$(YEARS)) --formats $(FORMATS) $(if $(JOBS),--jobs $(JOBS))

@@ -1,6 +1,8 @@
 #!/bin/sh
 # System packages the annexes need beyond Python: headless Chromium (PDF printing and the
-# browser tests) and a font with every Vietnamese glyph (DejaVu Sans), from Debian.
+# browser tests) and a font with every Vietnamese glyph (DejaVu Sans), from Debian; for the
+# official Word documents' PDF, LibreOffice Writer without GUI and Liberation Serif (metric-
+# compatible with Times New Roman), and poppler-utils (pdftotext, pdftoppm) for their tests.
 #
 # Idempotent and quiet: when everything is present it prints nothing and changes nothing.
 # Needs root (or sudo) only when something is missing. Set SIPAS_SKIP_SYSTEM=1 to skip
@@ -9,7 +11,7 @@ set -eu
 
 [ "${SIPAS_SKIP_SYSTEM:-0}" = "1" ] && exit 0
 
-PACKAGES="chromium fonts-dejavu-core fontconfig"
+PACKAGES="chromium fonts-dejavu-core fontconfig libreoffice-writer-nogui fonts-liberation poppler-utils"
 
 missing=""
 for p in $PACKAGES; do
@@ -21,6 +23,7 @@ done
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "setup-system: cannot install$missing (no apt-get on this machine); PDFs will be skipped" >&2
+    echo "setup-system: (without libreoffice-writer-nogui the official Word documents are written, their PDF is not)" >&2
     exit 0
 fi
 
@@ -31,6 +34,7 @@ if [ "$(id -u)" != "0" ]; then
     else
         echo "setup-system: missing system packages:$missing" >&2
         echo "setup-system: run 'sudo scripts/setup-system.sh' once; until then PDFs are skipped" >&2
+        echo "setup-system: (without libreoffice-writer-nogui the official Word documents are written, their PDF is not)" >&2
         exit 0
     fi
 fi

@@ -34,8 +34,10 @@ def test_workbook_sheets_headers_formats(book):
         assert ws["A4"].font.bold
     ws = wb["Phụ lục I"]
     headers = [c.value for c in ws[4]]
-    assert headers[:4] == ["Hạng", "Đơn vị", "Mã đơn vị", "Chỉ số chung (SIPAS)"]
-    assert ws.cell(row=5, column=4).number_format == "0.00%"
+    assert headers[:5] == ["STT", "Hạng", "Đơn vị", "Mã đơn vị", "Chỉ số chung (SIPAS)"]
+    assert headers[-3:] == ["Khoảng hạng", "Thay đổi thứ hạng so với năm trước", "Đạt từ 90,00% trở lên"]
+    assert ws.cell(row=5, column=1).value == "I" and ws.cell(row=5, column=3).value == "Các sở, ban, ngành"
+    assert ws.cell(row=6, column=1).value == 1 and ws.cell(row=6, column=5).number_format == "0.00%"
     assert "sở, ban, ngành" in ws["A1"].value and "UBND" in wb["Phụ lục II"]["A1"].value
 
 
@@ -44,13 +46,17 @@ def test_rankings_equal_the_tidy_table(book):
     indices = read_table(2023, "indices", cfg.paths)
     for sheet, unit_type in (("Phụ lục I", "department"), ("Phụ lục II", "district")):
         got = read_sheet(path, sheet)
+        assert got["STT"].iloc[0] == sheet.split()[-1] and pd.isna(got["Mã đơn vị"].iloc[0])  # the group row
+        got = got.iloc[1:].reset_index(drop=True)
+        assert list(got["STT"]) == list(range(1, len(got) + 1))
         ids = [u.id for u in cfg.units if u.type == unit_type]
         want = indices[indices.unit_id.isin(ids) & (indices.item_id == "sipas")].set_index("unit_id")
         assert sorted(got["Mã đơn vị"]) == sorted(ids)
         assert (np.diff(got["Chỉ số chung (SIPAS)"].to_numpy()) <= 0).all()  # ranked
         assert got["Hạng"].iloc[0] == 1
-        for r in got.itertuples(index=False):
-            assert r[3] == want.loc[r[2], "estimate"]  # exactly the same float
+        for uid, v, flag in zip(got["Mã đơn vị"], got["Chỉ số chung (SIPAS)"], got["Đạt từ 90,00% trở lên"]):
+            assert v == want.loc[uid, "estimate"]  # exactly the same float
+            assert (flag == "Đạt") == (v >= 0.9)
         e1 = indices[(indices.unit_id == got["Mã đơn vị"].iloc[0]) & (indices.item_id == "e1")].estimate.iloc[0]
         assert got[cfg.methodology.short_labels()["e1"]].iloc[0] == e1
 

@@ -81,7 +81,7 @@ def _years(values: tuple[str, ...]) -> list[int]:
               help="Only these unit ids (repeatable or comma separated); default: all. The province report is always built.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers (default: number of cores).")
 @click.option("--formats", default="html", show_default=True,
-              help="Comma separated: html, pdf, xlsx (html is always built).")
+              help="Comma separated: html, pdf, xlsx, docx (html is always built; docx: the official Word documents, with pdf their PDF too).")
 @click.option("--force", is_flag=True, help="Rebuild everything, even what is up to date.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: worker processes on this machine; dask: a Dask distributed cluster.")
@@ -115,6 +115,25 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
         sys.exit(watch_years(_years(years), **options))
     if run_years(_years(years), **options):
         sys.exit(1)
+
+
+@cli.command("release")
+@click.option("--year", type=int, required=True, help="The year to release (needs params/release/<year>.yaml).")
+@click.option("--reason", default=None, help="Why a corrected re-release changes figures (required from v2 on).")
+def release(year: int, reason: str | None) -> None:
+    """Freeze the year's published set as the issued decision: outputs/<year>/release/v<N>/
+    with the numbered Word/PDF documents, SHA256SUMS and the manifest (never overwritten)."""
+    from sipas.base.config import paths
+    from sipas.publishing.official.release import release as do_release
+    from sipas.running.release_check import code_or_params_changed
+
+    p = paths()
+    r = do_release(p, year, reason=reason, extra_stale=code_or_params_changed(p, year))
+    if r.created:
+        more = f", errata: {r.errata} figures changed" if r.errata else ""
+        click.echo(f"released {year} as {r.version}: {r.folder} ({r.files} files{more})")
+    else:
+        click.echo(f"{year} is already released as {r.version} and nothing changed since: {r.folder} (untouched)")
 
 
 def main(argv: list[str] | None = None) -> None:

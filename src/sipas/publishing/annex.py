@@ -477,7 +477,12 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
     else:
         r["rank_cell"] = r["rank"].astype(str)
     tops = [k for k, _ in rep.top_items]
-    cols = {"rank_cell": "Hạng", "unit_cell": "Đơn vị", "sipas": "Chỉ số chung", **dict(rep.top_items)}
+    # the official columns (issue 14): STT and the change of rank, from the official table model
+    from sipas.publishing.official.tables import official_columns
+
+    r, extra = official_columns(rep, r)
+    cols = {"stt": "STT", "rank_cell": "Hạng", "unit_cell": "Đơn vị", "sipas": "Chỉ số chung", **extra,
+            **dict(rep.top_items)}
     return table_html(r, cols, pct=("sipas", *tops), html_cols=("rank_cell", "unit_cell"),
                       ci={"sipas": ("ci_low", "ci_high")} if "ci_low" in r and r.ci_low.notna().any() else None,
                       flags={"sipas": "flag"} if "flag" in r and rep.has_flags else None,

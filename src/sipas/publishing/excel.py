@@ -97,7 +97,7 @@ def _write_sheet(ws, title: str, df: pd.DataFrame, columns: dict[str, tuple[str,
         cell.fill = head_fill
         cell.border = rule
         cell.alignment = Alignment(wrap_text=True, vertical="bottom",
-                                   horizontal="right" if columns[c][1] != "text" else "left")
+                                   horizontal="right" if columns[c][1] not in ("text", "any") else "left")
     for i, row in enumerate(df[cols].itertuples(index=False), start=header_row + 1):
         for j, (c, v) in enumerate(zip(cols, row), start=1):
             kind = columns[c][1]
@@ -109,6 +109,8 @@ def _write_sheet(ws, title: str, df: pd.DataFrame, columns: dict[str, tuple[str,
                 v = float(v)
             elif kind == "text":
                 v = str(v)
+            elif kind == "any":  # STT: a number, or the Roman numeral of a group row
+                v = int(v) if isinstance(v, (int, float)) or hasattr(v, "__index__") else str(v)
             cell = ws.cell(row=i, column=j, value=v)
             if kind == "pct":
                 cell.number_format = PCT_FORMAT
@@ -148,19 +150,37 @@ def write_workbook(cfg: YearConfig) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     k = 0
-    rank_cols = {"rank": ("Hạng", "int"), "unit_name": ("Đơn vị", "text"), "unit_id": ("Mã đơn vị", "text"),
+    # I, II: the official ranking table (sipas.publishing.official.tables): STT, group row, rank change
+    from sipas.publishing.official.settings import load_official
+    from sipas.publishing.official.tables import pct_text, threshold_sentence
+    from sipas.publishing.official.tables import ranking_table as official_ranking
+    from sipas.publishing.report import Report
+
+    rep = Report(cfg.year, p.root)
+    threshold = load_official(p).threshold
+    rank_cols = {"stt": ("STT", "any"), "rank": ("Hạng", "int"), "unit_name": ("Đơn vị", "text"),
+                 "unit_id": ("Mã đơn vị", "text"),
                  "sipas": ("Chỉ số chung (SIPAS)", "pct"), "ci_low": ("Cận dưới KTC", "pct"),
                  "ci_high": ("Cận trên KTC", "pct"), "flag": ("Cảnh báo độ tin cậy", "text")}
     tops = [a.id for a in method.aspects] or [e.id for e in method.elements]
     rank_cols.update({t: (short[t], "pct") for t in tops})
     rank_cols["n"] = ("Số phiếu có câu trả lời hợp lệ", "int")
+    rank_cols.update({"rank_interval": ("Khoảng hạng", "text"),
+                      "change_text": ("Thay đổi thứ hạng so với năm trước", "text"),
+                      "at_or_above": (f"Đạt từ {pct_text(threshold)} trở lên", "text")})
     for t in types:
-        r = ranking_frame(cfg, indices, t.id)
+        r = official_ranking(rep, [t.id], threshold)
+        units = r.kind == "unit"
+        r["at_or_above"] = [("Đạt" if a else "") if u else None for a, u in zip(r.at_or_above, units)]
+        r.loc[units, "stt"] = r.loc[units, "stt"].astype(int)
         ws = wb.create_sheet(f"Phụ lục {ROMAN[k]}")
         avg = indices[(indices.unit_id == group_id(t.id)) & (indices.item_id == "sipas")].estimate
+        note = (f"Bình quân nhóm: {fmt.pct(float(avg.iloc[0]))}. " if len(avg) else "") + \
+            threshold_sentence(rep, t.id, threshold)
         _write_sheet(ws, f"Phụ lục {ROMAN[k]}. Xếp hạng {lc(t.label_plural)} "
                          f"theo {method.index_label}, tỉnh {province}, năm {cfg.year}",
-                     r, rank_cols, note=f"Bình quân nhóm: {fmt.pct(float(avg.iloc[0]))}" if len(avg) else "", widths={"unit_name": 40, "unit_id": 18, "rank": 7})
+                     r, rank_cols, note=note, widths={"unit_name": 40, "unit_id": 18, "rank": 7, "stt": 6,
+                                                      "change_text": 16, "rank_interval": 10})
         k += 1
 
     # III: criteria (and every level) by unit, peer group, province
@@ -204,7 +224,6 @@ def write_workbook(cfg: YearConfig) -> Path:
     import re
 
     from sipas.publishing.narrative import method_note
-    from sipas.publishing.report import Report
 
     lines = [f"Phụ lục kết quả khảo sát sự hài lòng năm {cfg.year}, tỉnh {province}.",
              f"Phương pháp: {method.title}.",

@@ -49,6 +49,10 @@ def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
     xl = _doc(out, excel_name(year), excel_name(year), "Excel: Phụ lục I–IV")
     if xl:
         rows.append(("Phụ lục số liệu (Excel)", [xl]))
+    from sipas.publishing.official import site as official  # issue 14: the Word/PDF documents, draft or released
+
+    for what, docs in official.rows(out, year):
+        rows.append((what, [label if kind == "status" else _doc(out, rel, label, kind) for rel, label, kind in docs]))
     q = _doc(out, "quality.html", "HTML", "kiểm tra dữ liệu đầu vào")
     if q:
         rows.append(("Chất lượng dữ liệu", [q]))

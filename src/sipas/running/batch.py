@@ -48,7 +48,7 @@ from sipas.running.manifest import Manifest, now
 UNIT_NOTEBOOK = "unit_annex.ipynb"
 PROVINCE_NOTEBOOK = "province_report.ipynb"
 PROVINCE_TASK = "province"
-FORMATS = ("html", "pdf", "xlsx")
+FORMATS = ("html", "pdf", "xlsx", "docx")
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -211,6 +211,14 @@ def _tables_hash(p: Paths, year: int) -> str:
     d = p.tables(year)
     files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")) if d.is_dir() else []
     return cache.json_hash({f.name: cache.file_sha(f) for f in files})
+
+
+def _official_listed(base: Path) -> list[str]:
+    """The official documents and releases the front door lists (issue 14), relative to ``official/``."""
+    d = base / "official"
+    files = sorted(f.name for f in d.iterdir() if f.is_file()) if d.is_dir() else []
+    rel = base / "release"
+    return files + ([f"../release/{v.name}/release.json" for v in sorted(rel.iterdir())] if rel.is_dir() else [])
 
 
 def _years_with_tables(p: Paths) -> list[int]:
@@ -435,6 +443,22 @@ class YearJob:
         inputs = {**self.common(), "tables": _tables_hash(self.p, self.year)}
         return self._step("workbook", "xlsx", inputs, {"year": self.year}, build)
 
+    # -- official documents (issue 14): the one registration point of sipas.publishing.official.steps
+    def official(self) -> list[Outcome]:
+        from sipas.publishing.official import steps
+
+        inputs = {**self.common(), **steps.inputs(self.p, self.year)}
+        out = [self._step("docx", "docx", inputs, {"year": self.year}, lambda: steps.build_docx(self.p, self.year))]
+        entry = self.manifest.get("docx") or {}
+        if "pdf" in self.formats and out[0].ok and steps.pdf_unavailable():  # no LibreOffice: say why
+            out.append(Outcome(self.year, "docx-pdf", "docx-pdf", False, False, "", 0.0, steps.pdf_unavailable(),
+                               "unavailable"))
+        elif "pdf" in self.formats and out[0].ok:
+            files = [self.base / o["path"] for o in entry.get("outputs", [])]
+            pin = {**self.common(), "docx": cache.json_hash(entry.get("outputs", []))}
+            out.append(self._step("docx-pdf", "docx-pdf", pin, {"year": self.year}, lambda: steps.build_pdf(files)))
+        return out
+
     # -- front door
     def index(self) -> Outcome:
         present = self._present()
@@ -442,7 +466,8 @@ class YearJob:
         # the page lists the documents found on disk (with their size): they are inputs too
         docs = {r: cache.maybe_file_sha(self.base / r) for r in
                 sorted({"province.pdf", "quality.html", f"phu-luc-{self.year}.xlsx",
-                        *(f"units/{n}.pdf" for n in have)}) if (self.base / r).is_file()}
+                        *(f"units/{n}.pdf" for n in have),
+                        *(f"official/{f}" for f in _official_listed(self.base))}) if (self.base / r).is_file()}
         inputs = {**self.common(), "annexes": cache.json_hash(have), "documents": cache.json_hash(docs),
                   "tables": _tables_hash(self.p, self.year),
                   "other_years": cache.json_hash(_years_with_tables(self.p))}
@@ -558,8 +583,10 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 report.outcomes += fresh
                 todo += [(j, a, steps, why) for a, steps, why in build]
             side = None
-            if "xlsx" in formats:  # the workbooks are written by the driver while the workers run
-                side = _Side([j.workbook for j in jobs_.values() if j.tables_ok])
+            side_fns = [j.workbook for j in jobs_.values() if j.tables_ok] if "xlsx" in formats else []
+            side_fns += [j.official for j in jobs_.values() if j.tables_ok] if "docx" in formats else []
+            if side_fns:  # the workbooks and Word documents are written by the driver while the workers run
+                side = _Side(side_fns)
             if todo:
                 # the front door will probably change (new tables, or never built): the driver
                 # imports what it needs (1 s of CPU) while the workers run; not otherwise, as
@@ -646,7 +673,12 @@ class _Side:
 
     def __init__(self, fns):
         self.results: list[Outcome] = []
-        self.thread = threading.Thread(target=lambda: self.results.extend(f() for f in fns), daemon=True)
+        def work():
+            for f in fns:
+                r = f()
+                self.results.extend(r if isinstance(r, list) else [r])
+
+        self.thread = threading.Thread(target=work, daemon=True)
         self.thread.start()
 
     def join(self) -> list[Outcome]:
@@ -678,7 +710,7 @@ def summary_table(report: RunReport, changed_only: bool = False) -> Table:
     for col, just in (("năm", "left"), ("phụ lục / step", "left"), ("trạng thái", "left"),
                       ("giây", "right"), ("dựng lại", "left"), ("lý do / lỗi (why / error)", "left")):
         table.add_column(col, justify=just, overflow="fold")
-    order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "index": 4, "trends": 5}
+    order = {"tables": 0, "annex": 1, "pdf": 2, "workbook": 3, "docx": 3, "docx-pdf": 3, "index": 4, "trends": 5}
     rows = sorted((o for o in report.outcomes if o.rebuilt or not o.ok or not changed_only),
                   key=lambda o: (o.year, order.get(o.step, 9), o.name != PROVINCE_TASK, o.name))
     for o in rows:
