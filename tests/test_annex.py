@@ -1,5 +1,5 @@
 """Annex content: Vietnamese figures, escaping of free text, wording that follows the
-tests, graceful fallback without the statistics columns, front doors, speed."""
+tests, a table without a column it must have stops the page, front doors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sipas.base import formats as fmt
+from sipas.base.errors import SipasError
 from sipas.publishing.annex import UnitAnnex
 from sipas.publishing.report import Report, redact, table_html
 
@@ -76,15 +77,30 @@ def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
         assert '<sup class="flag"' in html and 'class="flagnote"' in html
 
 
-def test_fallback_without_statistics_columns(root):
+def test_a_table_without_a_column_it_must_have_stops_the_page(root):
+    from sipas.publishing import data
+
     rep = Report(2023, root)
-    rep.indices = rep.indices[[c for c in rep.indices.columns if c not in
-                               ("se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "flag")]]
-    rep.__dict__.pop("_by_key", None)
-    rep._tests_raw = None
+    assert 'class="ci"' in UnitAnnex(2023, UNIT, rep=rep).html()
+    path = root / "outputs" / "2023" / "tables" / "indices.parquet"
+    with pytest.raises(SipasError, match="lacks the column.*ci_low") as err:
+        data.require(rep.indices.drop(columns=["ci_low"]), "indices", data.SCHEMA["indices"], file=path)
+    assert "indices.parquet" in err.value.render()
+    rep._tests_raw = rep._tests_raw.drop(columns=["p_adjusted"])   # tests: the same, no guessing of names
+    rep.__dict__.pop("tests", None)
+    with pytest.raises(SipasError, match="p_adjusted"):
+        UnitAnnex(2023, UNIT, rep=rep).html()
+    rep._tests_raw = _tests_table(rep, True).assign(test="anova")  # a kind of test sipas does not write
+    rep.__dict__.pop("tests", None)
+    with pytest.raises(SipasError, match="anova"):
+        rep.test("change", UNIT)
+
+
+def test_without_tests_no_claim_of_significance(root):
+    rep = Report(2023, root)
+    rep._tests_raw = rep._tests_raw.iloc[0:0]
     rep.__dict__.pop("tests", None)
     html = UnitAnnex(2023, UNIT, rep=rep).html()
-    assert 'class="ci"' not in html and 'class="flag"' not in html
     assert "ý nghĩa thống kê" not in html
     assert fmt.pct(rep.value(UNIT)) in html
 

@@ -11,7 +11,7 @@ import pytest
 
 from sipas.base import formats as fmt
 from sipas.estimation.tables import read_table
-from sipas.publishing import annex
+from sipas.publishing import annex, stat_sections
 from sipas.publishing.annex import ProvinceReport
 from sipas.publishing.report import Report
 
@@ -73,7 +73,7 @@ def test_distinguishable_pairs_counted(root):
 def test_section_absent_without_the_tables(root, monkeypatch):
     rep = Report(2023, root)
     rep._ranks = None
-    monkeypatch.setattr(annex, "_stat_table", lambda rep, name: None)
+    monkeypatch.setattr(stat_sections, "_stat_table", lambda rep, name: None)
     assert ProvinceReport(2023, rep=rep).statistics() == ""
     rep._ranks = pd.DataFrame(columns=["unit_id", "rank_low", "rank_high"])
     assert annex.rank_certainty_html(rep) == ""

@@ -17,10 +17,11 @@ from sipas.base.codebook import YearConfig
 from sipas.base.config import Paths
 from sipas.base.io import write_text
 from sipas.estimation.indices import PROVINCE_ID, group_id
-from sipas.publishing.render import page
-from sipas.publishing.report import Report, flag_note, lc, years_with_tables
-
-FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
+from sipas.publishing.data import years_with_tables
+from sipas.publishing.markup import flag_note, title_html
+from sipas.publishing.render import FOOTER, page
+from sipas.publishing.report import Report, lc
+from sipas.publishing.sections import headline_tiles, ranking_table
 
 
 def excel_name(year: int) -> str:
@@ -65,8 +66,6 @@ def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
 def write_index(cfg: YearConfig, done=None) -> Path:
     """The year's page. ``done``: the annex tasks that succeeded in this run (objects
     with a ``name``); None = link every annex found on disk."""
-    from sipas.publishing.annex import ranking_table
-
     rep = Report(cfg.year, cfg.paths.root)
     out = cfg.paths.outputs(cfg.year)
     names = None if done is None else {t.name for t in done}
@@ -74,20 +73,9 @@ def write_index(cfg: YearConfig, done=None) -> Path:
     def has(uid: str) -> bool:
         return (out / "units" / f"{uid}.html").is_file() and (names is None or uid in names)
 
-    ci = rep.interval(PROVINCE_ID)
-    tiles = [("Chỉ số chung của tỉnh", fmt.pct(rep.value(PROVINCE_ID)),
-              f"KTC {rep.level_text}: {fmt.number(100 * ci[0], 1)}–{fmt.number(100 * ci[1], 1)}%" if ci else
-              "bình quân các đơn vị" if rep.aggregation == "unit_mean" else "theo người trả lời")]
-    tiles += [(rep.type_label(t, plural=True), fmt.pct(rep.value(group_id(t))), f"{len(rep.unit_ids(t))} đơn vị")
-              for t in rep.unit_types]
-    tiles.append(("Phiếu hợp lệ", fmt.number(rep.sample.achieved.sum()), f"{len(cfg.units)} đơn vị"))
-    tiles_html = '<div class="tiles">' + "".join(
-        f'<div class="tile"><div class="tile-label">{html.escape(a)}</div><div class="tile-value">{b}</div>'
-        f'<div class="tile-note">{html.escape(c)}</div></div>' for a, b, c in tiles) + "</div>"
-
-    parts = [f"<h1>Kết quả đo lường sự hài lòng năm {cfg.year}</h1>",
-             f'<p class="subtitle">{html.escape(cfg.methodology.index_label)}, tỉnh {html.escape(rep.province)}; '
-             f'chỉ số chung của tỉnh: {html.escape(rep.aggregation_text)}.</p>', tiles_html]
+    parts = [title_html(f"Kết quả đo lường sự hài lòng năm {cfg.year}",
+                        f"{cfg.methodology.index_label}, tỉnh {rep.province}; "
+                        f"chỉ số chung của tỉnh: {rep.aggregation_text}."), headline_tiles(rep)]
     docs = documents(out, cfg.year)
     parts.append("<h2>Tài liệu công bố</h2>")
     if docs:
