@@ -406,15 +406,23 @@ def recommendations(rep: Report, k: int = 3) -> list[str]:
     return out
 
 
-def method_note(rep: Report) -> str:
+def method_note_text(rep: Report) -> str:
+    """How the indices are computed, in one plain-text paragraph (the workbook's notes)."""
     m = rep.method
     scale = m.scales[m.default_scale]
-    pos = ", ".join(f"“{e(scale.label_of(c))}”" for c in scale.positive)
-    miss = ", ".join(f"“{e(c.label)}”" for c in scale.missing)
+    pos = ", ".join(f"“{scale.label_of(c)}”" for c in scale.positive)
+    miss = ", ".join(f"“{c.label}”" for c in scale.missing)
     top = "khía cạnh" if m.aspects else "yếu tố"
     return (
         f"Chỉ số của mỗi tiêu chí là tỷ lệ câu trả lời {pos} trên tổng số câu trả lời hợp lệ, có trọng số thiết kế "
         f"(không tính {miss} và bỏ trống); chỉ số yếu tố là trung bình cộng chỉ số các tiêu chí; chỉ số chung "
         f"của đơn vị là trung bình cộng chỉ số các {top}. Chỉ số của nhóm đơn vị và của tỉnh: "
-        f"{e(rep.aggregation_text)} (tùy chọn <code>{e(rep.aggregation)}</code>)."
+        f"{rep.aggregation_text} (tùy chọn {rep.aggregation})."
     )
+
+
+def method_note(rep: Report) -> str:
+    """:func:`method_note_text` for a page: escaped, the option's name as code."""
+    text = method_note_text(rep)
+    option = f"(tùy chọn {rep.aggregation})."
+    return e(text.removesuffix(option)) + f"(tùy chọn <code>{e(rep.aggregation)}</code>)."
