@@ -179,7 +179,7 @@ class UnitAnnex(Sections):
         if th.attrs.get("comments"):
             out += table_html(th[th.n > 0], {"theme": "Chủ đề", "n": "Số ý kiến", "share": "Tỷ lệ trong số ý kiến"},
                               pct=("share",), num=("n",), css="sipas-table themes")
-            out += "<p>Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):</p>"
+            out += paragraphs(["Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):"])
         return out + comments_html(rep.comments(self.unit_id, k=k))
 
     def notes(self) -> str:

@@ -158,3 +158,8 @@ def tiles_html(items: list[tuple[str, str, str]]) -> str:
 def title_html(title: str, subtitle: str) -> str:
     """A page's ``h1`` and the line under it."""
     return str(macros().title(title, subtitle))
+
+
+def with_ci(value, ci: str) -> str:
+    """A figure with its interval under it (``ci``: already formatted)."""
+    return str(macros().with_ci(value, ci))

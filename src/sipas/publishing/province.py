@@ -68,7 +68,7 @@ class ProvinceReport(Sections):
         ptbl = table_html(prof[prof.n > 0], {"category_label": "Nhóm", "n": "Số người", "share": "Tỷ lệ"},
                           pct=("share",), num=("n",), group="variable_label", css="sipas-table profile-table")
         return (self._h("Mẫu khảo sát") + paragraphs(narrative.sample_text(rep)) + tbl
-                + "<h3>Đặc điểm người trả lời (toàn tỉnh)</h3>" + ptbl)
+                + heading(None, "Đặc điểm người trả lời (toàn tỉnh)", 3) + ptbl)
 
     def results(self) -> str:
         rep = self.rep
@@ -96,7 +96,7 @@ class ProvinceReport(Sections):
                           flags=flag_cols(rep), css="sipas-table criteria")
         return (self._h("Kết quả chung theo cấp") + paragraphs(narrative.results_text(rep)) + tbl
                 + figure_html(fig, "Biểu đồ chỉ số theo yếu tố: toàn tỉnh và các nhóm đơn vị")
-                + "<h3>Chỉ số theo tiêu chí</h3>" + ctbl)
+                + heading(None, "Chỉ số theo tiêu chí", 3) + ctbl)
 
     def ranking(self, unit_type: str) -> str:
         rep = self.rep
@@ -128,7 +128,7 @@ class ProvinceReport(Sections):
                     "diff": "Thay đổi (điểm %)"}
             if ch.verdict.astype(bool).any():
                 cols["verdict"] = "Kiểm định"
-            out += f"<h3>{html.escape(rep.type_label(t, plural=True))}</h3>"
+            out += heading(None, rep.type_label(t, plural=True), 3)
             out += table_html(ch, cols, pct=("previous", "current"), pp=("diff",), css="sipas-table change")
         tr = pd.concat([rep.trend(PROVINCE_ID, ["sipas"]).assign(item_id="province")]
                        + [rep.trend(group_id(t), ["sipas"]).assign(item_id=t) for t in rep.unit_types],
@@ -188,7 +188,7 @@ class ProvinceReport(Sections):
         if th.attrs.get("comments"):
             out += table_html(th, {"theme": "Chủ đề (theo từ khóa)", "n": "Số ý kiến", "share": "Tỷ lệ trong số ý kiến"},
                               pct=("share",), num=("n",), css="sipas-table themes")
-            out += "<p>Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):</p>"
+            out += paragraphs(["Một số ý kiến tiêu biểu (trích nguyên văn; thông tin cá nhân, nếu có, đã được ẩn):"])
         return out + comments_html(rep.comments(PROVINCE_ID, k=k))
 
     def statistics(self) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from sipas.base import formats as fmt
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing import narrative
-from sipas.publishing.markup import flag_note, heading, table_html, tiles_html
+from sipas.publishing.markup import flag_note, heading, table_html, tiles_html, with_ci
 from sipas.publishing.report import Report
 
 TITLE = "Kết quả đo lường sự hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước"
@@ -131,7 +131,7 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
     else:
         r["unit_cell"] = [html.escape(n) for n in r.unit_name]
     if "rank_low" in r:
-        r["rank_cell"] = [f'{k}<span class="ci">{int(a)}–{int(b)}</span>' if not pd.isna(a) else str(k)
+        r["rank_cell"] = [with_ci(k, f"{int(a)}–{int(b)}") if not pd.isna(a) else str(k)
                           for k, a, b in zip(r["rank"], r.rank_low, r.rank_high)]
     else:
         r["rank_cell"] = r["rank"].astype(str)

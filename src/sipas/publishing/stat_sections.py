@@ -8,10 +8,11 @@ from __future__ import annotations
 import html
 
 import pandas as pd
+from markupsafe import Markup
 
 from sipas.base import formats as fmt
 from sipas.estimation.indices import PROVINCE_ID
-from sipas.publishing.markup import paragraphs, table_html
+from sipas.publishing.markup import heading, paragraphs, table_html, with_ci
 from sipas.publishing.report import Report, lc
 
 
@@ -24,7 +25,7 @@ def _stat_table(rep: Report, name: str) -> pd.DataFrame | None:
 def _with_interval(v: float, lo: float, hi: float, digits: int = 2) -> str:
     if pd.isna(v):
         return "–"
-    return (f"{fmt.number(v, digits)}<span class=\"ci\">{fmt.number(lo, digits)}–{fmt.number(hi, digits)}</span>"
+    return (with_ci(fmt.number(v, digits), f"{fmt.number(lo, digits)}–{fmt.number(hi, digits)}")
             if not (pd.isna(lo) or pd.isna(hi)) else fmt.number(v, digits))
 
 
@@ -68,7 +69,7 @@ def reliability_html(rep: Report) -> str:
     note = ("Alpha tính trên những người trả lời hợp lệ (1–5) mọi tiêu chí của yếu tố, không dùng trọng số; dòng nhỏ "
             "dưới mỗi hệ số là khoảng tin cậy 95% theo Feldt (giả định người trả lời độc lập). Tương quan: giữa tiêu chí "
             "và tổng các tiêu chí còn lại của yếu tố.")
-    return ("<h3>Độ tin cậy của thang đo (Cronbach's alpha)</h3>" + paragraphs(text)
+    return (heading(None, Markup("Độ tin cậy của thang đo (Cronbach's alpha)"), 3) + paragraphs(text)
             + table_html(prov, cols, num=("n_items", "n"), html_cols=("alpha_cell", "weakest", *scopes),
                          css="sipas-table reliability", note=html.escape(note)))
 
@@ -82,7 +83,7 @@ def drivers_html(rep: Report) -> str:
     t["or_cell"] = [_with_interval(o, lo, hi) for o, lo, hi in zip(t.odds_ratio, t.ci_low, t.ci_high)]
     t["p_cell"] = t.p_value.map(_p_text)
     el = t[t.model.str.startswith("element:") & (t.variable == t.model.str.removeprefix("element:"))]
-    out = "<h3>Các yếu tố gắn với sự hài lòng chung</h3>"
+    out = heading(None, "Các yếu tố gắn với sự hài lòng chung", 3)
     failed = el[~el.converged.astype(bool)]
     el = el[el.converged.astype(bool)]
     if len(failed):  # separation: the fit ran off and its odds ratio means nothing
@@ -132,7 +133,7 @@ def rank_certainty_html(rep: Report) -> str:
         return ""
     r = r[r.item_id == "sipas"] if "item_id" in r else r
     names = {u.id: u.name for u in rep.cfg.units}
-    out = "<h3>Độ chắc chắn của thứ hạng</h3>"
+    out = heading(None, "Độ chắc chắn của thứ hạng", 3)
     n_boot = int(r.n_boot.iloc[0]) if "n_boot" in r else None
     for t in rep.unit_types:
         g = r[r.unit_type == t].sort_values(["rank", "unit_id"]).reset_index(drop=True)
