@@ -41,6 +41,7 @@ def test_redact_masks_personal_data():
     assert text.count("đã ẩn") == 4
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_unit_annex_reads_like_the_tables(root):
     rep = Report(2023, root)
     html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
@@ -58,6 +59,7 @@ def test_unit_annex_reads_like_the_tables(root):
     assert html.count("data:image/png;base64") >= 2
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_free_text_is_escaped_and_personal_data_masked(root):
     html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -66,6 +68,7 @@ def test_free_text_is_escaped_and_personal_data_masked(root):
     assert "[số điện thoại đã ẩn]" in html
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
     rep = Report(2023, root)
     if not rep.has_intervals:
@@ -77,6 +80,7 @@ def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
         assert '<sup class="flag"' in html and 'class="flagnote"' in html
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_a_table_without_a_column_it_must_have_stops_the_page(root):
     from sipas.publishing import data
 
@@ -96,6 +100,7 @@ def test_a_table_without_a_column_it_must_have_stops_the_page(root):
         rep.test("change", UNIT)
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_without_tests_no_claim_of_significance(root):
     rep = Report(2023, root)
     rep._tests_raw = rep._tests_raw.iloc[0:0]
@@ -113,6 +118,7 @@ def _tests_table(rep: Report, significant: bool) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("significant", [True, False])
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_wording_follows_the_test_table(root, significant):
     from sipas.publishing import narrative
 
@@ -130,6 +136,7 @@ def test_wording_follows_the_test_table(root, significant):
     assert "ý nghĩa thống kê" not in " ".join(narrative.unit_summary(rep, UNIT)) or text
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_province_report_sections(root):
     html = (root / "outputs" / "2023" / "province.html").read_text(encoding="utf-8")
     for heading in ("Căn cứ và phương pháp", "Mẫu khảo sát", "Kết quả chung theo cấp", "Xếp hạng các sở, ban, ngành",
@@ -145,6 +152,7 @@ def test_province_report_sections(root):
     assert "<script" not in html.lower()
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_front_doors_link_every_format(root):
     out = root / "outputs" / "2023"
     (out / "units" / f"{UNIT}.pdf").write_bytes(b"%PDF-1.4\n")
