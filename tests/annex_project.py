@@ -1,6 +1,8 @@
 """A published demo year for the annex tests: 2022 and 2023 tables, a comment carrying
-markup and personal data, and the pages rendered in-process (no kernel), built once per
-test session on a copy of the session's demo project."""
+markup and personal data, and the pages rendered the one way pages are rendered (the
+notebooks executed in a warm kernel by :func:`sipas.running.executor.run_task`, then
+:func:`sipas.publishing.render.notebook_html`), built once per test session on a copy
+of the session's demo project."""
 
 from __future__ import annotations
 
@@ -48,22 +50,37 @@ def published(demo: Path, base: Path) -> Path:
     return root
 
 
+def render_annexes(root: Path, year: int, names: list[str], notebook: Path | None = None) -> None:
+    """Execute and render annexes of ``year`` (unit ids and/or "province") as ``sipas run``
+    does; ``notebook`` replaces the unit notebook (an analyst's edited copy)."""
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import paths
+    from sipas.publishing.render import annex_chrome
+    from sipas.running.batch import PROVINCE_TASK, plan
+    from sipas.running.executor import AnnexTask, run_task
+
+    cfg = YearConfig(year, paths(root))
+    for a in plan(cfg, [n for n in names if n != PROVINCE_TASK]):
+        if a.name not in names:
+            continue
+        nb = notebook if notebook is not None and a.name != PROVINCE_TASK else a.notebook
+        a.executed.parent.mkdir(parents=True, exist_ok=True)
+        res = run_task(AnnexTask(year=year, name=a.name, notebook=str(nb), parameters=dict(a.parameters),
+                                 html=str(a.html), executed=str(a.executed),
+                                 log=str(cfg.paths.outputs(year) / "logs" / f"{a.name}.log"), title=a.title,
+                                 **annex_chrome(cfg.settings.province, year, a.name == PROVINCE_TASK)))
+        assert res.ok, res.error
+
+
 def _render(root: Path) -> None:
     from sipas.base.codebook import YearConfig
     from sipas.base.config import paths
     from sipas.base.io import write_text
-    from sipas.publishing import charts
-    from sipas.publishing.annex import province_page, unit_page
-    from sipas.publishing.report import Report
     from sipas.publishing.site import write_index, write_site_index
 
-    charts.set_theme()
     p = paths(root)
-    rep = Report(2023, root)
     out = p.outputs(2023)
-    for u in (UNIT, DISTRICT):
-        write_text(out / "units" / f"{u}.html", unit_page(rep, u))
-    write_text(out / "province.html", province_page(rep))
+    render_annexes(root, 2023, ["province", UNIT, DISTRICT])
     write_text(out / "manifest.json", '{"year": 2023}\n')
     for year in (2022, 2023):  # 2022: the front door only (the site index lists both years)
         write_index(YearConfig(year, p))

@@ -1,5 +1,5 @@
 """Annex content: Vietnamese figures, escaping of free text, wording that follows the
-tests, graceful fallback without the statistics columns, front doors, speed."""
+tests, a table without a column it must have stops the page, front doors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sipas.base import formats as fmt
+from sipas.base.errors import SipasError
 from sipas.publishing.annex import UnitAnnex
 from sipas.publishing.report import Report, redact, table_html
 
@@ -40,6 +41,7 @@ def test_redact_masks_personal_data():
     assert text.count("đã ẩn") == 4
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_unit_annex_reads_like_the_tables(root):
     rep = Report(2023, root)
     html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
@@ -57,6 +59,7 @@ def test_unit_annex_reads_like_the_tables(root):
     assert html.count("data:image/png;base64") >= 2
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_free_text_is_escaped_and_personal_data_masked(root):
     html = (root / "outputs" / "2023" / "units" / f"{UNIT}.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -65,6 +68,7 @@ def test_free_text_is_escaped_and_personal_data_masked(root):
     assert "[số điện thoại đã ẩn]" in html
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
     rep = Report(2023, root)
     if not rep.has_intervals:
@@ -76,15 +80,32 @@ def test_intervals_and_flags_shown_when_the_statistics_provide_them(root):
         assert '<sup class="flag"' in html and 'class="flagnote"' in html
 
 
-def test_fallback_without_statistics_columns(root):
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
+def test_a_table_without_a_column_it_must_have_stops_the_page(root):
+    from sipas.publishing import data
+
     rep = Report(2023, root)
-    rep.indices = rep.indices[[c for c in rep.indices.columns if c not in
-                               ("se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "flag")]]
-    rep.__dict__.pop("_by_key", None)
-    rep._tests_raw = None
+    assert 'class="ci"' in UnitAnnex(2023, UNIT, rep=rep).html()
+    path = root / "outputs" / "2023" / "tables" / "indices.parquet"
+    with pytest.raises(SipasError, match="lacks the column.*ci_low") as err:
+        data.require(rep.indices.drop(columns=["ci_low"]), "indices", data.SCHEMA["indices"], file=path)
+    assert "indices.parquet" in err.value.render()
+    rep._tests_raw = rep._tests_raw.drop(columns=["p_adjusted"])   # tests: the same, no guessing of names
+    rep.__dict__.pop("tests", None)
+    with pytest.raises(SipasError, match="p_adjusted"):
+        UnitAnnex(2023, UNIT, rep=rep).html()
+    rep._tests_raw = _tests_table(rep, True).assign(test="anova")  # a kind of test sipas does not write
+    rep.__dict__.pop("tests", None)
+    with pytest.raises(SipasError, match="anova"):
+        rep.test("change", UNIT)
+
+
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
+def test_without_tests_no_claim_of_significance(root):
+    rep = Report(2023, root)
+    rep._tests_raw = rep._tests_raw.iloc[0:0]
     rep.__dict__.pop("tests", None)
     html = UnitAnnex(2023, UNIT, rep=rep).html()
-    assert 'class="ci"' not in html and 'class="flag"' not in html
     assert "ý nghĩa thống kê" not in html
     assert fmt.pct(rep.value(UNIT)) in html
 
@@ -97,6 +118,7 @@ def _tests_table(rep: Report, significant: bool) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("significant", [True, False])
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_wording_follows_the_test_table(root, significant):
     from sipas.publishing import narrative
 
@@ -114,6 +136,7 @@ def test_wording_follows_the_test_table(root, significant):
     assert "ý nghĩa thống kê" not in " ".join(narrative.unit_summary(rep, UNIT)) or text
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_province_report_sections(root):
     html = (root / "outputs" / "2023" / "province.html").read_text(encoding="utf-8")
     for heading in ("Căn cứ và phương pháp", "Mẫu khảo sát", "Kết quả chung theo cấp", "Xếp hạng các sở, ban, ngành",
@@ -129,6 +152,7 @@ def test_province_report_sections(root):
     assert "<script" not in html.lower()
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_front_doors_link_every_format(root):
     out = root / "outputs" / "2023"
     (out / "units" / f"{UNIT}.pdf").write_bytes(b"%PDF-1.4\n")

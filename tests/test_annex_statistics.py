@@ -11,7 +11,7 @@ import pytest
 
 from sipas.base import formats as fmt
 from sipas.estimation.tables import read_table
-from sipas.publishing import annex
+from sipas.publishing import annex, stat_sections
 from sipas.publishing.annex import ProvinceReport
 from sipas.publishing.report import Report
 
@@ -27,6 +27,7 @@ def _text(h: str) -> str:
     return re.sub(r"\s+", " ", htmllib.unescape(re.sub(r"<[^>]+>", " ", h)))
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_province_report_shows_the_statistics(root):
     page = (root / "outputs" / "2023" / "province.html").read_text(encoding="utf-8")
     text = _text(page)
@@ -47,6 +48,7 @@ def test_province_report_shows_the_statistics(root):
     assert f'{me["rank"]}<span class="ci">{me.rank_low}–{me.rank_high}</span>' in page
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_rank_intervals_are_the_sipas_rows(root):
     rep = Report(2023, root)
     r = rep._ranks
@@ -60,6 +62,7 @@ def test_rank_intervals_are_the_sipas_rows(root):
     assert ((ranking["rank"] >= ranking.rank_low) & (ranking["rank"] <= ranking.rank_high)).all()
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_distinguishable_pairs_counted(root):
     rep = Report(2023, root)
     text = _text(annex.rank_certainty_html(rep))
@@ -70,10 +73,11 @@ def test_distinguishable_pairs_counted(root):
     assert f"{pairs}/{n * (n - 1) // 2} cặp đơn vị" in text
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_section_absent_without_the_tables(root, monkeypatch):
     rep = Report(2023, root)
     rep._ranks = None
-    monkeypatch.setattr(annex, "_stat_table", lambda rep, name: None)
+    monkeypatch.setattr(stat_sections, "_stat_table", lambda rep, name: None)
     assert ProvinceReport(2023, rep=rep).statistics() == ""
     rep._ranks = pd.DataFrame(columns=["unit_id", "rank_low", "rank_high"])
     assert annex.rank_certainty_html(rep) == ""

@@ -22,6 +22,7 @@ def book(demo, tmp_path_factory):
     return cfg, write_workbook(cfg)
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_workbook_sheets_headers_formats(book):
     cfg, path = book
     assert path == cfg.paths.outputs(2023) / "phu-luc-2023.xlsx"
@@ -41,6 +42,7 @@ def test_workbook_sheets_headers_formats(book):
     assert "sở, ban, ngành" in ws["A1"].value and "UBND" in wb["Phụ lục II"]["A1"].value
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_rankings_equal_the_tidy_table(book):
     cfg, path = book
     indices = read_table(2023, "indices", cfg.paths)
@@ -61,6 +63,7 @@ def test_rankings_equal_the_tidy_table(book):
         assert got[cfg.methodology.short_labels()["e1"]].iloc[0] == e1
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_criteria_sheet_equals_indices(book):
     cfg, path = book
     indices = read_table(2023, "indices", cfg.paths)
@@ -75,6 +78,7 @@ def test_criteria_sheet_equals_indices(book):
     assert set(got["Cấp chỉ số"]) <= {"Chỉ số chung", "Khía cạnh", "Yếu tố", "Tiêu chí"}
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_sample_sheet_equals_sample_table(book):
     cfg, path = book
     sample = read_table(2023, "sample", cfg.paths)
@@ -87,6 +91,7 @@ def test_sample_sheet_equals_sample_table(book):
     assert len(prof) == len(tidy) and list(prof["Số người"]) == list(tidy.n)
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_workbook_is_deterministic(book):
     cfg, path = book
     first = pd.read_excel(path, sheet_name=None, header=3)
@@ -97,6 +102,7 @@ def test_workbook_is_deterministic(book):
         pd.testing.assert_frame_equal(first[k], second[k])
 
 
+@pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_workbook_is_byte_identical_across_saves(book):
     """openpyxl dates the zip entries and docProps/core.xml at save time; the writer
     fixes both, so a save two seconds later (zip times have 2 s resolution) is the same file."""

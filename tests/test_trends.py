@@ -19,7 +19,7 @@ import yaml
 from sipas.base.codebook import load_crosswalk, load_year
 from sipas.base.config import paths as make_paths
 from sipas.base.errors import SipasError
-from sipas.publishing.trends import TrendsAnnex, parse_years, trends_page, trends_table
+from sipas.publishing.trends import TrendsAnnex, parse_years, trends_table
 
 REPO = Path(__file__).resolve().parents[1]
 YEARS = (2022, 2023, 2025)
@@ -128,7 +128,7 @@ def test_annex_says_comparisons_only_within_method_and_unit(project):
     import matplotlib
 
     matplotlib.use("Agg")
-    html = trends_page([2022, 2023, 2025], root)
+    html = TrendsAnnex([2022, 2023, 2025], root).html()
     assert "chỉ được thực hiện giữa hai năm cùng phương pháp đo lường và cùng đơn vị" in html
     assert "Giữa năm 2023 và năm 2025, phương pháp đo lường thay đổi" in html
     assert "khác phương pháp đo lường: không so sánh" in html

@@ -13,7 +13,9 @@
 * ``reliability``  Cronbach's alpha per element with Feldt's interval, item-rest correlations
   (:mod:`sipas.estimation.reliability`);
 * ``drivers``      design-based logistic regressions of being satisfied overall (odds ratios,
-  :mod:`sipas.estimation.drivers`).
+  :mod:`sipas.estimation.drivers`);
+* ``groups``       design-weighted share of respondents satisfied overall per category of each
+  profile question, province-wide (what the Rao-Scott tests of ``tests`` compare).
 
 Notebooks read these files; they compute nothing themselves.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sipas.base.codebook import YearConfig, load_year
@@ -34,10 +37,10 @@ from sipas.estimation.drivers import drivers_table
 from sipas.estimation.indices import PROVINCE_ID, compute_indices
 from sipas.estimation.ranks import ranks_table
 from sipas.estimation.reliability import reliability_table
-from sipas.estimation.significance import significance_table
+from sipas.estimation.significance import satisfied_overall, significance_table
 
 TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions", "ranks", "reliability",
-          "drivers")
+          "drivers", "groups")
 
 
 def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
@@ -115,6 +118,32 @@ def perceptions_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(_category_rows(cfg, df, cfg.methodology.perceptions), columns=cols)
 
 
+GROUPS_COLUMNS = ["year", "unit_id", "variable", "variable_label", "category", "category_label", "n", "rate"]
+
+
+def groups_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
+    """Province-wide, per category of each profile question: respondents (``n``,
+    unweighted) and the design-weighted share of them satisfied overall (``rate``,
+    :func:`sipas.estimation.significance.satisfied_overall`; respondents without a valid
+    answer left out of the rate)."""
+    score = satisfied_overall(df, cfg).to_numpy(dtype=float)
+    w = df["weight"].to_numpy(dtype=float)
+    ok = ~np.isnan(score)
+    wscore = w * np.where(ok, score, 0)
+    rows = []
+    for var in cfg.methodology.profile:
+        if var.type != "category":
+            continue
+        codes = df[var.id].astype("string").to_numpy()
+        for cat in var.categories:
+            m = codes == cat.code
+            den = w[m & ok].sum()
+            rows.append({"year": cfg.year, "unit_id": PROVINCE_ID, "variable": var.id, "variable_label": var.label,
+                         "category": cat.code, "category_label": cat.label, "n": int(m.sum()),
+                         "rate": float(wscore[m & ok].sum() / den) if den > 0 else np.nan})
+    return pd.DataFrame(rows, columns=GROUPS_COLUMNS)
+
+
 def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
     """The previous year's index table, for change tests (recomputed from its microdata,
     not read from outputs, so a one-year run still tests changes)."""
@@ -138,6 +167,7 @@ def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "ranks": ranks_table(df, cfg),
         "reliability": reliability_table(df, cfg),
         "drivers": drivers_table(df, cfg),
+        "groups": groups_table(cfg, df),
     }
 
 

@@ -29,8 +29,7 @@ from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
 from sipas.base.io import atomic_path, deterministic_zip, fixed_core_dates
 from sipas.estimation.indices import PROVINCE_ID, group_id
-from sipas.estimation.tables import read_table
-from sipas.publishing.report import lc
+from sipas.publishing.report import Report, lc
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]
 PCT_FORMAT = "0.00%"
@@ -52,28 +51,6 @@ INDEX_COLUMNS = {
 
 def workbook_path(cfg: YearConfig) -> Path:
     return cfg.paths.outputs(cfg.year) / f"phu-luc-{cfg.year}.xlsx"
-
-
-def ranking_frame(cfg: YearConfig, indices: pd.DataFrame, unit_type: str) -> pd.DataFrame:
-    """Units of a type ranked by SIPAS (ties share the better rank), elements beside."""
-    method = cfg.methodology
-    ids = [u.id for u in cfg.units if u.type == unit_type]
-    sub = indices[indices.unit_id.isin(ids)]
-    tops = [a.id for a in method.aspects] or [e.id for e in method.elements]
-    wide = sub.pivot_table(index="unit_id", columns="item_id", values="estimate", sort=False)
-    sip = sub[sub.item_id == "sipas"].set_index("unit_id")
-    out = pd.DataFrame({"unit_id": ids})
-    out["unit_name"] = out.unit_id.map({u.id: u.name for u in cfg.units})
-    out["sipas"] = out.unit_id.map(wide["sipas"])
-    for c in ("ci_low", "ci_high", "flag"):
-        if c in sip:
-            out[c] = out.unit_id.map(sip[c])
-    for t in tops:
-        out[t] = out.unit_id.map(wide[t]) if t in wide else float("nan")
-    out["n"] = out.unit_id.map(sip["n"])
-    out = out.sort_values(["sipas", "unit_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
-    out.insert(0, "rank", out["sipas"].rank(method="min", ascending=False).astype("Int64"))
-    return out
 
 
 def _write_sheet(ws, title: str, df: pd.DataFrame, columns: dict[str, tuple[str, str]], note: str = "",
@@ -139,9 +116,8 @@ def write_workbook(cfg: YearConfig) -> Path:
     from openpyxl import Workbook
 
     p = cfg.paths
-    indices = read_table(cfg.year, "indices", p)
-    sample = read_table(cfg.year, "sample", p)
-    profile = read_table(cfg.year, "profile", p)
+    rep = Report(cfg.year, p.root)
+    indices, sample, profile = rep.indices, rep.sample, rep.profile
     method = cfg.methodology
     short = method.short_labels()
     province = cfg.settings.province
@@ -154,9 +130,7 @@ def write_workbook(cfg: YearConfig) -> Path:
     from sipas.publishing.official.settings import load_official
     from sipas.publishing.official.tables import pct_text, threshold_sentence
     from sipas.publishing.official.tables import ranking_table as official_ranking
-    from sipas.publishing.report import Report
 
-    rep = Report(cfg.year, p.root)
     threshold = load_official(p).threshold
     rank_cols = {"stt": ("STT", "any"), "rank": ("Hạng", "int"), "unit_name": ("Đơn vị", "text"),
                  "unit_id": ("Mã đơn vị", "text"),
@@ -221,13 +195,11 @@ def write_workbook(cfg: YearConfig) -> Path:
                  widths={"unit_name": 34, "unit_id": 18, "variable_label": 26, "category_label": 30})
 
     notes = wb.create_sheet("Ghi chú")
-    import re
-
-    from sipas.publishing.narrative import method_note
+    from sipas.publishing.narrative import method_note_text
 
     lines = [f"Phụ lục kết quả khảo sát sự hài lòng năm {cfg.year}, tỉnh {province}.",
              f"Phương pháp: {method.title}.",
-             re.sub(r"<[^>]+>", "", method_note(Report(cfg.year, p.root))),
+             method_note_text(rep),
              "Tỷ lệ lưu dưới dạng số thập phân (0,8266 = 82,66%), định dạng phần trăm.",
              "Nguồn: outputs/<năm>/tables/indices.csv, sample.csv, profile.csv (cùng số liệu)."]
     notes.column_dimensions["A"].width = 120

@@ -1,10 +1,15 @@
-"""Executed notebook -> one self-contained HTML page without code.
+"""Executed notebook -> one self-contained HTML page without code: the one render path.
 
-nbconvert's ``basic`` template renders the code cells' outputs only (code and the
-notebook's own markdown notes for analysts are left out); the
-page template wraps them with the house CSS inlined, a table of contents built from
-the ``h2`` headings, and no script, font or stylesheet from anywhere else, so an
-annex opens offline and prints on A4.
+:func:`notebook_html` is what every page built from a notebook goes through (unit
+annexes, the province report, the trends annex), whoever executed the notebook (the
+warm-kernel executor of :mod:`sipas.running.executor`, for the batch, the tests and the
+trends alike). The notebook is the page's table of contents: its cells' outputs *and*
+its markdown cells appear in order (an analyst's added paragraph, table or chart shows
+where it was put); code is never shown, and cells tagged ``note`` (remarks for the
+analyst in JupyterLab) are left out. The page template wraps the cells with the house
+CSS inlined, a table of contents built from the ``h2`` headings (markdown ones
+included), and no script, font or stylesheet from anywhere else, so a page opens
+offline and prints on A4.
 """
 
 from __future__ import annotations
@@ -15,17 +20,16 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import jinja2
 import nbformat
+from markupsafe import Markup
+
+from sipas.publishing.markup import env, macros
 
 _PKG = Path(__file__).parent
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(_PKG / "templates"),
-                              autoescape=jinja2.select_autoescape(["html", "j2"]),
-                              keep_trailing_newline=True)
+FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
+NOTE_TAG = "note"  # a cell for the analyst only (JupyterLab), not on the page
 
 
 @lru_cache(maxsize=1)
@@ -36,8 +40,12 @@ def css() -> str:
 @lru_cache(maxsize=1)
 def _exporter():
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    return HTMLExporter(template_name="basic", exclude_input=True, exclude_markdown=True, exclude_input_prompt=True,
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = (NOTE_TAG,)
+    return HTMLExporter(config=config, template_name="basic", exclude_input=True, exclude_input_prompt=True,
                         exclude_output_prompt=True, anchor_link_text="")
 
 
@@ -68,29 +76,22 @@ def _with_toc(body: str) -> tuple[str, list[tuple[str, str]]]:
 
     body = _H2.sub(fix, body)
     if toc:
-        items = "".join(f'<li><a href="#{i}">{html.escape(t)}</a></li>' for i, t in toc)
-        nav = f'<nav class="toc" aria-label="Mục lục"><strong>Mục lục</strong><ol>{items}</ol></nav>\n'
         at = body.find("<h2 ")
-        body = body[:at] + nav + body[at:]
+        body = body[:at] + str(macros().toc(toc)) + "\n" + body[at:]
     return body, toc
 
 
-def page(title: str, body: str, kicker: str = "", footer: str = "", nav=None, toc: bool = False) -> str:
+def page(title: str, body: str, kicker: str = "", footer: str = FOOTER, nav=None, toc: bool = False) -> str:
     """Wrap ``body`` (trusted HTML) in the house page; ``toc`` adds contents before the first h2."""
     if toc:
         body, _ = _with_toc(body)
-    return _env().get_template("page.html.j2").render(
-        title=title, body=_markup(body), css=_markup(css()), kicker=kicker, footer=footer, nav=nav or [])
+    return env().get_template("page.html.j2").render(
+        title=title, body=Markup(body), css=Markup(css()), kicker=kicker, footer=footer, nav=nav or [])
 
 
-def _markup(text: str):
-    from markupsafe import Markup
-
-    return Markup(text)
-
-
-def notebook_html(nb: nbformat.NotebookNode, title: str, kicker: str = "", footer: str = "", nav=None) -> str:
-    """An executed notebook as a finished annex page (no code, contents, inline CSS)."""
+def notebook_html(nb: nbformat.NotebookNode, title: str, kicker: str = "", footer: str = FOOTER, nav=None) -> str:
+    """An executed notebook as a finished page (its outputs and markdown in order, no code,
+    contents, inline CSS). The one function every notebook page goes through."""
     body, _ = _exporter().from_notebook_node(nb)
     m = re.search(r"<body[^>]*>(.*)</body>", body, re.S)
     inner = m.group(1) if m else body
@@ -98,8 +99,9 @@ def notebook_html(nb: nbformat.NotebookNode, title: str, kicker: str = "", foote
     return page(title, inner, kicker=kicker, footer=footer, nav=nav, toc=True)
 
 
-def write_notebook_html(nb_path: Path, html_path: Path, **kw) -> Path:
-    from sipas.base.io import write_text
-
-    nb = nbformat.read(nb_path, as_version=4)
-    return write_text(html_path, notebook_html(nb, **kw))
+def annex_chrome(province: str, year: int, top_level: bool = False) -> dict:
+    """``kicker``, ``footer`` and ``nav`` of a year's annex page (what surrounds the
+    notebook's cells); ``top_level``: the page sits beside the year's index
+    (``province.html``), else one folder down (``units/<id>.html``)."""
+    return {"kicker": f"Tỉnh {province} · Khảo sát sự hài lòng năm {year}", "footer": FOOTER,
+            "nav": ((f"Trang chủ năm {year}", "index.html" if top_level else "../index.html"),)}

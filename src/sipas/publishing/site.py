@@ -9,18 +9,20 @@ PDF exists). Links are relative, so the folder can be copied or zipped as it is.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
+
+from markupsafe import Markup
 
 from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
 from sipas.base.config import Paths
 from sipas.base.io import write_text
 from sipas.estimation.indices import PROVINCE_ID, group_id
-from sipas.publishing.render import page
-from sipas.publishing.report import Report, flag_note, lc, years_with_tables
-
-FOOTER = "Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được."
+from sipas.publishing.data import years_with_tables
+from sipas.publishing.markup import env, flag_note, macros
+from sipas.publishing.render import FOOTER, page
+from sipas.publishing.report import Report, lc
+from sipas.publishing.sections import headline_tiles, ranking_table
 
 
 def excel_name(year: int) -> str:
@@ -32,15 +34,14 @@ def _size(path: Path) -> str:
     return f"{fmt.number(n / 1024)} KB" if n < 1024 * 1024 else f"{fmt.number(n / 1024 / 1024, 1)} MB"
 
 
-def _doc(out: Path, rel: str, label: str, kind: str) -> str | None:
+def _doc(out: Path, rel: str, label: str, kind: str) -> tuple[str, str, str] | None:
+    """(label, href, "kind, size") of a document that exists under ``out``."""
     p = out / rel
-    if not p.is_file():
-        return None
-    return f'<a href="{html.escape(rel)}">{html.escape(label)}</a> <span class="muted">({kind}, {_size(p)})</span>'
+    return (label, rel, f"{kind}, {_size(p)}") if p.is_file() else None
 
 
-def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
-    """(what, [links]) for the year's documents that exist under ``out``."""
+def documents(out: Path, year: int) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """(what, [(label, href, note)]) for the year's documents that exist under ``out``."""
     rows = []
     report = [x for x in (_doc(out, "province.html", "HTML", "trang web"), _doc(out, "province.pdf", "PDF", "A4"))
               if x]
@@ -66,11 +67,15 @@ def documents(out: Path, year: int) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def _unit_cell(out: Path, uid: str, name: str, linked: bool) -> str:
+    """A unit's name in a ranking of the front door: a link to its annex (and its PDF)."""
+    pdf = (out / "units" / f"{uid}.pdf").is_file()
+    return str(macros().unit_link(name, f"units/{uid}.html" if linked else None, f"units/{uid}.pdf" if pdf else None))
+
+
 def write_index(cfg: YearConfig, done=None) -> Path:
     """The year's page. ``done``: the annex tasks that succeeded in this run (objects
     with a ``name``); None = link every annex found on disk."""
-    from sipas.publishing.annex import ranking_table
-
     rep = Report(cfg.year, cfg.paths.root)
     out = cfg.paths.outputs(cfg.year)
     names = None if done is None else {t.name for t in done}
@@ -78,49 +83,21 @@ def write_index(cfg: YearConfig, done=None) -> Path:
     def has(uid: str) -> bool:
         return (out / "units" / f"{uid}.html").is_file() and (names is None or uid in names)
 
-    ci = rep.interval(PROVINCE_ID)
-    tiles = [("Chỉ số chung của tỉnh", fmt.pct(rep.value(PROVINCE_ID)),
-              f"KTC {rep.level_text}: {fmt.number(100 * ci[0], 1)}–{fmt.number(100 * ci[1], 1)}%" if ci else
-              "bình quân các đơn vị" if rep.aggregation == "unit_mean" else "theo người trả lời")]
-    tiles += [(rep.type_label(t, plural=True), fmt.pct(rep.value(group_id(t))), f"{len(rep.unit_ids(t))} đơn vị")
-              for t in rep.unit_types]
-    tiles.append(("Phiếu hợp lệ", fmt.number(rep.sample.achieved.sum()), f"{len(cfg.units)} đơn vị"))
-    tiles_html = '<div class="tiles">' + "".join(
-        f'<div class="tile"><div class="tile-label">{html.escape(a)}</div><div class="tile-value">{b}</div>'
-        f'<div class="tile-note">{html.escape(c)}</div></div>' for a, b, c in tiles) + "</div>"
-
-    parts = [f"<h1>Kết quả đo lường sự hài lòng năm {cfg.year}</h1>",
-             f'<p class="subtitle">{html.escape(cfg.methodology.index_label)}, tỉnh {html.escape(rep.province)}; '
-             f'chỉ số chung của tỉnh: {html.escape(rep.aggregation_text)}.</p>', tiles_html]
-    docs = documents(out, cfg.year)
-    parts.append("<h2>Tài liệu công bố</h2>")
-    if docs:
-        parts.append('<div class="table-wrap"><table class="sipas-table formats"><tbody>' + "".join(
-            f"<tr><th scope=\"row\">{html.escape(what)}</th><td>"
-            + " · ".join(f'<span class="doc">{link}</span>' for link in links) + "</td></tr>" for what, links in docs)
-            + "</tbody></table></div>")
-    n_units = sum(has(u.id) for u in cfg.units)
-    n_pdf = sum((out / "units" / f"{u.id}.pdf").is_file() for u in cfg.units)
-    parts.append(f"<p>Phụ lục theo đơn vị: {n_units}/{len(cfg.units)} trang web"
-                 + (f", {n_pdf} bản PDF" if n_pdf else "") + "; liên kết ở tên đơn vị trong các bảng xếp hạng dưới đây.</p>")
+    rankings = []
     for t in rep.unit_types:
         r = rep.ranking(t)
-        links = {}
-        for u, n in zip(r.unit_id, r.unit_name):
-            cell = f'<a href="units/{u}.html">{html.escape(n)}</a>' if has(u) else html.escape(n)
-            if (out / "units" / f"{u}.pdf").is_file():
-                cell += f' <a class="pdf" href="units/{u}.pdf" title="Bản PDF">PDF</a>'
-            links[u] = cell
-        label = rep.type_label(t, plural=True)
-        parts.append(f"<h2>Xếp hạng {html.escape(lc(label))}</h2>")
-        parts.append(f"<p>Bình quân: <strong>{fmt.pct(rep.value(group_id(t)))}</strong>; {len(r)} đơn vị.</p>")
-        parts.append(ranking_table(rep, r, links))
-    note = flag_note(rep)
-    if note:
-        parts.append(f'<p class="table-note">{note}</p>')
-    text = page(f"SIPAS {cfg.year} — {rep.province}", "\n".join(parts),
-                kicker=f"Tỉnh {rep.province} · {cfg.methodology.short_title}", footer=FOOTER,
-                nav=[("Các năm", "../index.html")], toc=True)
+        links = {u: _unit_cell(out, u, n, has(u)) for u, n in zip(r.unit_id, r.unit_name)}
+        rankings.append((lc(rep.type_label(t, plural=True)), fmt.pct(rep.value(group_id(t))), len(r),
+                         Markup(ranking_table(rep, r, links))))
+    body = env().get_template("year_index.html.j2").render(
+        title=f"Kết quả đo lường sự hài lòng năm {cfg.year}",
+        subtitle=f"{cfg.methodology.index_label}, tỉnh {rep.province}; chỉ số chung của tỉnh: {rep.aggregation_text}.",
+        tiles=Markup(headline_tiles(rep)), docs=documents(out, cfg.year),
+        n_units=sum(has(u.id) for u in cfg.units), n_all=len(cfg.units),
+        n_pdf=sum((out / "units" / f"{u.id}.pdf").is_file() for u in cfg.units),
+        rankings=rankings, note=Markup(flag_note(rep)))
+    text = page(f"SIPAS {cfg.year} — {rep.province}", body, kicker=f"Tỉnh {rep.province} · {cfg.methodology.short_title}",
+                footer=FOOTER, nav=[("Các năm", "../index.html")], toc=True)
     return write_text(out / "index.html", text)
 
 
@@ -132,29 +109,16 @@ def write_site_index(p: Paths) -> Path:
     rows = []
     for y in years:
         out = p.outputs(y)
-        cells = [f'<td><a href="{y}/index.html"><strong>Năm {y}</strong></a></td>']
+        row = {"year": y, "province": None, "groups": [], "achieved": None,
+               "docs": [(lab, f"{y}/{rel}") for rel, lab in
+                        (("province.html", "Báo cáo"), ("province.pdf", "Báo cáo PDF"), (excel_name(y), "Excel"),
+                         ("quality.html", "Chất lượng dữ liệu")) if (out / rel).is_file()]}
         if y in with_tables:
             rep = Report(y, p.root)
-            groups = " · ".join(f"{html.escape(rep.type_label(t, plural=True))}: {fmt.pct(rep.value(group_id(t)))}"
-                                for t in rep.unit_types)
-            cells.append(f'<td class="num"><strong>{fmt.pct(rep.value(PROVINCE_ID))}</strong></td><td>{groups}</td>'
-                         f'<td class="num">{fmt.number(rep.sample.achieved.sum())}</td>')
-        else:
-            cells.append('<td class="num">–</td><td></td><td class="num">–</td>')
-        docs = [f'<a href="{y}/{rel}">{lab}</a>' for rel, lab in
-                (("province.html", "Báo cáo"), ("province.pdf", "Báo cáo PDF"), (excel_name(y), "Excel"),
-                 ("quality.html", "Chất lượng dữ liệu")) if (out / rel).is_file()]
-        cells.append(f"<td>{' · '.join(docs)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    table = ('<div class="table-wrap"><table class="sipas-table years"><thead><tr><th scope="col">Năm</th>'
-             '<th class="num" scope="col">Chỉ số chung của tỉnh</th><th scope="col">Theo nhóm đơn vị</th>'
-             '<th class="num" scope="col">Phiếu hợp lệ</th><th scope="col">Tài liệu</th></tr></thead><tbody>'
-             + "".join(rows) + "</tbody></table></div>")
-    body = ("<h1>Kết quả khảo sát sự hài lòng của người dân, tổ chức</h1>"
-            "<p class=\"subtitle\">Đối với sự phục vụ của cơ quan hành chính nhà nước — các năm đã công bố.</p>"
-            + (table if years else "<p>Chưa có năm nào được công bố.</p>"))
-    if (p.outputs() / "trends.html").is_file():
-        body += ('<h2>Xu hướng qua các năm</h2><p><a href="trends.html"><strong>Phụ lục xu hướng</strong></a>: '
-                 "chỉ số của tỉnh, từng sở, ban, ngành và từng địa bàn qua các năm; so sánh chỉ trong cùng "
-                 "phương pháp và cùng đơn vị.</p>")
+            row.update(province=fmt.pct(rep.value(PROVINCE_ID)), achieved=fmt.number(rep.sample.achieved.sum()),
+                       groups=[(rep.type_label(t, plural=True), fmt.pct(rep.value(group_id(t))))
+                               for t in rep.unit_types])
+        rows.append(row)
+    body = env().get_template("site_index.html.j2").render(years=rows,
+                                                          trends=(p.outputs() / "trends.html").is_file())
     return write_text(p.outputs() / "index.html", page("SIPAS — các năm", body, kicker="sipas", footer=FOOTER))

@@ -456,44 +456,26 @@ def _cell(r) -> str:
 
 
 KICKER = "Tỉnh {province} · Khảo sát sự hài lòng · Xu hướng"
-FOOTER = "Tạo tự động bởi sipas từ các bảng kết quả của từng năm; số liệu tái lập được."
-
-
-def trends_page(years, root: str | Path | None = None) -> str:
-    """The trends annex as a finished page without a notebook (previews, tests)."""
-    from sipas.publishing.render import page
-
-    a = TrendsAnnex(years, root)
-    return page(f"Xu hướng chỉ số hài lòng — tỉnh {a.province}", a.html(), kicker=KICKER.format(province=a.province),
-                footer=FOOTER, nav=[("Trang chủ", "index.html")], toc=True)
 
 
 def trends_html_path(p: Paths) -> Path:
     return p.outputs() / "trends.html"
 
 
-def run_trends(years, root: str | Path | None = None, *, paths: Paths | None = None,
-               notebook: str | Path | None = None) -> Path:
-    """Write the trends table and the annex ``outputs/trends.html`` by executing
-    ``notebooks/trends.ipynb`` with papermill (its executed copy in
-    ``outputs/notebooks/trends.ipynb``). The entry point for a multi-year run."""
-    import papermill as pm
+def trends_spec(years, p: Paths) -> dict:
+    """How ``notebooks/trends.ipynb`` becomes ``outputs/trends.html``: its parameters, the
+    files, and the page's title, kicker, footer and nav. The batch executes it in a warm
+    kernel and renders it with :func:`sipas.publishing.render.notebook_html`, like every
+    annex; the trends table (:func:`write_trends_table`) is written first."""
+    from sipas.publishing.render import FOOTER
 
-    from sipas.publishing.render import write_notebook_html
-
-    p = paths or default_paths(root)
     ys = parse_years(years)
-    write_trends_table(ys, paths=p)
-    nb = Path(notebook) if notebook else p.notebooks / "trends.ipynb"
-    out_nb = p.outputs() / "notebooks" / "trends.ipynb"
-    out_nb.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(nb), str(out_nb), parameters={"years": ",".join(map(str, ys)), "root": str(p.root)},
-                        cwd=str(nb.parent), progress_bar=False, log_output=False)
     province = YearConfig(ys[-1], p).settings.province
-    return write_notebook_html(out_nb, trends_html_path(p), title=f"Xu hướng chỉ số hài lòng — tỉnh {province}",
-                               kicker=KICKER.format(province=province), footer=FOOTER,
-                               nav=[("Trang chủ", "index.html")])
+    return {"notebook": p.notebooks / "trends.ipynb", "parameters": {"years": ",".join(map(str, ys)), "root": str(p.root)},
+            "html": trends_html_path(p), "executed": p.outputs() / "notebooks" / "trends.ipynb",
+            "title": f"Xu hướng chỉ số hài lòng — tỉnh {province}", "kicker": KICKER.format(province=province),
+            "footer": FOOTER, "nav": (("Trang chủ", "index.html"),)}
 
 
-__all__ = ["TREND_COLUMNS", "TrendsAnnex", "parse_years", "run_trends", "trend_break_chart", "trends_page",
+__all__ = ["TREND_COLUMNS", "TrendsAnnex", "parse_years", "trend_break_chart", "trends_spec",
            "trends_table", "write_trends_table"]

@@ -393,13 +393,12 @@ class YearJob:
         return {"code": self.code, "libraries": self.libs_hash, "html": cache.maybe_file_sha(a.html)}
 
     def task(self, a: Annex, steps: tuple) -> AnnexTask:
-        province = self.cfg.settings.province
-        nav = (("Trang chủ năm " + str(self.year), "../index.html" if a.name != PROVINCE_TASK else "index.html"),)
+        from sipas.publishing.render import annex_chrome
+
         return AnnexTask(
             year=self.year, name=a.name, notebook=str(a.notebook), parameters=dict(a.parameters),
             html=str(a.html), executed=str(a.executed), log=str(self.base / "logs" / f"{a.name}.log"),
-            title=a.title, kicker=f"Tỉnh {province} · Khảo sát sự hài lòng năm {self.year}",
-            footer="Tạo tự động bởi sipas từ dữ liệu khảo sát; số liệu tái lập được.", nav=nav,
+            title=a.title, **annex_chrome(self.cfg.settings.province, self.year, a.name == PROVINCE_TASK),
             steps=steps, pdf=str(a.pdf) if "pdf" in steps else None, timeout=self.timeout, code_hash=self.code)
 
     def record(self, a: Annex, steps: tuple, reason: str, res: AnnexResult) -> list[Outcome]:
@@ -644,8 +643,20 @@ def trends_step(p: Paths, years: list[int], code: str, force: bool) -> Outcome:
         return Outcome(year, "trends", "trends", True, False, "up to date")
     reason = "forced" if force else ("new" if not html.is_file() else "inputs changed")
     t0 = time.perf_counter()
-    try:
-        trends.run_trends(years, paths=p)
+    try:  # the trends table, then the notebook through the same executor and render path as every annex
+        from sipas.running.executor import AnnexTask, run_task, shutdown_kernels
+
+        trends.write_trends_table(years, paths=p)
+        page = trends.trends_spec(years, p)
+        page["executed"].parent.mkdir(parents=True, exist_ok=True)
+        res = run_task(AnnexTask(year=year, name="trends", notebook=str(page["notebook"]),
+                                 parameters=page["parameters"], html=str(page["html"]),
+                                 executed=str(page["executed"]), log=str(p.outputs() / "notebooks" / "trends.log"),
+                                 title=page["title"], kicker=page["kicker"], footer=page["footer"],
+                                 nav=page["nav"]))
+        shutdown_kernels()
+        if not res.ok:
+            raise RuntimeError(res.error)
     except Exception as exc:  # reported in the summary, like a failing annex
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return Outcome(year, "trends", "trends", False, True, reason, time.perf_counter() - t0, detail)
