@@ -365,3 +365,141 @@ def test_one_bad_profile_cell_keeps_the_answers(cfg, root, tmp_path):
     assert pd.isna(row[trips]) and row["c1_1"] == int(rs[2]["c1_1"])
     cleared = [r for r in res.report["flagged"] if "profile_cleared" in r["flags"]]
     assert cleared[0]["cleared"][0]["value"] == "250"
+
+
+# ------------------------------------------------------------ tablets and online forms
+
+
+def _kobo_export(cfg, rs, path, form: bytes, *, multiple="space", values="xml") -> Path:
+    """A KoboToolbox export of ``rs`` as fielded with the generated ``form``: headers with
+    group names, XML values (codes) or labels, select_multiple as one column or 0/1s."""
+    import csv
+
+    from sipas.intake.channels import read_xlsform
+
+    xf = read_xlsform(form)
+    by_list: dict[str, dict[str, str]] = {}
+    for c in xf["choices"]:
+        by_list.setdefault(c["list_name"], {})[str(c["label"])] = str(c["name"])
+    head, getters, group = [], [], None
+    for q in xf["survey"]:
+        t, name = q["type"], q["name"]
+        if t == "begin_group":
+            group = name
+            continue
+        if t == "end_group":
+            group = None
+            continue
+        full = f"{group}/{name}" if group else name
+        if t.startswith("select_multiple"):
+            items = list(by_list[name].values())
+            if multiple == "space":
+                head.append(full)
+                getters.append(lambda r, items=items: " ".join(i for i in items if r.get(i)))
+            else:
+                for i in items:
+                    head.append(f"{full}/{i}")
+                    getters.append(lambda r, i=i: "1" if r.get(i) else "0")
+            continue
+        lst = by_list.get(t.split()[1]) if t.startswith("select_one") else None
+
+        def get(r, name=name, lst=lst):
+            v = r.get(name)
+            if lst and values == "xml" and v not in (None, ""):
+                return lst.get(str(v), v)
+            return v
+        head.append(full)
+        getters.append(get)
+    head += ["_id", "_uuid", "_submission_time", "_index", "_submitted_by"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(head)
+        for k, r in enumerate(rs, start=1):
+            w.writerow([g(r) for g in getters] + [1000 + k, f"uuid-{k:04d}", "2023-08-20T09:00:00", k, "dtv_kobo"])
+    return path
+
+
+@pytest.mark.parametrize("multiple,values", [("space", "xml"), ("columns", "labels")])
+def test_xlsform_round_trip_through_a_kobo_export(cfg, root, tmp_path, multiple, values):
+    from sipas.intake.channels import xlsform_bytes
+
+    form = xlsform_bytes(cfg.methodology, cfg.fields, cfg.units)
+    rs = rows(cfg, n=5)
+    for r in rs:
+        r["unit_id"] = cfg.registry.unit(next(u.id for u in cfg.units if u.name == r["unit_id"])).id
+    kobo = _kobo_export(cfg, rs, tmp_path / "kobo.csv", form, multiple=multiple, values=values)
+    paper = samples.write_csv(cfg, rs, tmp_path / "paper.csv")
+    a = intake(root, kobo, write=False)
+    b = intake(root, paper, write=False)
+    assert a.quarantined == b.quarantined == 0
+    drop = ["source_file", "source_row", "flags"]
+    pd.testing.assert_frame_equal(a.responses.drop(columns=drop), b.responses.drop(columns=drop))
+    assert a.files[0]["mode"] == "tablet" and b.files[0]["mode"] == "paper"
+    assert a.report["collection_modes"] == {"tablet": 1}
+    assert {u["collection_mode"] for u in a.units if u["accepted"]} == {"tablet"}
+
+
+def test_kobo_export_without_id_date_interviewer_uses_its_meta_columns(cfg, root, tmp_path):
+    from sipas.intake.channels import xlsform_bytes
+
+    form = xlsform_bytes(cfg.methodology, cfg.fields, None)
+    rs = rows(cfg)
+    for r in rs:
+        r.pop("respondent_id"), r.pop("interviewer"), r.pop("interview_date")
+    f = _kobo_export(cfg, rs, tmp_path / "meta.csv", form)
+    res = intake(root, f, write=False)
+    assert res.quarantined == 0
+    assert sorted(res.responses["respondent_id"])[0] == "uuid-0001"
+    assert set(res.responses["interviewer"]) == {"dtv_kobo"}
+    assert set(res.responses["interview_date"].astype(str)) == {"2023-08-20"}
+
+
+def test_xlsform_cli_writes_a_form(root, monkeypatch, capsys):
+    from sipas.cli import main
+    from sipas.intake.channels import read_xlsform
+
+    monkeypatch.setenv("SIPAS_ROOT", str(root))
+    monkeypatch.chdir(root)
+    out = root / "form.xlsx"
+    try:
+        main(["xlsform", "--method", "sipas-2017", "--output", str(out)])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    xf = read_xlsform(out.read_bytes())
+    names = [q["name"] for q in xf["survey"]]
+    assert "c1_1" in names and "interview_date" in names
+    assert {c["list_name"] for c in xf["choices"]} >= {"scale_" + k for k in load_year(YEAR, REPO).methodology.scales}
+
+
+def test_google_forms_csv_export(cfg, root, tmp_path):
+    import csv
+
+    rs = rows(cfg)
+    m = cfg.methodology
+    cols = [("unit_id", "Đơn vị"), ("commune", "Xã, phường, thị trấn")] + [(v.id, v.label) for v in m.profile] + [(c.id, c.label) for c in m.criteria]
+    scale = {c.id: {str(x.code): x.label for x in (*m.scale_of(c).values, *m.scale_of(c).missing)} for c in m.criteria}
+    f = tmp_path / "google.csv"
+    with open(f, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Dấu thời gian", "Địa chỉ email"] + [h for _, h in cols])
+        for k, r in enumerate(rs):
+            stamp = f"2023/09/{10 + k:02d} 10:22:33 SA GMT+7"
+            w.writerow([stamp, f"a{k}@gmail.com"] + [scale.get(i, {}).get(r.get(i), r.get(i)) for i, _ in cols])
+    res = intake(root, f, write=False)
+    assert res.rows_read == 8 and res.quarantined == 0, res.quarantine[["reason", "column", "value", "detail"]].to_dict("records")
+    assert res.files[0]["mode"] == "online"
+    assert sorted(res.responses["interview_date"].astype(str))[0] == "2023-09-10"
+    assert "gmail" not in res.responses.to_csv()
+
+
+def test_response_rate_where_the_registry_gives_forms_sent(cfg, root, tmp_path):
+    units = yaml.safe_load((root / "params/units/2023.yaml").read_text(encoding="utf-8"))
+    for u in units["units"]:
+        if u["id"] == "so-tu-phap":
+            u["sent"] = 10
+    (root / "params/units/2023.yaml").write_text(yaml.safe_dump(units, allow_unicode=True), encoding="utf-8")
+    res = intake(root, samples.write_csv(cfg, rows(cfg), tmp_path / "r.csv"))
+    u = next(u for u in res.units if u["unit_id"] == "so-tu-phap")
+    assert u["response_rate"] == 0.4 and u["collection_mode"] == "paper"
+    html = (root / "outputs/2023/quality.html").read_text("utf-8")
+    assert "Tỷ lệ phản hồi" in html and "40,0" in html or "40.0" in html

@@ -16,6 +16,7 @@ from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 
 from .across import add_flags, check_duplicates
+from .channels import adapt
 from .fieldwork import collection_mode, qualify_sheet_numbers, reg_path
 from .fieldwork import date_order as _date_order
 from .mapping import CRITERION, Codebook
@@ -27,6 +28,9 @@ from .schema import processed_schema
 from .validate import Record, RowMapper, TableMap, header_score, map_table
 
 UNKNOWN_UNIT = "_unknown"
+# validation.json lists at most this many quarantined and flagged rows (first in file
+# order) beside the counts; the full list is the quarantine file (quarantine.xlsx).
+LIST_LIMIT = 1000
 
 
 @dataclass
@@ -127,6 +131,8 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                               hint="rename one of them: the file name identifies a row's origin")
         seen_names.add(f.name)
         tables = read_file(f, score, cb.match_header)
+        for t in tables:
+            adapt(t, cb)
         info = {"file": f.name, "sheets": [], "notes": [], "mode": collection_mode(f, tables, rules)}
         usable, legend_errors, file_maps = 0, [], []
         for t in tables:
@@ -282,6 +288,10 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
             raise AssertionError(f"{name}: accepted + quarantined != rows read")
     assert len(accepted) + len(rejected) == len(records)
 
+    unit_modes: dict[str, set] = defaultdict(set)
+    for r in records:
+        if r.values.get("unit_id"):
+            unit_modes[r.values["unit_id"]].add(file_info.get(r.file, {}).get("mode", "paper"))
     files = []
     for name, info in file_info.items():
         b = per_file.get(name, blank())
@@ -291,14 +301,18 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
     units = []
     for u in cfg.units:
         b = per_unit.get(u.id, blank())
+        modes = sorted(unit_modes.get(u.id, ()))
         units.append({"unit_id": u.id, "name": u.name, "type": u.type, "served": u.served,
                       "target": targets[u.id], **{k: v for k, v in b.items() if k != "reasons"},
+                      "collection_mode": ", ".join(modes) or None, "sent": u.sent,
+                      "response_rate": round(b["accepted"] / u.sent, 4) if u.sent else None,
                       "reasons": dict(sorted(b["reasons"].items())),
                       "weight": (u.served / b["accepted"]) if b["accepted"] else None})
     if UNKNOWN_UNIT in per_unit:
         b = per_unit[UNKNOWN_UNIT]
         units.append({"unit_id": UNKNOWN_UNIT, "name": "(đơn vị không xác định / unknown unit)", "type": "",
                       "served": None, "target": 0, **{k: v for k, v in b.items() if k != "reasons"},
+                      "collection_mode": None, "sent": None, "response_rate": None,
                       "reasons": dict(sorted(b["reasons"].items())), "weight": None})
 
     primary = Counter(r.primary for r in rejected)
@@ -332,16 +346,20 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "item_nonresponse": nonresp,
         "rules": rules.model_dump(),
         "warnings": warnings,
+        "collection_modes": dict(Counter(info.get("mode", "paper") for info in file_info.values())),
+        "listed_up_to": LIST_LIMIT,
+        "quarantined_examples_per_reason": {
+            code: [f"{r.origin} row {r.row}" for r in rejected if r.primary == code][:5] for code in primary},
         "quarantined": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
              "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,
              "problems": [{"reason": p.reason, "column": p.column, "value": mask_value(p.value), "detail": p.detail}
                           for p in r.problems]}
-            for r in rejected],
+            for r in rejected[:LIST_LIMIT]],
         "flagged": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values["respondent_id"],
              "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags,
              **({"cleared": [{"column": p.column, "value": p.value, "detail": p.detail} for p in r.cleared]}
                 if r.cleared else {})}
-            for r in accepted if r.flags],
+            for r in [r for r in accepted if r.flags][:LIST_LIMIT]],
     }

@@ -150,8 +150,8 @@ class Codebook:
         """The codebook id a header names: its id, label or an alias; else the last part
         of a KoboToolbox/ODK group path (``grp_c1/C1_1``, ``grp-c1-C1_1`` is not split);
         else a numbered question written "Câu 1.1" / "Q1.1" / "C1.1" (-> ``c1_1``)."""
-        if is_blank(header):
-            return None
+        if is_blank(header) or (isinstance(header, str) and header.startswith("_")):
+            return None      # KoboToolbox/ODK metadata (_id, _uuid, _index ...) names no question
         key = header_key(header)
         cid = self.header_index.get(key)
         if cid is None and isinstance(header, str) and "/" in header:
