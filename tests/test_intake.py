@@ -107,8 +107,9 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path, cfg):
     res = run_intake(YEAR, root=root)
     assert res.rows_read == 32
     assert res.accepted + res.quarantined == res.rows_read
+    assert res.flags.get("profile_cleared") == 1       # gender "Không rõ": cleared, answers kept
     assert res.reasons == {"unknown_unit": 1, "invalid_answer": 1, "date_out_of_period": 1,
-                           "too_few_answers": 1, "invalid_profile": 1, "missing_id": 1,
+                           "too_few_answers": 1, "missing_id": 1,
                            "invalid_date": 1, "invalid_commune": 1, "duplicate_id": 2}
     q = res.quarantine.set_index("source_row")
     # data rows start on line 2 (line 1 is the header)

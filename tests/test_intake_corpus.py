@@ -53,6 +53,8 @@ def test_case(case, tmp_path, monkeypatch, capsys):
     for name in case.get("copy_to_tmp", []):
         shutil.copy(CORPUS / name, scratch / name)
     # a previous good run, so that "nothing half-written" can be checked
+    if "intake_yaml" in case:
+        (root / "params/intake.yaml").write_text(case["intake_yaml"], encoding="utf-8")
     prev = root / "data/processed/2023"
     prev.mkdir(parents=True)
     (prev / "responses.parquet").write_bytes(b"previous run")

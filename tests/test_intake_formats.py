@@ -119,7 +119,7 @@ def test_quality_annex_is_self_contained_and_escaped(tmp_path, cfg, rows):
 
 KIND_TO_OUTCOME = {            # demo generator kind -> (quarantine reason | flag)
     "out_of_range": "invalid_answer",
-    "invalid_profile": "invalid_profile",
+    "invalid_profile": "profile_cleared",      # issue 12: the value is cleared, the answers kept
     "duplicate_id": "duplicate_id",
     "unknown_unit": "unknown_unit",
     "date_outside_period": "date_out_of_period",
@@ -148,7 +148,7 @@ def test_demo_bad_records_caught(demo):
     assert res.rows_read == key["rows"]
     for b in key["bad_records"]:
         want = KIND_TO_OUTCOME[b["kind"]]
-        if want in ("interviewer_duplicate", "straight_line"):
+        if want in ("interviewer_duplicate", "straight_line", "profile_cleared"):
             assert b["row"] in flagged and want in flagged[b["row"]]["flags"], b
         else:
             assert b["row"] in quarantined, b
@@ -157,7 +157,7 @@ def test_demo_bad_records_caught(demo):
     injected = {b["row"] for b in key["bad_records"]}
     assert set(quarantined) <= injected
     expected_q = sum(n for k, n in key["counts"].items() if KIND_TO_OUTCOME[k] in
-                     {r for r in KIND_TO_OUTCOME.values() if r not in ("interviewer_duplicate",)})
+                     {r for r in KIND_TO_OUTCOME.values() if r not in ("interviewer_duplicate", "profile_cleared")})
     assert res.quarantined == expected_q
     assert res.accepted + res.quarantined == res.rows_read
 

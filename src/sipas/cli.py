@@ -50,6 +50,28 @@ def validate(year: int, inputs: tuple[str, ...]) -> None:
     click.echo(result.summary())
 
 
+@cli.command("xlsform")
+@click.option("--method", "method_id", required=True, help="Methodology id, e.g. sipas-2017.")
+@click.option("--year", type=int, default=None, help="Offer the units of this year's registry as choices.")
+@click.option("--output", type=click.Path(), default=None,
+              help="Where to write the form (default: outputs/xlsform/<method>.xlsx).")
+def xlsform(method_id: str, year: int | None, output: str | None) -> None:
+    """Write the methodology's questionnaire as an XLSForm for KoboToolbox / ODK."""
+    from pathlib import Path
+
+    from sipas.base.codebook import load_fields, load_methodology, load_registry
+    from sipas.base.config import paths
+    from sipas.intake.channels import xlsform_bytes
+
+    p = paths()
+    units = load_registry(year, p).units if year else None
+    data = xlsform_bytes(load_methodology(method_id, p), load_fields(p), units)
+    out = Path(output) if output else p.outputs() / "xlsform" / f"{method_id}.xlsx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    click.echo(f"wrote {out}")
+
+
 @cli.command("estimate")
 @click.option("--year", type=int, required=True)
 def estimate(year: int) -> None:

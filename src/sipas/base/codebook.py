@@ -272,6 +272,7 @@ class Unit(_Model):
     type: str
     served: int = Field(gt=0)
     communes: list[str] = []
+    sent: int | None = Field(None, gt=0)   # questionnaires handed out / sent (response rate)
 
 
 class UnitType(_Model):

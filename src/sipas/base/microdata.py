@@ -27,7 +27,17 @@ def load_responses(cfg: YearConfig, columns: list[str] | None = None) -> pd.Data
         raise SipasError("processed survey data not found", file=path,
                          hint=f"run `sipas validate --year {cfg.year}` first "
                               f"(or `sipas demo-data --year {cfg.year}` for demo data)")
-    return pd.read_parquet(path, columns=columns)
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError) as exc:   # pyarrow.ArrowInvalid is a ValueError
+        raise damaged(path, exc) from None
+
+
+def damaged(path, exc: Exception) -> SipasError:
+    """The error for a processed file that cannot be read (truncated, overwritten)."""
+    return SipasError(f"the processed survey data cannot be read: it is damaged or truncated "
+                      f"({type(exc).__name__}: {str(exc)[:120]})", file=path,
+                      hint="run `sipas validate --year <year>` again to rebuild it from the raw files")
 
 
 def estimation_columns(cfg: YearConfig, names: list[str]) -> list[str]:
@@ -42,7 +52,10 @@ def estimation_frame(cfg: YearConfig) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     path = cfg.paths.responses(cfg.year)
-    names = pq.read_schema(path).names if path.is_file() else None
+    try:
+        names = pq.read_schema(path).names if path.is_file() else None
+    except (OSError, ValueError) as exc:
+        raise damaged(path, exc) from None
     return load_responses(cfg, estimation_columns(cfg, names) if names else None)
 
 

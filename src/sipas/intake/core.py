@@ -15,14 +15,22 @@ from sipas.base.codebook import YearConfig
 from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 
+from .across import add_flags, check_duplicates
+from .channels import adapt
+from .fieldwork import collection_mode, qualify_sheet_numbers, reg_path
+from .fieldwork import date_order as _date_order
 from .mapping import CRITERION, Codebook
 from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
+from .pii import mask_value
 from .readers import IntakeError, read_file
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
-from .validate import Record, RowMapper, TableMap, add_flags, check_duplicates, header_score, map_table
+from .validate import Record, RowMapper, TableMap, header_score, map_table
 
 UNKNOWN_UNIT = "_unknown"
+# validation.json lists at most this many quarantined and flagged rows (first in file
+# order) beside the counts; the full list is the quarantine file (quarantine.xlsx).
+LIST_LIMIT = 1000
 
 
 @dataclass
@@ -123,29 +131,49 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                               hint="rename one of them: the file name identifies a row's origin")
         seen_names.add(f.name)
         tables = read_file(f, score, cb.match_header)
-        info = {"file": f.name, "sheets": [], "notes": []}
-        usable = 0
         for t in tables:
-            tm = map_table(t, cb)
+            adapt(t, cb)
+        info = {"file": f.name, "sheets": [], "notes": [], "mode": collection_mode(f, tables, rules)}
+        usable, legend_errors, file_maps = 0, [], []
+        for t in tables:
+            info["notes"] += t.notes
+            try:
+                tm = map_table(t, cb)
+            except IntakeError as exc:
+                if t.sheet is None or "required column" not in exc.message:
+                    raise
+                legend_errors.append(exc)   # a legend / instructions sheet, unless no sheet is usable
+                info["sheets"].append({"sheet": t.sheet, "used": False,
+                                       "note": "not a data sheet (legend or instructions?): " + exc.message})
+                continue
             if tm is None:
                 info["sheets"].append({"sheet": t.sheet, "used": False,
                                        "note": "no survey header found; sheet skipped"})
                 continue
             usable += 1
-            maps.append(tm)
-            info["notes"] += t.notes
+            file_maps.append(tm)
             if tm.unknown:
                 info["notes"].append(("sheet '" + t.sheet + "': " if t.sheet else "")
                                      + "columns not in the codebook, ignored: " + ", ".join(tm.unknown))
+            if len(tm.personal) > sum(cb.column(c).kind == "personal" for c in tm.columns):
+                info["notes"].append(("sheet '" + t.sheet + "': " if t.sheet else "")
+                                     + "personal columns removed: " + ", ".join(tm.personal))
             info["sheets"].append({"sheet": t.sheet, "used": True, "header_row": t.header_row,
                                    "ignored_columns": tm.unknown, "personal_columns_removed": tm.personal,
                                    "unit_from_sheet_name": tm.unit_from_sheet})
+        if not usable and legend_errors:
+            raise legend_errors[0]
         if not usable:
             what = "sheet" if f.suffix.lower() in (".xlsx", ".xlsm") else "header row"
             raise IntakeError(f"no {what} with survey data: no row names at least 3 questionnaire columns",
                               file=f, hint="the header row must use the codebook's names, e.g. 'Mã phiếu', "
                                            "'Đơn vị', 'Điều tra viên', 'Ngày phỏng vấn', 'C1_1' ... "
                                            "(params/fields.yaml, params/methodology/)")
+        for info_sheet in info["sheets"]:
+            if not info_sheet["used"] and "legend" in info_sheet.get("note", ""):
+                info["notes"].append(f"sheet '{info_sheet['sheet']}' skipped: {info_sheet['note']}")
+        info["date_order"] = _date_order(f, file_maps, cfg, rules, info["notes"])
+        maps += file_maps
         for n in info["notes"]:
             warnings.append(f"{f.name}: {n}")
         file_info[f.name] = info
@@ -156,6 +184,11 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                           hint="check that the right file was exported (with its data rows)")
     mapper = RowMapper(cb, rules)
     records: list[Record] = [mapper.record(tm, i) for tm in maps for i in range(len(tm.table.rows))]
+    for name in file_info:
+        note = qualify_sheet_numbers([r for r in records if r.file == name])
+        if note:
+            file_info[name]["notes"].append(note)
+            warnings.append(f"{name}: {note}")
     check_duplicates(records, cb, rules)
     accepted = [r for r in records if r.accepted]
     rejected = [r for r in records if not r.accepted]
@@ -203,6 +236,16 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
 def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.DataFrame:
     reg = cfg.registry
     n_h = Counter(r.values["unit_id"] for r in accepted)
+    over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
+    if over:
+        u, n = over[0]
+        raise IntakeError(
+            f"{len(over)} unit(s) have more accepted questionnaires than people served: "
+            + ", ".join(f"{u.name} ({u.id}): {n} questionnaires, served {u.served}" for u, n in over[:5])
+            + " — the weight (served / questionnaires) would be below 1",
+            file=reg_path(cfg), key=f"{u.id}.served",
+            hint="check `served` for the unit in the registry (it is the number of people served in "
+                 "the year, not the sample), or whether rows of another unit were given this unit's name")
     order = {u.id: i for i, u in enumerate(reg.units)}
     rows = []
     for r in sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"])):
@@ -245,6 +288,10 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
             raise AssertionError(f"{name}: accepted + quarantined != rows read")
     assert len(accepted) + len(rejected) == len(records)
 
+    unit_modes: dict[str, set] = defaultdict(set)
+    for r in records:
+        if r.values.get("unit_id"):
+            unit_modes[r.values["unit_id"]].add(file_info.get(r.file, {}).get("mode", "paper"))
     files = []
     for name, info in file_info.items():
         b = per_file.get(name, blank())
@@ -254,14 +301,18 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
     units = []
     for u in cfg.units:
         b = per_unit.get(u.id, blank())
+        modes = sorted(unit_modes.get(u.id, ()))
         units.append({"unit_id": u.id, "name": u.name, "type": u.type, "served": u.served,
                       "target": targets[u.id], **{k: v for k, v in b.items() if k != "reasons"},
+                      "collection_mode": ", ".join(modes) or None, "sent": u.sent,
+                      "response_rate": round(b["accepted"] / u.sent, 4) if u.sent else None,
                       "reasons": dict(sorted(b["reasons"].items())),
                       "weight": (u.served / b["accepted"]) if b["accepted"] else None})
     if UNKNOWN_UNIT in per_unit:
         b = per_unit[UNKNOWN_UNIT]
         units.append({"unit_id": UNKNOWN_UNIT, "name": "(đơn vị không xác định / unknown unit)", "type": "",
                       "served": None, "target": 0, **{k: v for k, v in b.items() if k != "reasons"},
+                      "collection_mode": None, "sent": None, "response_rate": None,
                       "reasons": dict(sorted(b["reasons"].items())), "weight": None})
 
     primary = Counter(r.primary for r in rejected)
@@ -295,14 +346,20 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "item_nonresponse": nonresp,
         "rules": rules.model_dump(),
         "warnings": warnings,
+        "collection_modes": dict(Counter(info.get("mode", "paper") for info in file_info.values())),
+        "listed_up_to": LIST_LIMIT,
+        "quarantined_examples_per_reason": {
+            code: [f"{r.origin} row {r.row}" for r in rejected if r.primary == code][:5] for code in primary},
         "quarantined": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
              "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,
-             "problems": [{"reason": p.reason, "column": p.column, "value": p.value, "detail": p.detail}
+             "problems": [{"reason": p.reason, "column": p.column, "value": mask_value(p.value), "detail": p.detail}
                           for p in r.problems]}
-            for r in rejected],
+            for r in rejected[:LIST_LIMIT]],
         "flagged": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values["respondent_id"],
-             "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags}
-            for r in accepted if r.flags],
+             "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags,
+             **({"cleared": [{"column": p.column, "value": p.value, "detail": p.detail} for p in r.cleared]}
+                if r.cleared else {})}
+            for r in [r for r in accepted if r.flags][:LIST_LIMIT]],
     }

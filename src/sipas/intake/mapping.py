@@ -8,8 +8,6 @@ registry); nothing here knows a question by name except the admin ids of
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -149,9 +147,20 @@ class Codebook:
         return [c.id for c in self.columns if c.required]
 
     def match_header(self, header: object) -> str | None:
-        if is_blank(header):
-            return None
-        return self.header_index.get(header_key(header))
+        """The codebook id a header names: its id, label or an alias; else the last part
+        of a KoboToolbox/ODK group path (``grp_c1/C1_1``, ``grp-c1-C1_1`` is not split);
+        else a numbered question written "Câu 1.1" / "Q1.1" / "C1.1" (-> ``c1_1``)."""
+        if is_blank(header) or (isinstance(header, str) and header.startswith("_")):
+            return None      # KoboToolbox/ODK metadata (_id, _uuid, _index ...) names no question
+        key = header_key(header)
+        cid = self.header_index.get(key)
+        if cid is None and isinstance(header, str) and "/" in header:
+            cid = self.header_index.get(header_key(header.rsplit("/", 1)[-1]))
+        if cid is None:
+            m = _NUMBERED.match(key)
+            if m:
+                cid = self.header_index.get(f"c{m.group(1)}_{m.group(2)}")
+        return cid
 
     # ------------------------------------------------------------ answers
     def unit(self, value: object) -> tuple[Unit | None, str]:
@@ -169,7 +178,26 @@ class Codebook:
                 if uid is None and short:
                     uid, why2 = self.unit_short.get(short)
             why = why2 if uid is None and why2 == "ambiguous" else why
+        if uid is None:
+            uid = self._abbreviated(text) or None
         return (self.cfg.registry.unit(uid) if uid else None), ("" if uid else why)
+
+    def _abbreviated(self, text: str) -> str | None:
+        """A unit named the way sheet tabs abbreviate: "H. Than Uyên", "TP Lai Châu",
+        "TX. ...", "Sở TN&MT" (initials of the name after its type word); unique only."""
+        m = _ABBREV.match(nfc(text))
+        if m:
+            full = _ABBREV_WORDS[header_key(m.group(1))] + " " + m.group(2)
+            uid, _ = self.unit_lookup.get(full)
+            if uid:
+                return uid
+        words = nfc(text).split(maxsplit=1)
+        if len(words) < 2:
+            return None
+        typ, rest = header_key(words[0]), header_key(words[1]).replace("_", "")
+        hits = {u.id for u in self.cfg.units
+                if header_key(u.name.split()[0]) == typ and _initials(u.name) == rest}
+        return hits.pop() if len(hits) == 1 else None
 
     def commune(self, unit_id: str, value: object) -> tuple[str | None, str]:
         text = clean_text(value)
@@ -238,6 +266,18 @@ class Codebook:
         return None, "unknown"
 
 
+_NUMBERED = re.compile(r"^(?:cau_hoi|cau|q|c)_?(\d+)_(\d+)$")
+_ABBREV = re.compile(r"^\s*(H|TP|TX|TT)\.?\s+(\S.*)$", re.I)
+_ABBREV_WORDS = {"h": "Huyện", "tp": "Thành phố", "tx": "Thị xã", "tt": "Thị trấn"}
+_SKIP_WORDS = {"va", "-", "&", ","}
+
+
+def _initials(name: str) -> str:
+    """``"Sở Tài nguyên và Môi trường"`` -> ``"tnmt"`` (type word and "và" left out)."""
+    words = [w for w in re.split(r"[\s,\-]+", nfc(name))[1:] if w and header_key(w) not in _SKIP_WORDS]
+    return "".join(header_key(w)[:1] for w in words)
+
+
 def _category_lookup(categories) -> Lookup:
     lk = Lookup()
     for c in categories:
@@ -257,33 +297,4 @@ def _without_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------------ dates
-
-_DMY = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T].*)?$")
-_YMD = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-
-
-def parse_date(value: object) -> tuple[dt.date | None, str]:
-    """dd/mm/yyyy (also - or .), ISO yyyy-mm-dd, a date/datetime, or an Excel serial."""
-    if is_blank(value):
-        return None, "blank"
-    if isinstance(value, dt.datetime):
-        return value.date(), ""
-    if isinstance(value, dt.date):
-        return value, ""
-    if hasattr(value, "to_pydatetime"):
-        return value.to_pydatetime().date(), ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isnan(value) and 20000 < value < 80000:
-            return dt.date(1899, 12, 30) + dt.timedelta(days=int(value)), ""
-        return None, "unreadable"
-    text = str(value)
-    for rx, order in ((_DMY, (3, 2, 1)), (_YMD, (1, 2, 3))):
-        m = rx.match(text)
-        if m:
-            y, mo, d = (int(m.group(i)) for i in order)
-            try:
-                return dt.date(y, mo, d), ""
-            except ValueError:
-                return None, "unreadable"
-    return None, "unreadable"
+from .dates import parse_date  # noqa: E402,F401  (re-exported: the row mapper's date reader)

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
+from .pii import mask_value
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
@@ -103,7 +104,8 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
                                         for p in sorted(r.problems, key=lambda p: list(REASON).index(p.reason)))}
         for cid, v in r.raw.items():
-            row[cid] = v
+            row[cid] = mask_value(v)      # a shifted row may carry personal data into any column
+        row["value"] = mask_value(row["value"])
         out.append(row)
     return out
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from sipas.base.errors import SipasError
 
 from .normalize import is_blank, nfc
+from .xlsx import read_xlsx
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")
 RESAVE_HINT = ("open it in Excel and use File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)' "
@@ -45,6 +46,8 @@ class RawTable:
     header_row: int = 1
     value_labels: dict[int, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    marks: list[set[str]] = field(default_factory=list)   # per row: hidden / struck (xlsx)
+    kind: str = "table"                                   # table | kobo | forms (the channel)
 
     @property
     def where(self) -> str:
@@ -63,7 +66,7 @@ HeaderScore = Callable[[list[object]], int]
 # ------------------------------------------------------------------ header search
 
 
-def find_header(grid: list[list[object]], score: HeaderScore, max_scan: int = 30) -> tuple[int, int]:
+def find_header(grid: list[list[object]], score: HeaderScore, max_scan: int = 300) -> tuple[int, int]:
     """Index of the row (within the first ``max_scan``) that best looks like the header,
     and its score (number of cells naming a codebook column). Earliest row wins ties."""
     best, best_score = 0, -1
@@ -215,59 +218,24 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
     except csv.Error as exc:
         raise IntakeError(f"not a readable CSV file near line {prev + 1}: {exc}", file=path,
                           hint=RESAVE_HINT) from None
-    return [_table_from_grid(path, None, grid, starts, score, match, notes)]
+    return [table_from_grid(path, None, grid, starts, score, match, notes)]
 
 
-def _table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], line_numbers: list[int],
-                     score: HeaderScore, match, notes: list[str]) -> RawTable:
+def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], line_numbers: list[int],
+                    score: HeaderScore, match, notes: list[str],
+                    marks: list[set[str]] | None = None) -> RawTable:
     h, _ = find_header(grid, score)
     headers = combine_header(grid, h, match)
-    rows, numbers = [], []
-    for r, n in zip(grid[h + 1:], line_numbers[h + 1:]):
+    rows, numbers, row_marks = [], [], []
+    for k in range(h + 1, len(grid)):
+        r = grid[k]
         if all(is_blank(c) for c in r):
             continue
         rows.append(list(r))
-        numbers.append(n)
+        numbers.append(line_numbers[k])
+        row_marks.append(marks[k] if marks else set())
     return RawTable(path, sheet, headers, rows, numbers, header_row=line_numbers[h] if grid else 1,
-                    notes=list(notes))
-
-
-# ------------------------------------------------------------------------ Excel
-
-
-def read_xlsx(path: Path, score: HeaderScore, match: Callable[[object], str | None]) -> list[RawTable]:
-    import zipfile
-
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raw = path.read_bytes()[:8] if path.is_file() else b""
-        if raw.startswith(b"\xd0\xcf\x11\xe0"):
-            raise IntakeError("this is an old Excel 97–2003 (.xls) workbook or a password-protected one",
-                              file=path, hint="open it in Excel and save it as 'Excel Workbook (*.xlsx)' "
-                                              "without a password") from None
-        raise IntakeError(f"not a readable Excel workbook ({type(exc).__name__}: {exc})", file=path,
-                          hint="open it in Excel and save it again as .xlsx") from None
-    tables = []
-    for ws in wb.worksheets:
-        grid = [list(r) for r in ws.iter_rows(values_only=True)]
-        for rng in ws.merged_cells.ranges:
-            top = grid[rng.min_row - 1][rng.min_col - 1] if rng.min_row - 1 < len(grid) else None
-            for i in range(rng.min_row - 1, min(rng.max_row, len(grid))):
-                row = grid[i]
-                if len(row) < rng.max_col:
-                    row.extend([None] * (rng.max_col - len(row)))
-                for j in range(rng.min_col - 1, rng.max_col):
-                    row[j] = top
-        for row in grid:
-            for j, c in enumerate(row):
-                if isinstance(c, str):
-                    row[j] = nfc(c)
-        tables.append(_table_from_grid(path, ws.title, grid, list(range(1, len(grid) + 1)), score, match, []))
-    wb.close()
-    return tables
+                    notes=list(notes), marks=row_marks)
 
 
 # ------------------------------------------------------------------------- SPSS
@@ -284,9 +252,15 @@ def read_sav(path: Path, score: HeaderScore, match: Callable[[object], str | Non
     names = list(df.columns)
     labels = meta.column_names_to_labels or {}
     headers: list[object] = []
+    notes: list[str] = []
     for n in names:
         lab = labels.get(n)
-        headers.append(n if match(n) is not None or not lab or match(lab) is None else lab)
+        by_name, by_label = match(n), (match(lab) if lab else None)
+        # the variable label wins: names are often renumbered (q1 labelled "Giới tính")
+        headers.append(lab if by_label is not None else n)
+        if by_label is not None and by_name is not None and by_label != by_name:
+            notes.append(f"variable {n} is labelled '{lab}': read as '{by_label}' (its label), "
+                         f"not '{by_name}' (its name)")
     vl = {}
     for j, n in enumerate(names):
         table = (meta.variable_value_labels or {}).get(n)
@@ -300,7 +274,8 @@ def read_sav(path: Path, score: HeaderScore, match: Callable[[object], str | Non
             continue
         rows.append(row)
         numbers.append(i + 1)
-    return [RawTable(path, None, headers, rows, numbers, header_row=0, value_labels=vl)]
+    return [RawTable(path, None, headers, rows, numbers, header_row=0, value_labels=vl, notes=notes,
+                     kind="spss")]
 
 
 READERS = {".csv": read_csv, ".txt": read_csv, ".xlsx": read_xlsx, ".xlsm": read_xlsx, ".sav": read_sav}

@@ -58,11 +58,12 @@ Dữ liệu cá nhân (họ tên, điện thoại, số CCCD, địa chỉ, thư
 <h2>3. Theo đơn vị: cỡ mẫu mục tiêu và thực hiện</h2>
 <p class="muted">Cỡ mẫu mục tiêu n = N / (1 + N·e²), e = {{ moe }}; N = số lượt người dân, tổ chức được phục vụ. Trọng số thiết kế = N / số phiếu hợp lệ.</p>
 <table>
-<tr><th>Đơn vị</th><th>Loại</th><th>N</th><th>Mục tiêu</th><th>Hợp lệ</th><th>Đạt (%)</th><th>Đọc</th><th>Cách ly</th><th>Đánh dấu</th><th>Trọng số</th></tr>
+<tr><th>Đơn vị</th><th>Loại</th><th>N</th><th>Mục tiêu</th><th>Hợp lệ</th><th>Đạt (%)</th><th>Đọc</th><th>Cách ly</th><th>Đánh dấu</th><th>Trọng số</th><th>Hình thức thu thập</th><th>Tỷ lệ phản hồi</th></tr>
 {% for u in r.units %}<tr><td>{{ u.name }}</td><td>{{ types.get(u.type, u.type) }}</td>
 <td class="n">{{ n(u.served) }}</td><td class="n">{{ n(u.target) }}</td><td class="n">{{ n(u.accepted) }}</td>
 <td class="n {% if u.target and u.accepted < u.target %}bad{% endif %}">{{ pct(u.accepted / u.target if u.target else None, 1) }}</td>
-<td class="n">{{ n(u.rows_read) }}</td><td class="n">{{ n(u.quarantined) }}</td><td class="n">{{ n(u.flagged) }}</td><td class="n">{{ num(u.weight, 2) }}</td></tr>
+<td class="n">{{ n(u.rows_read) }}</td><td class="n">{{ n(u.quarantined) }}</td><td class="n">{{ n(u.flagged) }}</td><td class="n">{{ num(u.weight, 2) }}</td>
+<td>{{ modes.get(u.collection_mode, u.collection_mode or "") }}</td><td class="n">{{ pct(u.response_rate, 1) if u.response_rate is not none else "" }}</td></tr>
 {% endfor %}
 </table>
 
@@ -85,7 +86,7 @@ Dữ liệu cá nhân (họ tên, điện thoại, số CCCD, địa chỉ, thư
 
 <h2>7. Danh sách phiếu bị cách ly</h2>
 <p class="muted">Chi tiết đầy đủ (giá trị gốc, lý do tiếng Việt và tiếng Anh): <code>data/processed/{{ r.year }}/quarantine.xlsx</code>.
-{% if r.quarantined | length > max_rows %} Chỉ hiển thị {{ max_rows }} / {{ r.quarantined | length }} phiếu đầu tiên.{% endif %}</p>
+{% if t.quarantined > max_rows %} Chỉ hiển thị {{ max_rows }} / {{ n(t.quarantined) }} phiếu đầu tiên; danh sách đầy đủ trong quarantine.xlsx.{% endif %}</p>
 <table><tr><th>Tệp</th><th>Dòng</th><th>Mã phiếu</th><th>Lý do</th><th>Cột</th><th>Giá trị</th><th>Chi tiết</th></tr>
 {% for q in r.quarantined[:max_rows] %}{% set p = q.problems | selectattr("reason", "equalto", q.reason) | first %}
 <tr><td>{{ q.file }}{% if q.sheet %} / {{ q.sheet }}{% endif %}</td><td class="n">{{ q.row }}</td><td>{{ q.respondent_id or "" }}</td>
@@ -104,6 +105,10 @@ Dữ liệu cá nhân (họ tên, điện thoại, số CCCD, địa chỉ, thư
 """
 
 
+MODES_VI = {"paper": "Phiếu giấy", "tablet": "Máy tính bảng (KoboToolbox/ODK)", "online": "Trực tuyến",
+            "phone": "Điện thoại"}
+
+
 def quality_html(report: dict, cfg: YearConfig) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
@@ -112,7 +117,7 @@ def quality_html(report: dict, cfg: YearConfig) -> str:
     from .rules import REASON
 
     return tpl.render(
-        r=report, t=report["totals"], province=cfg.settings.province,
+        r=report, t=report["totals"], modes=MODES_VI, province=cfg.settings.province,
         method=cfg.methodology.short_title,
         period=f"{fmt.date(cfg.registry.survey_period.start)} – {fmt.date(cfg.registry.survey_period.end)}",
         types={t.id: t.label for t in cfg.registry.unit_types},

@@ -25,7 +25,10 @@ class Reason:
 
 
 REASONS: tuple[Reason, ...] = (
-    Reason("malformed_row", "Dòng có nhiều ô hơn tiêu đề (lệch cột)", "Row has more cells than the header (shifted columns)"),
+    Reason("malformed_row", "Dòng lệch cột (số ô hoặc kiểu giá trị không khớp tiêu đề)",
+           "Shifted columns (cell count or value types do not fit the header)"),
+    Reason("marked_void", "Phiếu bị gạch bỏ hoặc ghi chú hủy (PHIẾU HỎNG, KHÔNG TÍNH)",
+           "Row struck through or marked void in a note (PHIẾU HỎNG, KHÔNG TÍNH)"),
     Reason("missing_id", "Thiếu mã phiếu", "Questionnaire id is missing"),
     Reason("missing_unit", "Thiếu đơn vị", "Unit is missing"),
     Reason("unknown_unit", "Đơn vị không có trong danh mục đơn vị của năm", "Unit is not in the year's unit registry"),
@@ -45,6 +48,14 @@ FLAGS: tuple[Reason, ...] = (
     Reason("straight_line", "Mọi câu trả lời hợp lệ cùng một mức", "Every valid answer is the same (straight-lining)"),
     Reason("interviewer_duplicate", "Phiếu giống hệt phiếu khác của cùng điều tra viên",
            "Identical answers to another questionnaire of the same interviewer"),
+    Reason("hidden_row", "Dòng bị ẩn trong Excel (lọc hoặc ẩn dòng), vẫn được tính",
+           "Row hidden in Excel (filter or hidden row), counted"),
+    Reason("profile_cleared", "Thông tin người trả lời không hợp lệ đã để trống, giữ câu trả lời",
+           "An invalid profile value was set missing; the answers are kept"),
+    Reason("pii_masked", "Ý kiến có thông tin cá nhân (SĐT, CCCD, email, địa chỉ, tên) đã được che",
+           "Personal data (phone, ID, e-mail, address, name) masked in the open comment"),
+    Reason("id_qualified", "Mã phiếu đánh số lại từ 1 ở mỗi trang tính: đã ghép với mã đơn vị",
+           "Questionnaire numbers restart on every sheet: qualified by the unit id"),
 )
 FLAG = {f.code: f for f in FLAGS}
 
@@ -73,6 +84,18 @@ class IntakeRules(BaseModel):
     # interviewer_duplicate: compare the profile and expectation answers too (True), or
     # the criterion answers only (False).
     duplicate_vector_with_profile: bool = False
+    # interview dates a/b/yyyy in a file where neither order is proven (every number
+    # <= 12 and both orders fit the survey period): dmy (Vietnamese) or mdy (en-US).
+    date_order: Literal["dmy", "mdy"] = "dmy"
+    # an invalid profile value (an age of 250): clear it and keep the answers (flag
+    # profile_cleared), or quarantine the row (invalid_profile).
+    invalid_profile: Literal["clear", "quarantine"] = "clear"
+    # rows hidden in Excel (filter or hidden row): kept with the flag hidden_row, or
+    # quarantined as marked_void.
+    hidden_rows: Literal["flag", "quarantine"] = "flag"
+    # collection mode of a file, by file-name pattern (e.g. {"*zalo*": online}); files not
+    # listed: tablet for KoboToolbox/ODK exports, online for Google/Microsoft Forms, else paper.
+    collection_modes: dict[str, Literal["paper", "tablet", "online", "phone"]] = Field(default_factory=dict)
 
 
 def load_rules(params: Path) -> IntakeRules:

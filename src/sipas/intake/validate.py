@@ -5,7 +5,7 @@ rules (:mod:`.rules`), then the rules across rows (duplicate ids) and the qualit
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .mapping import (
@@ -14,15 +14,16 @@ from .mapping import (
     COMMENT,
     CRITERION,
     EXPECTATION,
-    PERCEPTION,
     PERSONAL,
     PROFILE,
     Codebook,
     parse_date,
 )
 from .normalize import clean_text, is_blank, nfc
+from .pii import EMAIL, PHONE, mask_report
 from .readers import IntakeError, RawTable
 from .rules import ORDER, IntakeRules
+from .xlsx import HIDDEN, STRUCK, is_void_marker
 
 MIN_DATA_SCORE = 3  # a sheet is survey data when at least this many headers name columns
 
@@ -46,6 +47,7 @@ class Record:
     raw: dict[str, object]
     problems: list[Problem] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    cleared: list[Problem] = field(default_factory=list)     # profile values set missing (kept)
 
     @property
     def origin(self) -> str:
@@ -72,6 +74,9 @@ class TableMap:
     unknown: list[str]               # headers naming nothing (ignored)
     personal: list[str]              # personal headers (dropped)
     unit_from_sheet: str | None = None
+    note_columns: list[int] = field(default_factory=list)   # cells searched for void marks
+    modal_width: int = 0                                     # most frequent cell count of a row
+    date_order: str = "dmy"
 
 
 def header_score(cb: Codebook):
@@ -91,6 +96,9 @@ def map_table(table: RawTable, cb: Codebook) -> TableMap | None:
             if not is_blank(h):
                 unknown.append(str(h))
             continue
+        if cid in columns and cb.column(cid).kind == PERSONAL:   # e.g. both CMND and CCCD: both dropped
+            personal.append(str(h))
+            continue
         if cid in columns:
             first = table.headers[columns[cid]]
             raise IntakeError(
@@ -104,6 +112,11 @@ def map_table(table: RawTable, cb: Codebook) -> TableMap | None:
     if len(columns) < MIN_DATA_SCORE:
         return None
     tm = TableMap(table, columns, unknown, personal)
+    known = set(columns.values())
+    tm.note_columns = [j for j in range(len(table.headers)) if j not in known]
+    tm.note_columns += [columns[c] for c in cb.ids(COMMENT) if c in columns]
+    if table.rows:
+        tm.modal_width = Counter(len(r) for r in table.rows).most_common(1)[0][0]
     missing = [c for c in cb.required_ids if c not in columns]
     if "unit_id" in missing and table.sheet:
         unit, _ = cb.unit(table.sheet)
@@ -182,9 +195,20 @@ class RowMapper:
         cells = t.rows[i]
         width = len(t.headers)
         rec = Record({}, t.file.name, t.sheet, t.row_numbers[i], {})
-        if len(cells) > width and any(not is_blank(c) for c in cells[width:]):
-            rec.problems.append(Problem("malformed_row", "", "",
-                                        f"{len(cells)} cells, header has {width}"))
+        self._shape(rec, tm, cells, width)
+        marks = t.marks[i] if i < len(t.marks) else set()
+        if STRUCK in marks:
+            rec.problems.append(Problem("marked_void", "", "", "every filled cell of the row is struck through"))
+        void = next((cells[j] for j in tm.note_columns if j < len(cells) and is_void_marker(cells[j])), None)
+        if void is not None:
+            j = next(j for j in tm.note_columns if j < len(cells) and cells[j] is void)
+            rec.problems.append(Problem("marked_void", _col_name(t, j, ""), _show(void),
+                                        "the note says the questionnaire is not to be counted"))
+        if HIDDEN in marks:
+            if self.rules.hidden_rows == "quarantine":
+                rec.problems.append(Problem("marked_void", "", "", "row hidden in Excel (filter or hidden row)"))
+            else:
+                rec.flags.append("hidden_row")
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
@@ -198,13 +222,25 @@ class RowMapper:
             rec.raw[cid] = None if is_blank(value) else (nfc(value) if isinstance(value, str) else value)
             if col.kind in ANSWER_KINDS:
                 v, why = self._cell(cid, value, labels)
-                if why:
+                if why and col.kind == PROFILE and self.rules.invalid_profile == "clear":
+                    rec.cleared.append(Problem("profile_cleared", _col_name(t, j, cid), _show(value),
+                                               self._expected(cid, why)))
+                    if "profile_cleared" not in rec.flags:
+                        rec.flags.append("profile_cleared")
+                elif why:
                     reason = "invalid_answer" if col.kind != PROFILE else "invalid_profile"
                     rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value),
                                                 self._expected(cid, why)))
                 rec.values[cid] = v
             elif col.kind == COMMENT:
-                rec.values[cid] = None if is_blank(value) else nfc(str(value)).replace("\r\n", "\n").strip()
+                text = None if is_blank(value) else nfc(str(value)).replace("\r\n", "\n").strip()
+                if text:
+                    masked, kinds = mask_report(text)
+                    if kinds:
+                        text = masked
+                        rec.raw[cid] = masked
+                        rec.flags.append("pii_masked")
+                rec.values[cid] = text
             else:
                 rec.values[cid] = value
         self._admin(rec, tm)
@@ -245,16 +281,42 @@ class RowMapper:
         if v["interviewer"] is None:
             rec.problems.append(Problem("missing_interviewer", _col_name(t, tm.columns.get("interviewer"), "interviewer")))
         raw_date = v.get("interview_date")
-        d, why = parse_date(raw_date)
+        d, why = parse_date(raw_date, tm.date_order)
         v["interview_date"] = d
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
         if d is None:
             rec.problems.append(Problem("invalid_date", dcol, _show(raw_date),
-                                        "blank" if why == "blank" else "expected dd/mm/yyyy"))
+                                        "blank" if why == "blank" else
+                                        "expected dd/mm/yyyy" if tm.date_order == "dmy" else
+                                        "expected m/d/yyyy (the file's order)"))
         elif not (self.period.start <= d <= self.period.end):
             rec.problems.append(Problem(
                 "date_out_of_period", dcol, _show(raw_date),
                 f"{d:%d/%m/%Y} not in {self.period.start:%d/%m/%Y}–{self.period.end:%d/%m/%Y}"))
+
+    def _shape(self, rec: Record, tm: TableMap, cells: list, width: int) -> None:
+        """Shifted columns: a cell count that fits neither the header nor the other rows,
+        or a value of the wrong kind in a column (an e-mail or a phone number outside the
+        personal and comment columns, as when an unquoted comma shifts a row)."""
+        n = len(cells)
+        if n > width and any(not is_blank(c) for c in cells[width:]):
+            rec.problems.append(Problem("malformed_row", "", "", f"{n} cells, header has {width}"))
+            return
+        if n != width and n != tm.modal_width and tm.table.kind == "table" and tm.modal_width >= width:
+            rec.problems.append(Problem("malformed_row", "", "",
+                                        f"{n} cells, header and most rows have {max(width, tm.modal_width)} "
+                                        "(an unquoted comma or line break shifted the row?)"))
+            return
+        for cid, j in tm.columns.items():
+            kind = self.kinds[cid].kind
+            if kind in (PERSONAL, COMMENT) or j >= n or not isinstance(cells[j], str):
+                continue
+            v = cells[j]
+            if "@" in v and EMAIL.search(v) or (kind != ADMIN and PHONE.fullmatch(v.strip())):
+                rec.problems.append(Problem("malformed_row", _col_name(tm.table, j, cid), "(personal data)",
+                                            "an e-mail address or phone number in this column: "
+                                            "the columns of the row are shifted"))
+                return
 
     def _enough(self, rec: Record) -> None:
         crit = self.cb.ids(CRITERION)
@@ -290,60 +352,3 @@ def _show(value: object) -> str:
         return value.strftime("%d/%m/%Y")
     s = nfc(str(value))
     return s if len(s) <= 80 else s[:77] + "..."
-
-
-# ------------------------------------------------------------------ across rows
-
-
-def content_key(rec: Record, cb: Codebook) -> tuple:
-    skip = {"respondent_id"}
-    return tuple((k, str(v)) for k, v in rec.values.items() if not k.startswith("_") and k not in skip)
-
-
-def check_duplicates(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        rid = r.values.get("respondent_id")
-        if rid:
-            groups[rid.casefold()].append(r)
-    for rid, recs in groups.items():
-        if len(recs) < 2:
-            continue
-        first = recs[0]
-        identical = all(content_key(r, cb) == content_key(first, cb) for r in recs[1:])
-        if identical or rules.duplicate_ids == "keep_first":
-            for r in recs[1:]:
-                how = "identical copy of" if content_key(r, cb) == content_key(first, cb) else \
-                    "different answers; id already used by"
-                r.problems.append(Problem("duplicate_id", _col_name_id(r), r.values["respondent_id"],
-                                          f"{how} {first.origin} row {first.row} (kept)"))
-        else:
-            for r in recs:
-                others = ", ".join(f"{o.origin} row {o.row}" for o in recs if o is not r)
-                r.problems.append(Problem("duplicate_id", _col_name_id(r), r.values["respondent_id"],
-                                          f"same id, different answers: {others}"))
-
-
-def _col_name_id(r: Record) -> str:
-    return r.values.get("_id_header") or "respondent_id"
-
-
-def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
-    crit = cb.ids(CRITERION)
-    groups: dict[tuple, list[Record]] = defaultdict(list)
-    for r in records:
-        answers = [r.values.get(c) for c in crit]
-        valid = [a for a, c in zip(answers, crit) if a in cb.code_sets[c][0]]
-        if len(valid) >= rules.straight_line_min_answers and len(set(valid)) == 1:
-            r.flags.append("straight_line")
-        off_mode = len(valid) - max(Counter(valid).values()) if valid else 0
-        if off_mode >= rules.duplicate_min_off_mode:
-            key = (r.values.get("interviewer"), tuple(answers))
-            if rules.duplicate_vector_with_profile:
-                key += tuple(tuple(r.values.get(c) for c in cb.ids(kind))
-                             for kind in (PROFILE, EXPECTATION, PERCEPTION))
-            groups[key].append(r)
-    for recs in groups.values():
-        if len(recs) > 1:
-            for r in recs:
-                r.flags.append("interviewer_duplicate")
