@@ -272,6 +272,14 @@ class Unit(_Model):
     type: str
     served: int = Field(gt=0)
     communes: list[str] = []
+    # Commune-level units after a reorganisation: where the unit came from and what it is.
+    # ``former_communes``: the former commune-level units it was formed from (names as in
+    # the earlier registry); ``former_district``: the earlier year's unit id of the former
+    # district it mostly came from (used by the crosswalk, by trends and as a covariate of
+    # the small-area model); ``urban``: a ward (phường) rather than a rural commune.
+    former_communes: list[str] = []
+    former_district: str | None = None
+    urban: bool | None = None
 
 
 class UnitType(_Model):
