@@ -23,6 +23,7 @@ from sipas.base.codebook import Methodology, YearConfig, load_year
 from sipas.base.config import paths as make_paths
 from sipas.base.errors import ConfigError
 from sipas.demo import demo_survey, generate, load_demo_spec, sample_sizes, to_csv_bytes, write_demo_data
+from sipas.demo.generate import unit_sample_sizes
 
 REPO = Path(__file__).resolve().parents[1]
 YEARS = (2022, 2023)
@@ -498,7 +499,9 @@ def test_other_units_need_no_code_change(root):
         reg = type(cfg.registry).model_validate({**d, "year": year, "survey_period": {
             "start": f"{year}-08-01", "end": f"{year}-10-31"}})
         out = generate(reg, cfg.methodology, cfg.fields, cfg.settings, spec)
-        assert len(out.rows) == sum(sample_sizes(reg, cfg.settings).values()) + sum(
+        sizes = unit_sample_sizes(reg, cfg.settings, spec, spec.seed)   # communes: params/demo.yaml unit_sample
+        assert all(30 <= sizes[f"xa-{k}"] <= 150 for k in range(1, 6))
+        assert len(out.rows) == sum(sizes.values()) + sum(
             1 for r in out.key["bad_records"] if r["extra"])
         assert {r[1] for r in out.rows} >= {f"Xã Thử {k}" for k in range(1, 6)}
         assert all(r[2] == "" for r in out.rows)                 # no communes sampled
@@ -564,7 +567,8 @@ def test_national_demo_one_project_per_province(tmp_path):
         s = Survey(out / pid, 2025)
         extra = {r["row"] for r in s.key["bad_records"] if r["extra"]}
         counts = Counter(s.unit_of(r) for i, r in enumerate(s.rows) if i + 2 not in extra)
-        assert dict(counts) == cfg.sample_targets
+        assert dict(counts) == unit_sample_sizes(cfg.registry, cfg.settings, load_demo_spec(cfg.paths),
+                                                 load_demo_spec(cfg.paths).seed)
         ids = [r[s.col["Số CCCD"]] for r in s.rows if r[s.col["Số CCCD"]]]
         assert all(x.startswith(code) for x in ids)
         addr = [unicodedata.normalize("NFC", r[s.col["Địa chỉ"]]) for r in s.rows if r[s.col["Địa chỉ"]]]
@@ -591,7 +595,8 @@ def test_year_2025_on_the_second_method_if_present(root):
         j = out.header.index(m.expectations.items[0].id.upper())
         assert {unicodedata.normalize("NFC", r[j]) for r in out.rows} <= labels
     extra = {r["row"] for r in out.key["bad_records"] if r["extra"]}
-    assert len(out.rows) - len(extra) == sum(cfg.sample_targets.values())
+    spec = load_demo_spec(cfg.paths)
+    assert len(out.rows) - len(extra) == sum(unit_sample_sizes(cfg.registry, cfg.settings, spec, spec.seed).values())
 
 
 def test_perceptions_linked_to_satisfaction_2025(root):

@@ -273,6 +273,14 @@ class Unit(_Model):
     served: int = Field(gt=0)
     communes: list[str] = []
     sent: int | None = Field(None, gt=0)   # questionnaires handed out / sent (response rate)
+    # Commune-level units after a reorganisation: where the unit came from and what it is.
+    # ``former_communes``: the former commune-level units it was formed from (names as in
+    # the earlier registry); ``former_district``: the earlier year's unit id of the former
+    # district it mostly came from (used by the crosswalk, by trends and as a covariate of
+    # the small-area model); ``urban``: a ward (phường) rather than a rural commune.
+    former_communes: list[str] = []
+    former_district: str | None = None
+    urban: bool | None = None
 
 
 class UnitType(_Model):
@@ -298,6 +306,47 @@ class SurveyPeriod(_Model):
     end: dt.date
 
 
+class SmallAreaSettings(_Model):
+    """Fay-Herriot model of the direct estimates (:mod:`sipas.estimation.sae`)."""
+
+    unit_types: list[str] = ["commune"]
+    transform: Literal["arcsine", "logit"] = "arcsine"
+    covariates: list[Literal["urban", "log_served", "former_district", "previous"]] = \
+        ["urban", "log_served", "previous"]
+    benchmark: bool = True
+    min_areas: int = Field(10, ge=5)
+
+
+class BandSettings(_Model):
+    """Bands instead of strict ranks (:func:`sipas.estimation.ranks.bands`)."""
+
+    groups: int = Field(3, ge=2, le=5)
+    wide_share: float = Field(0.25, gt=0, le=1)   # a rank interval wider than this share of the units
+
+
+class PublicationPolicy(_Model):
+    """What a report shows for an estimate the reliability rule flags ``suppress``, by
+    unit type (``default`` for the others): ``suppress`` (not shown), ``caution`` (shown
+    with a caution mark) or ``model_based`` (the small-area estimate is shown instead,
+    labelled as model-based; only for the types in ``sae.unit_types``)."""
+
+    default: Literal["suppress", "caution"] = "suppress"
+    levels: dict[str, Literal["suppress", "caution", "model_based"]] = {}
+    sae: SmallAreaSettings = SmallAreaSettings()
+    bands: BandSettings = BandSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> PublicationPolicy:
+        bad = sorted(t for t, v in self.levels.items() if v == "model_based" and t not in self.sae.unit_types)
+        if bad:
+            raise ValueError(f"publication.levels: {bad} ask for model_based figures but are not in "
+                             f"publication.sae.unit_types {self.sae.unit_types}")
+        return self
+
+    def rule(self, unit_type: str) -> str:
+        return self.levels.get(unit_type, self.default)
+
+
 class Settings(_Model):
     province: str
     province_aggregation: Literal["unit_mean", "respondent_weighted"] = "unit_mean"
@@ -307,6 +356,7 @@ class Settings(_Model):
     multiple_testing: Literal["holm", "bh"] = "holm"
     bootstrap_replicates: int = Field(500, ge=20)
     bootstrap_seed: int = Field(20231229, ge=0)
+    publication: PublicationPolicy = PublicationPolicy()
 
 
 class YearRegistry(_Model):

@@ -54,6 +54,21 @@ def sample_sizes(registry: YearRegistry, settings: Settings) -> dict[str, int]:
     return {u.id: math.ceil(u.served / (1 + u.served * e2)) for u in registry.units}
 
 
+def unit_sample_sizes(registry: YearRegistry, settings: Settings, spec: DemoSpec, seed: int) -> dict[str, int]:
+    """:func:`sample_sizes`, except the units of ``spec.unit_sample.unit_types``: an
+    integer drawn uniformly from ``spec.unit_sample.range`` per unit (stable per seed and
+    unit id), at most N."""
+    out = sample_sizes(registry, settings)
+    us = spec.unit_sample
+    if us is None or (us.years and registry.year not in us.years):
+        return out
+    lo, hi = us.range
+    for u in registry.units:
+        if u.type in us.unit_types:
+            out[u.id] = min(u.served, int(_stable_rng(seed, "unit_sample", u.id).integers(lo, hi + 1)))
+    return out
+
+
 def _stable_rng(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(":".join(parts).encode("utf-8"))])
 
@@ -139,7 +154,7 @@ def generate(
     lat = spec.latent
     units = list(registry.units)
     U = len(units)
-    targets = sample_sizes(registry, settings)
+    targets = unit_sample_sizes(registry, settings, spec, seed)
     n_u = np.array([targets[u.id] for u in units])
 
     # --- questionnaire structure

@@ -194,6 +194,15 @@ class National(_M):
     provinces: list[NationalProvince] = Field(min_length=1)
 
 
+class UnitSample(_M):
+    """Sample size of the units of some types drawn from a range instead of n = N/(1+N e^2)
+    (realistic commune-level samples: 30 to 150 interviews per unit)."""
+
+    unit_types: list[str] = ["commune"]
+    range: tuple[int, int] = (30, 150)
+    years: list[int] = []                # empty: every year that has such units
+
+
 class DemoSpec(_M):
     seed: int = 2385
     output: Output = Output()
@@ -203,6 +212,7 @@ class DemoSpec(_M):
     latent: Latent = Latent()
     levels: Levels
     sampling: Sampling = Sampling()
+    unit_sample: UnitSample | None = None
     nonresponse: Nonresponse = Nonresponse()
     profile: dict[str, ProfileDist] = {}
     effects: dict[str, dict[str, float]] = {}

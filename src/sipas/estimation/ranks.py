@@ -25,7 +25,9 @@ units with replacement within each stratum:
 
 The seed and the number of replicates come from ``params/settings.yaml``
 (``bootstrap_seed``, ``bootstrap_replicates``); with the same data they give the same
-table. The stratum order, PSU order and random stream are fixed (strata and PSUs in
+table. Columns ``band`` and ``strict_rank`` (:func:`bands`, settings
+``publication.bands``) say where a strict rank may be published and the top / middle /
+bottom group otherwise. The stratum order, PSU order and random stream are fixed (strata and PSUs in
 sorted order, NumPy's PCG64), so the result does not depend on the order of rows.
 
     >>> from sipas.estimation.ranks import ranks_table
@@ -44,7 +46,8 @@ from sipas.estimation.indices import _answers, _coefficients, _items, survey_des
 from sipas.estimation.survey import SurveyDesign
 
 RANK_COLUMNS = ["year", "unit_id", "unit_type", "level", "item_id", "estimate", "boot_se", "rank",
-                "rank_low", "rank_high", "n_units", "n_boot", "seed", "method"]
+                "rank_low", "rank_high", "n_units", "n_boot", "seed", "method", "band", "strict_rank"]
+BANDS = {"top": "Nhóm cao", "middle": "Nhóm giữa", "bottom": "Nhóm thấp"}
 METHOD = "rao-wu-rescaling-bootstrap"
 
 
@@ -162,12 +165,33 @@ def ranks_table(df: pd.DataFrame, cfg: YearConfig, replicates: int | None = None
             for k, d in enumerate(m):
                 rows.append((cfg.year, ids[d], t.id, lvl, item, obs[ok][k], se[k], int(rank[k]),
                              int(low[k]), int(high[k]), int(ok.sum()), B, seed, METHOD))
-    out = pd.DataFrame(rows, columns=RANK_COLUMNS)
+    out = pd.DataFrame(rows, columns=RANK_COLUMNS[:-2])
+    bs = cfg.settings.publication.bands
+    out["band"], out["strict_rank"] = bands(out["rank_low"], out["rank_high"], out["n_units"], bs.groups,
+                                            bs.wide_share)
     level_order = {"sipas": 0, "aspect": 1, "element": 2}
     item_order = {it[1]: i for i, it in enumerate(items)}
     out = out.iloc[np.lexsort((out["unit_id"].map(order).to_numpy(), out["item_id"].map(item_order).to_numpy(),
                                out["level"].map(level_order).to_numpy()))]
     return out.reset_index(drop=True)
+
+
+def bands(rank_low, rank_high, n_units, groups: int = 3, wide_share: float = 0.25):
+    """Bands instead of strict ranks (as PAPI's bands), from the rank intervals.
+
+    The n places are cut into ``groups`` equal parts (the top part = places 1 to
+    ceil(n / groups), the bottom part the last ceil(n / groups)). A unit is ``"top"``
+    when its whole rank interval lies in the top part, ``"bottom"`` when it lies in the
+    bottom part, ``"middle"`` otherwise: a unit is placed in the top or bottom band only
+    when the data say so. ``strict_rank`` is true when the interval spans at most
+    ``wide_share`` of the places (then the rank itself may be published); otherwise the
+    band is what rankings and narrative use. Returns (band, strict_rank) arrays."""
+    low, high, n = (np.asarray(v, dtype=float) for v in (rank_low, rank_high, n_units))
+    part = np.ceil(n / groups)
+    band = np.where(high <= part, "top", np.where(low > n - part, "bottom", "middle")).astype(object)
+    width = high - low + 1
+    strict = (width <= np.maximum(wide_share * n, 1)) | (n <= 1)
+    return band, strict
 
 
 def distinguishable(ranks: pd.DataFrame, item_id: str = "sipas") -> pd.DataFrame:
@@ -185,4 +209,4 @@ def distinguishable(ranks: pd.DataFrame, item_id: str = "sipas") -> pd.DataFrame
     return pd.DataFrame(out, columns=["unit_type", "a", "b"])
 
 
-__all__ = ["RANK_COLUMNS", "bootstrap_factors", "ranks_table", "distinguishable"]
+__all__ = ["RANK_COLUMNS", "BANDS", "bands", "bootstrap_factors", "ranks_table", "distinguishable"]

@@ -35,8 +35,10 @@ from sipas.base.io import write_table
 from sipas.base.microdata import comparable_previous, estimation_frame, load_responses
 from sipas.estimation.drivers import drivers_table
 from sipas.estimation.indices import PROVINCE_ID, compute_indices
+from sipas.estimation.policy import apply_policy
 from sipas.estimation.ranks import ranks_table
 from sipas.estimation.reliability import reliability_table
+from sipas.estimation.sae import add_small_area
 from sipas.estimation.significance import satisfied_overall, significance_table
 
 TABLES = ("indices", "tests", "sample", "profile", "expectations", "perceptions", "ranks", "reliability",
@@ -155,8 +157,9 @@ def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
 
 def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     indices = compute_indices(df, cfg, ci_method=cfg.settings.ci_method)
-    tests = significance_table(df, cfg, indices, previous_indices(cfg),
-                               correction=cfg.settings.multiple_testing)
+    previous = previous_indices(cfg)
+    tests = significance_table(df, cfg, indices, previous, correction=cfg.settings.multiple_testing)
+    indices = apply_policy(add_small_area(indices, cfg, previous), cfg)
     return {
         "indices": indices,
         "tests": tests,
