@@ -136,9 +136,9 @@ def groups_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     for var in cfg.methodology.profile:
         if var.type != "category":
             continue
-        codes = df[var.id].astype("string").to_numpy()
+        codes = df[var.id].astype("string")  # a cleared profile value is <NA>: in no category
         for cat in var.categories:
-            m = codes == cat.code
+            m = (codes == cat.code).fillna(False).to_numpy(dtype=bool)
             den = w[m & ok].sum()
             rows.append({"year": cfg.year, "unit_id": PROVINCE_ID, "variable": var.id, "variable_label": var.label,
                          "category": cat.code, "category_label": cat.label, "n": int(m.sum()),

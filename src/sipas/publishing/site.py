@@ -53,7 +53,9 @@ def documents(out: Path, year: int) -> list[tuple[str, list[tuple[str, str, str]
     from sipas.publishing.official import site as official  # issue 14: the Word/PDF documents, draft or released
 
     for what, docs in official.rows(out, year):
-        rows.append((what, [label if kind == "status" else _doc(out, rel, label, kind) for rel, label, kind in docs]))
+        # a status (draft / released) is markup made by official.site.status_html (escaped there)
+        links = [Markup(label) if kind == "status" else _doc(out, rel, label, kind) for rel, label, kind in docs]
+        rows.append((what, [x for x in links if x]))
     q = _doc(out, "quality.html", "HTML", "kiểm tra dữ liệu đầu vào")
     if q:
         rows.append(("Chất lượng dữ liệu", [q]))
