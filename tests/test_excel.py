@@ -130,7 +130,7 @@ def test_deterministic_zip_fixes_dates_and_keeps_content(tmp_path):
         z.writestr(zipfile.ZipInfo("docProps/core.xml", (2026, 12, 2, 10, 0, 0)),
                    '<cp><dcterms:created xsi:type="dcterms:W3CDTF">2026-12-02T10:00:00Z</dcterms:created>'
                    '<dcterms:modified xsi:type="dcterms:W3CDTF">2026-12-02T10:00:01Z</dcterms:modified></cp>')
-    deterministic_zip(f, fixed_core_dates("2023-12-29T00:00:00Z"))
+    f.write_bytes(deterministic_zip(f.read_bytes(), fixed_core_dates("2023-12-29T00:00:00Z")))
     with zipfile.ZipFile(f) as z:
         assert [i.filename for i in z.infolist()] == ["word/document.xml", "docProps/core.xml"]
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}

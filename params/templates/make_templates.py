@@ -36,7 +36,7 @@ from docx.shared import Mm, Pt
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "src"))
-from sipas.publishing.official.docx import FONT, TABLE_STYLE, save, set_run  # noqa: E402
+from sipas.publishing.official.docx import FONT, TABLE_STYLE, font_all_scripts, save, set_run  # noqa: E402
 
 ISSUER = ["ỦY BAN NHÂN DÂN", "TỈNH LAI CHÂU"]
 MOTTO = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
@@ -49,13 +49,7 @@ RECIPIENTS = ["- Như Điều 3 Quyết định;", "- Vụ CCHC Bộ Nội vụ 
 def _style_fonts(style, size: float) -> None:
     style.font.name = FONT
     style.font.size = Pt(size)
-    rpr = style.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
-    for a in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-        fonts.set(qn(a), FONT)
+    font_all_scripts(style.element.get_or_add_rPr())
 
 
 def _no_borders(table) -> None:

@@ -68,25 +68,37 @@ def write_table(df: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
-def deterministic_zip(path: str | os.PathLike, fix=None) -> Path:
-    """Rewrite an Office file (xlsx, docx: a zip) so that the same content gives the same
-    bytes: every entry dated :data:`ZIP_EPOCH`, owner-read-write permissions, deflated at
-    level 9, in the order the writer chose. ``fix(name, data) -> data`` may rewrite an
-    entry (e.g. a modification date in ``docProps/core.xml``). Atomic, like every write."""
+def deterministic_zip(data: bytes, fix=None) -> bytes:
+    """An Office file (xlsx, docx: a zip) rewritten so that the same content gives the
+    same bytes: every entry dated :data:`ZIP_EPOCH`, owner-read-write permissions,
+    deflated at level 9, in the order the writer chose. ``fix(name, data) -> data`` may
+    rewrite an entry (e.g. a modification date in ``docProps/core.xml``)."""
+    import io
     import zipfile
 
-    path = Path(path)
-    with zipfile.ZipFile(path) as src:
-        entries = [(i.filename, src.read(i)) for i in src.infolist()]
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as out:
-        for name, data in entries:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for i in src.infolist():
+            entry = src.read(i)
             if fix is not None:
-                data = fix(name, data)
-            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+                entry = fix(i.filename, entry)
+            info = zipfile.ZipInfo(i.filename, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
-            out.writestr(info, data, compresslevel=9)
-    return path
+            dst.writestr(info, entry, compresslevel=9)
+    return out.getvalue()
+
+
+def write_office(path: str | os.PathLike, document, fix=None) -> Path:
+    """Save an openpyxl workbook or python-docx document to ``path`` once, atomically,
+    through :func:`deterministic_zip`."""
+    import io
+
+    raw = io.BytesIO()
+    document.save(raw)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(deterministic_zip(raw.getvalue(), fix))
+    return Path(path)
 
 
 def fixed_core_dates(when: str):

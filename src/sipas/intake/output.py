@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from sipas.base.io import deterministic_zip, fixed_core_dates
 
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
@@ -167,19 +167,7 @@ def deterministic_xlsx(wb) -> bytes:
     wb.properties.lastModifiedBy = "sipas"
     raw = io.BytesIO()
     wb.save(raw)
-    src = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in sorted(src.infolist(), key=lambda i: i.filename):
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' on save
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o600 << 16
-            dst.writestr(zi, data)
-    return out.getvalue()
+    return deterministic_zip(raw.getvalue(), fixed_core_dates("2000-01-01T00:00:00Z"))
 
 
 # --------------------------------------------------------------- atomic writes

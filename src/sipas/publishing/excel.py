@@ -27,7 +27,7 @@ import pandas as pd
 
 from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
-from sipas.base.io import atomic_path, deterministic_zip, fixed_core_dates
+from sipas.base.io import fixed_core_dates, write_office
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing.report import Report, lc
 
@@ -213,11 +213,8 @@ def write_workbook(cfg: YearConfig) -> Path:
     wb.properties.modified = fixed
     wb.properties.lastModifiedBy = "sipas"
     path = workbook_path(cfg)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-        # openpyxl stamps the save time (docProps/core.xml) and dates every zip entry now
-        deterministic_zip(tmp, fixed_core_dates(f"{cfg.year}-12-31T00:00:00Z"))
-    return path
+    # openpyxl stamps the save time (docProps/core.xml) and dates every zip entry now
+    return write_office(path, wb, fixed_core_dates(f"{cfg.year}-12-31T00:00:00Z"))
 
 
 def read_sheet(path: Path, sheet: str) -> pd.DataFrame:

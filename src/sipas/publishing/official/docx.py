@@ -25,7 +25,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from sipas.base.io import atomic_path, deterministic_zip
+from sipas.base.io import write_office
 
 FONT = "Times New Roman"
 TABLE_STYLE = "Bảng - chữ"  # paragraph style of table text (12 pt), defined in the templates
@@ -55,15 +55,20 @@ def nfc(text: str) -> str:
 # ------------------------------------------------------------------ runs, paragraphs
 
 
-def set_run(run, size: float | None = None, bold: bool | None = None, italic: bool | None = None) -> None:
-    run.font.name = FONT
-    rpr = run._r.get_or_add_rPr()
+def font_all_scripts(rpr) -> None:
+    """Set :data:`FONT` for every script of a run's or style's properties (``w:rPr``), so
+    Word does not fall back to another font for Vietnamese or East Asian text."""
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
         rpr.insert(0, fonts)
     for a in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
         fonts.set(qn(a), FONT)
+
+
+def set_run(run, size: float | None = None, bold: bool | None = None, italic: bool | None = None) -> None:
+    run.font.name = FONT
+    font_all_scripts(run._r.get_or_add_rPr())
     if size is not None:
         run.font.size = Pt(size)
     if bold is not None:
@@ -243,8 +248,4 @@ def save(doc, path: Path) -> Path:
     """Write ``doc`` byte-deterministically: fixed entry times (:func:`sipas.base.io.deterministic_zip`),
     no dates in core.xml."""
     doc.core_properties.revision = 1
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        doc.save(str(tmp))
-    return deterministic_zip(path, fix=_no_dates)
+    return write_office(path, doc, fix=_no_dates)
