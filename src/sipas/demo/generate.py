@@ -160,17 +160,11 @@ def generate(
     # --- questionnaire structure
     elements = list(methodology.elements)
     E = len(elements)
-    criteria = methodology.criteria
+    criteria = methodology.items            # content and overall items, element by element
     C = len(criteria)
-    elem_of = np.array([next(j for j, e in enumerate(elements) if c in e.criteria) for c in criteria])
+    elem_of = np.array([next(j for j, e in enumerate(elements) if c in e.items) for c in criteria])
     k_e = np.bincount(elem_of, minlength=E)
-    if methodology.aspects:
-        aspect_of = [e.aspect for e in elements]
-        n_in_aspect = {a.id: aspect_of.count(a.id) for a in methodology.aspects}
-        crit_w = np.array([1.0 / (len(methodology.aspects) * n_in_aspect[aspect_of[elem_of[c]]] * k_e[elem_of[c]])
-                           for c in range(C)])
-    else:
-        crit_w = 1.0 / (E * k_e[elem_of])
+    crit_w = np.array(methodology.index_weights())   # each item's weight in SIPAS
     scales = [methodology.scale_of(c) for c in criteria]
 
     # --- spares: fresh respondents that become extra (bad) rows

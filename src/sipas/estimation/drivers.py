@@ -14,9 +14,10 @@ intervals and p-values on them, odds ratios ``exp(coef)`` with ``exp`` of the in
 statsmodels' own GLM standard errors (with ``freq_weights`` or ``var_weights``) are
 *not* design-based and are not used.
 
-The SIPAS drivers (:func:`drivers_table`). The questionnaire has no overall-satisfaction
-question; "satisfied overall" (:func:`sipas.estimation.significance.satisfied_overall`) is the
-respondent's own index >= 0.5, a function of the element answers. Regressing it on the
+The SIPAS drivers (:func:`drivers_table`). "Satisfied overall"
+(:func:`sipas.estimation.significance.satisfied_overall`) is the respondent's own index >=
+0.5, a function of the element answers (content items, or each element's overall item,
+as the methodology's ``satisfied_overall`` says). Regressing it on the
 element indices would fit a definition (perfect separation), so:
 
 * model ``profile``: satisfied overall on the respondent profile (categories with fewer
@@ -167,13 +168,14 @@ def _fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, maxiter: int) -> tuple[np.
 
 def element_shares(df: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
     """Per respondent and element: the share of their valid answers that are positive
-    (NaN without a valid answer in the element)."""
+    (NaN without a valid answer in the element), over the element's
+    :meth:`~sipas.base.codebook.Methodology.respondent_items`."""
     method = cfg.methodology
     valid, positive = _answers(df, method)
-    ids = method.criterion_ids
+    ids = method.item_ids
     out = {}
     for e in method.elements:
-        cols = [ids.index(c.id) for c in e.criteria]
+        cols = [ids.index(c.id) for c in method.respondent_items(e)]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[e.id] = positive[:, cols].sum(1) / valid[:, cols].sum(1)
     return pd.DataFrame(out, index=df.index)
@@ -214,9 +216,11 @@ def _profile(df: pd.DataFrame, cfg: YearConfig, variables, min_category: int):
 
 
 def drivers_table(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str] | None = None, *,
-                  threshold: float = 0.5, min_category: int = 50) -> pd.DataFrame:
-    """The year's driver models (module doc) as one tidy table (:data:`DRIVER_COLUMNS`)."""
+                  threshold: float | None = None, min_category: int = 50) -> pd.DataFrame:
+    """The year's driver models (module doc) as one tidy table (:data:`DRIVER_COLUMNS`);
+    ``threshold`` defaults to the methodology's ``satisfied_overall.threshold``."""
     df = df.reset_index(drop=True)
+    threshold = cfg.methodology.satisfied_overall.threshold if threshold is None else threshold
     design = survey_design(df, cfg)
     level = cfg.settings.confidence_level
     shares = element_shares(df, cfg)

@@ -7,8 +7,11 @@ Default formulas (``params/methodology/*.yaml``, ``aggregation``):
   scale), with design weights: ``Σ w·1[y positive] / Σ w·1[y valid]``; missing codes
   (don't know, not applicable) and blanks are outside the base;
 * element index = unweighted mean of its criterion indices (criteria with no valid
-  answer in a unit are left out of the mean);
-* aspect index (when the methodology defines aspects) = mean of its element indices;
+  answer in a unit are left out of the mean), or, where the methodology says
+  ``aggregation.element: overall_item``, the index of the element's overall ("nói
+  chung") item; overall items get rows of their own (level ``overall``);
+* aspect index (a sub-index, when the methodology defines aspects, e.g. policy and
+  services) = mean of its element indices;
 * SIPAS = mean of the element indices, or of the aspect indices when there are aspects.
 
 Peer groups (one per unit type, ``unit_id = "group:<type>"``) and the province
@@ -48,7 +51,7 @@ BASE_COLUMNS = [
 ]
 STAT_COLUMNS = ["se", "ci_low", "ci_high", "ci_method", "deff", "n_eff", "df", "flag"]
 COLUMNS = BASE_COLUMNS + STAT_COLUMNS
-LEVELS = ["criterion", "element", "aspect", "sipas"]
+LEVELS = ["criterion", "overall", "element", "aspect", "sipas"]
 PROVINCE_ID = "province"
 AGGREGATIONS = ("unit_mean", "respondent_weighted")
 
@@ -118,11 +121,12 @@ def survey_design(df: pd.DataFrame, cfg: YearConfig) -> SurveyDesign:
 
 
 def _answers(df: pd.DataFrame, method: Methodology) -> tuple[np.ndarray, np.ndarray]:
-    """Per respondent × criterion: valid, and valid-and-positive indicators."""
-    k = len(method.criteria)
+    """Per respondent × rated item (:attr:`Methodology.items`): valid, and
+    valid-and-positive indicators."""
+    k = len(method.items)
     valid = np.zeros((len(df), k), dtype=bool)
     positive = np.zeros((len(df), k), dtype=bool)
-    for j, c in enumerate(method.criteria):
+    for j, c in enumerate(method.items):
         scale = method.scale_of(c)
         col = df[c.id].astype("Int64")
         valid[:, j] = col.isin(scale.valid_codes).fillna(False).to_numpy(dtype=bool)
@@ -132,23 +136,25 @@ def _answers(df: pd.DataFrame, method: Methodology) -> tuple[np.ndarray, np.ndar
 
 def _items(method: Methodology) -> list[tuple[str, str, str]]:
     """(level, item_id, parent_id) of every estimate, in the order of the coefficients."""
-    items = [("criterion", c.id, method.element_of(c.id).id) for c in method.criteria]
+    overall = set(method.overall_ids)
+    items = [("overall" if c.id in overall else "criterion", c.id, e.id) for e in method.elements for c in e.items]
     items += [("element", e.id, e.aspect or "") for e in method.elements]
     items += [("aspect", a.id, "") for a in method.aspects]
     return items + [("sipas", "sipas", "")]
 
 
 def _coefficients(method: Methodology, available: np.ndarray) -> np.ndarray:
-    """(D x K x T) weights of the K criterion shares in every estimate, per domain.
+    """(D x K x T) weights of the K item shares in every estimate, per domain.
 
-    ``available`` (D x K): the criterion has a valid answer in the domain. Each level
-    is the mean of the available members of the level below.
+    ``available`` (D x K): the item has a valid answer in the domain. Each level is the
+    mean of the available members of the level below; an element's members are
+    :meth:`Methodology.element_members` (its content items, or its overall item).
     """
     D, K = available.shape
-    ids = method.criterion_ids
+    ids = method.item_ids
     member = np.zeros((K, len(method.elements)))
     for e, el in enumerate(method.elements):
-        member[[ids.index(c.id) for c in el.criteria], e] = 1
+        member[[ids.index(c.id) for c in method.element_members(el)], e] = 1
 
     def mean_of(parts: np.ndarray, ok: np.ndarray, groups: np.ndarray):
         """Mean of the ``ok`` columns of ``parts`` (D x K x P) within ``groups`` (P x G)."""
@@ -254,7 +260,8 @@ def compute_indices(df: pd.DataFrame, cfg: YearConfig, province_aggregation: str
                      on=["unit_id", "level", "item_id", "parent_id"])
     out["unit_name"] = out["unit_id"].map(lambda s: names[s][0])
     out["unit_type"] = out["unit_id"].map(lambda s: names[s][1])
-    unit_agg = {"criterion": method.aggregation.criterion, "element": method.aggregation.element,
+    unit_agg = {"criterion": method.aggregation.criterion, "overall": method.aggregation.criterion,
+                "element": method.aggregation.element,
                 "aspect": method.aggregation.aspect, "sipas": method.aggregation.index}
     is_unit = out["unit_id"].isin([u.id for u in cfg.units])
     out["aggregation"] = np.where(is_unit, out["level"].map(unit_agg), how)
@@ -271,8 +278,8 @@ def sort_indices(df: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
     """Stable order: units in registry order, then groups, then province; levels top-down."""
     scope_order = [u.id for u in cfg.units] + [group_id(t.id) for t in cfg.registry.unit_types] + [PROVINCE_ID]
     item_order = ["sipas"] + [a.id for a in cfg.methodology.aspects] + \
-        [e.id for e in cfg.methodology.elements] + cfg.methodology.criterion_ids
-    level_order = ["sipas", "aspect", "element", "criterion"]
+        [e.id for e in cfg.methodology.elements] + cfg.methodology.item_ids
+    level_order = ["sipas", "aspect", "element", "criterion", "overall"]
     key = pd.DataFrame({
         "s": df["unit_id"].map({k: i for i, k in enumerate(scope_order)}),
         "l": df["level"].map({k: i for i, k in enumerate(level_order)}),

@@ -91,8 +91,8 @@ def _replicate_indices(df: pd.DataFrame, cfg: YearConfig, replicates: int, seed:
     np.add.at(Y, inv, positive * w[:, None])
     np.add.at(X, inv, valid * w[:, None])
     F = np.concatenate([np.ones((design.n_psu, 1)), bootstrap_factors(design, replicates, seed)], axis=1)
-    items = [it for it in _items(method) if it[0] != "criterion"]
-    t_index = [i for i, it in enumerate(_items(method)) if it[0] != "criterion"]
+    items = [it for it in _items(method) if it[0] not in ("criterion", "overall")]
+    t_index = [i for i, it in enumerate(_items(method)) if it[0] not in ("criterion", "overall")]
     B1 = F.shape[1]
     num = np.zeros((B1, D, K))
     den = np.zeros((B1, D, K))

@@ -63,26 +63,30 @@ def adjust_pvalues(p, correction: str = "holm") -> np.ndarray:
 _MULTIPLETESTS = {"holm": "holm", "bh": "fdr_bh"}
 
 
-def satisfied_overall(df: pd.DataFrame, cfg: YearConfig, threshold: float = 0.5) -> pd.Series:
+def satisfied_overall(df: pd.DataFrame, cfg: YearConfig, threshold: float | None = None) -> pd.Series:
     """1.0 when a respondent's own index (mean over elements of the share of their valid
     answers that are positive) is at least ``threshold``, 0.0 below, NaN without any
-    valid answer. The questionnaire has no overall-satisfaction question; this is the
-    respondent-level counterpart of the SIPAS formula. Computed exactly
+    valid answer. Which answers count and the default threshold are the methodology's
+    ``satisfied_overall``: the content items (2017–2020 method: there is no overall
+    question; this is the respondent-level counterpart of the SIPAS formula) or each
+    element's overall ("nói chung") item (2023–2026 method). Computed exactly
     (:func:`satisfied_exact`): a float mean of shares such as 1/3, 2/3, 1/2 lands just
     below 0.5 and would misclassify the respondent."""
     pos, val = element_counts(df, cfg)
+    threshold = cfg.methodology.satisfied_overall.threshold if threshold is None else threshold
     return pd.Series(satisfied_exact(pos, val, threshold), index=df.index, name="satisfied")
 
 
 def element_counts(df: pd.DataFrame, cfg: YearConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per respondent and element: (positive, valid) answer counts, integers."""
+    """Per respondent and element: (positive, valid) answer counts, integers, over the
+    element's :meth:`~sipas.base.codebook.Methodology.respondent_items`."""
     method = cfg.methodology
     valid, positive = _answers(df, method)
-    ids = method.criterion_ids
+    ids = method.item_ids
     pos = np.zeros((len(df), len(method.elements)), dtype=np.int64)
     val = np.zeros_like(pos)
     for k, e in enumerate(method.elements):
-        cols = [ids.index(c.id) for c in e.criteria]
+        cols = [ids.index(c.id) for c in method.respondent_items(e)]
         pos[:, k] = positive[:, cols].sum(1)
         val[:, k] = valid[:, cols].sum(1)
     return pos, val
@@ -136,7 +140,7 @@ def peer_tests(df: pd.DataFrame, cfg: YearConfig, level: float = 0.95) -> pd.Dat
 
 
 def association_tests(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str] | None = None,
-                      threshold: float = 0.5) -> pd.DataFrame:
+                      threshold: float | None = None) -> pd.DataFrame:
     """Rao-Scott tests of satisfied overall against each respondent characteristic,
     per unit and for the province."""
     df = df.reset_index(drop=True)

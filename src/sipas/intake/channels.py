@@ -175,7 +175,7 @@ def xlsform_bytes(method, fields, units=None) -> bytes:
             choices.append([f"scale_{sid}", c.code, c.label])
     scale_id = {id(s): k for k, s in method.scales.items()}
     group = None
-    for c in method.criteria:
+    for c in method.items:
         g = c.id.split("_")[0]
         if g != group:
             if group:

@@ -67,7 +67,7 @@ class Codebook:
             cb._add(Column(v.id, v.label, PERSONAL, tuple(v.aliases)))
         for v in m.profile:
             cb._add_variable(v, PROFILE)
-        for c in m.criteria:
+        for c in m.items:   # content and overall items
             cb._add(Column(c.id, c.label, CRITERION, tuple(c.aliases), "code", True))
             scale = m.scale_of(c)
             lk = Lookup()

@@ -21,7 +21,7 @@ def headers(cfg: YearConfig) -> list[tuple[str, str]]:
     out = [(i, "Đơn vị" if i == "unit_id" else h) for i, h in out]
     out += [(v.id, v.label) for v in f.personal]
     out += [(v.id, v.label) for v in m.profile]
-    out += [(c.id, c.id.upper()) for c in m.criteria]
+    out += [(c.id, c.id.upper()) for c in m.items]
     out += [(v.id, v.label) for v in m.perceptions]
     if m.expectations:
         out += [(i.id, i.id.upper()) for i in m.expectations.items]
@@ -60,7 +60,7 @@ def sample_rows(cfg: YearConfig, per_unit: int = 3, units: list[str] | None = No
                 elif v.type == "integer":
                     r[v.id] = str(rng.randint(v.min or 0, min(v.max or 5, 5)))
             base = rng.choice([3, 4, 4, 5])
-            for c in m.criteria:
+            for c in m.items:
                 scale = m.scale_of(c)
                 x = min(max(base + rng.choice([-1, 0, 0, 1]), min(scale.valid_codes)), max(scale.valid_codes))
                 r[c.id] = str(x) if rng.random() > 0.05 else str(scale.missing_codes[-1])
@@ -155,7 +155,7 @@ def write_sav(cfg: YearConfig, rows: list[dict], path: Path) -> Path:
             to_num = {c.label: k for k, c in enumerate(cats, start=1)}
             data[var] = [float(to_num[v]) if v else float("nan") for v in vals]
             value_labels[var] = {float(k): c.label for k, c in enumerate(cats, start=1)}
-        elif cid in m.criterion_ids:
+        elif cid in m.item_ids:
             scale = m.scale_of(cid)
             by_label = {c.label: c.code for c in (*scale.values, *scale.missing)}
             data[var] = [float(by_label.get(v, v)) if v not in (None, "") else float("nan") for v in vals]
