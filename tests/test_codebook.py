@@ -23,12 +23,8 @@ def test_method_2017_structure():
 
 def test_method_2023_structure():
     m = load_methodology("sipas-2023")
-    policy = [e for e in m.elements if e.aspect == "chinh_sach"]
-    service = [e for e in m.elements if e.aspect == "dich_vu"]
-    assert [len(e.criteria) for e in policy] == [2, 2, 8, 2]
-    assert [len(e.criteria) for e in service] == [4, 4, 5, 3, 3]
-    assert len(m.criteria) == 33 and len(m.perceptions) == 8
-    assert m.expectations.rated and m.expectations.top == ["rat_nhieu"]
+    assert len(m.criteria) == 33 and len(m.overall_ids) == len(m.elements) == 9
+    assert len(m.items) == 42 and m.expectations.rated and m.expectations.top == ["rat_nhieu", "nhieu"]
 
 
 @pytest.mark.parametrize("year,count", [(2022, 24), (2023, 24), (2025, 50)])
