@@ -80,16 +80,16 @@ def test_clean_rows_accepted_with_codes_per_contract(tmp_path, cfg, rows):
 def test_labels_in_any_form_map_to_codes(tmp_path, cfg, rows):
     root = project(tmp_path)
     rs = [dict(r) for r in rows[:3]]
-    rs[0].update(q_phien_ha="KHÔNG", q_chi_them="co", q_kenh="internet, mang xa hoi", exp_1="rat nhieu",
+    rs[0].update(q_phien_ha="KHÔNG CÓ CÔNG CHỨC NÀO GÂY PHIỀN HÀ, SÁCH NHIỄU", q_chi_them="co", q_kenh="internet, mang xa hoi", exp_1="rat nhieu",
                  exp_2="  Nhiều ", exp_3="it", exp_4="", q_quan_tam="")
-    rs[1].update(q_phien_ha="Có", exp_1="rat_nhieu", q_truc_tuyen="Da su dung")
+    rs[1].update(q_chi_them="Có", exp_1="rat_nhieu", q_truc_tuyen="Da su dung")
     res = intake(root, cfg, rs)
     assert res.quarantined == 0, res.quarantine.to_dict("records")
     df = res.responses.set_index("source_row")
     assert df.loc[2, ["q_phien_ha", "q_chi_them", "q_kenh", "exp_1", "exp_2", "exp_3"]].tolist() == \
         ["khong", "co", "mang_xa_hoi", "rat_nhieu", "nhieu", "it"]
     assert pd.isna(df.loc[2, "exp_4"]) and pd.isna(df.loc[2, "q_quan_tam"])   # blank: not answered
-    assert df.loc[3, ["q_phien_ha", "exp_1", "q_truc_tuyen"]].tolist() == ["co", "rat_nhieu", "da_dung"]
+    assert df.loc[3, ["q_chi_them", "exp_1", "q_truc_tuyen"]].tolist() == ["co", "rat_nhieu", "da_dung"]
 
 
 def test_invalid_perception_and_expectation_are_quarantined(tmp_path, cfg, rows):
@@ -102,9 +102,9 @@ def test_invalid_perception_and_expectation_are_quarantined(tmp_path, cfg, rows)
     res = intake(root, cfg, rs)
     assert res.reasons == {"invalid_answer": 4}
     q = res.quarantine.set_index("source_row")
-    label = cfg.methodology.perceptions[[v.id for v in cfg.methodology.perceptions].index("q_phien_ha")].label
-    assert q.loc[2, "column"] == label and q.loc[2, "value"] == "Thỉnh thoảng"
-    assert "expected one of: Không, Có" in q.loc[2, "detail"]
+    topic = cfg.methodology.perceptions[[v.id for v in cfg.methodology.perceptions].index("q_phien_ha")]
+    assert q.loc[2, "column"] == topic.label and q.loc[2, "value"] == "Thỉnh thoảng"
+    assert "expected one of: " + ", ".join(c.label for c in topic.categories) in q.loc[2, "detail"]
     assert q.loc[3, "column"] == "EXP_3" and q.loc[3, "value"] == "x"
     assert "Rất nhiều, Nhiều, Ít" in q.loc[3, "detail"]
     assert q.loc[4, "column"] == "EXP_9" and q.loc[5, "column"] == "S2_1"
