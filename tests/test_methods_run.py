@@ -68,7 +68,7 @@ def test_indices_have_aspects_only_for_the_second_method(project):
 
 def test_aspect_se_is_the_linearised_se_of_its_criteria(project):
     """A department samples respondents (PSU = respondent, fpc = N): the SE of an aspect
-    index by hand, from the influence values of its criterion ratios."""
+    index by hand, from the influence values of its items' ratios."""
     cfg = YearConfig(2025, make_paths(project))
     m = cfg.methodology
     df = pd.read_parquet(project / "data/processed/2025/responses.parquet")
@@ -82,10 +82,13 @@ def test_aspect_se_is_the_linearised_se_of_its_criteria(project):
         for e in m.elements:
             if target != "sipas" and e.aspect != target:
                 continue
-            c_e = (1 / len(e.criteria)) * (1 / sum(x.aspect == e.aspect for x in m.elements))
+            # the element's index: its overall item's (aggregation.element: overall_item) or
+            # the mean of its content criteria
+            members = [e.overall] if m.aggregation.element == "overall_item" else e.criteria
+            c_e = (1 / len(members)) * (1 / sum(x.aspect == e.aspect for x in m.elements))
             if target == "sipas":
                 c_e /= len(m.aspects)
-            for c in e.criteria:
+            for c in members:
                 y = d[c.id].astype("float")
                 x = y.isin(m.scale_of(c).valid_codes).to_numpy(float)
                 pos = y.isin(m.scale_of(c).positive).to_numpy(float)
