@@ -222,3 +222,36 @@ def test_published_combination_rule():
         gap = abs((p["chinh_sach"] + p["dich_vu"]) / 2 - p["sipas"])
         assert (gap <= 0.01) == within, (year, gap)
     assert published(2024)["s1_chung"] == 84.27
+
+
+def test_demo_answers_the_overall_items():
+    """The generator answers every item of the codebook, overall items included, and
+    calibrates each unit's SIPAS on the items the method's index uses (the overall
+    items): unit SIPAS from the overall items in a realistic range, and each overall
+    item going with its element's content items across respondents."""
+    from sipas.demo import demo_survey
+
+    from .conftest import REPO
+
+    m = load_methodology("sipas-2023")
+    out = demo_survey(2025, root=REPO)
+    col = {h: j for j, h in enumerate(out.header)}
+    assert all(c.upper() in col for c in m.item_ids)
+    extra = {r["row"] for r in out.key["bad_records"]}
+    rows = [r for i, r in enumerate(out.rows) if i + 2 not in extra]
+
+    def share(ids):   # per respondent: share of positive among valid answers on ``ids``
+        valid = [[r[col[i.upper()]] for i in ids if r[col[i.upper()]] in ("1", "2", "3", "4", "5")] for r in rows]
+        return pd.Series([sum(a in ("4", "5") for a in x) / len(x) if x else float("nan") for x in valid])
+
+    units = pd.Series([r[col["Đơn vị"]] for r in rows])
+    for e in m.elements:
+        overall, content = share([e.overall.id]), share([c.id for c in e.criteria])
+        assert overall.corr(content) > 0.2, e.id
+    sipas = pd.concat([share([e.overall.id]).rename(e.id) for e in m.elements], axis=1)
+    policy = sipas[[e.id for e in m.elements if e.aspect == "chinh_sach"]]
+    service = sipas[[e.id for e in m.elements if e.aspect == "dich_vu"]]
+    by_unit = ((policy.groupby(units).mean().mean(axis=1) + service.groupby(units).mean().mean(axis=1)) / 2)
+    big = units.value_counts()
+    by_unit = by_unit[big[big >= 20].index]     # leave out the few rows with a misspelt unit name
+    assert 0.65 < by_unit.min() and by_unit.max() < 0.99 and len(by_unit) == 50
