@@ -190,6 +190,7 @@ def test_national_run_builds_everything_once_filters_and_survives_a_failing_anne
 
     only = run("--province", "hue")
     assert "1 provinces; 5 annexes written" in only.stderr and "lai-chau" not in only.stderr.split("summary")[-1]
+    assert "index.html: up to date" in only.stderr and shas(folder) == built   # the front door keeps both
 
     # one unit's annex of hue fails: that one is reported, the others are rebuilt, exit 1
     nb = folder / "hue" / "notebooks" / "unit_annex.ipynb"
@@ -200,7 +201,12 @@ def test_national_run_builds_everything_once_filters_and_survives_a_failing_anne
     data["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
                           "id": "boom", "source": [f"assert unit_id != {victim!r}, 'hỏng'"]})
     nb.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    # and a third province whose field file cannot be read: its intake fails, alone
+    shutil.copytree(folder / "lai-chau", folder / "zz-broken", ignore=shutil.ignore_patterns("outputs", "processed"))
+    for f in (folder / "zz-broken" / "data" / "raw" / "2025").glob("*.csv"):
+        f.write_bytes(b"\x00\x01 not a survey\n")
     bad = run(check=False)
+    assert "FAILED zz-broken 2025 intake" in bad.stderr and "Traceback" not in bad.stderr
     assert bad.returncode == 1, bad.stderr
     assert f"FAILED hue 2025 annex {victim}" in bad.stderr and "hỏng" in bad.stderr
     m = _manifest(folder, "hue")

@@ -209,9 +209,9 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                     args = (year, str(roots[pid]), code)
                     text = submit(intake_step, *args) if submit else intake_step(*args)
                     return Outcome(year, "intake", pid, True, True, due[pid], time.perf_counter() - t0, "", "ok"), text
-                except SipasError as exc:
-                    return Outcome(year, "intake", pid, False, True, due[pid], time.perf_counter() - t0,
-                                   exc.render()), ""
+                except Exception as exc:  # noqa: BLE001 - this province is reported, the others go on
+                    why = exc.render() if isinstance(exc, SipasError) else f"{type(exc).__name__}: {exc}"
+                    return Outcome(year, "intake", pid, False, True, due[pid], time.perf_counter() - t0, why), ""
             for pid, (out, _text) in zip(due, helpers.map(intake, list(due), len(due) > 1)):
                 report.add(pid, out)
             ready: dict[str, YearJob] = {}
@@ -237,9 +237,13 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
             jobs_ = {pid: j for pid, j in ready.items() if j.tables_ok}
 
             # 2. every annex of every province, one pool
+            import importlib.util
+
+            pdf_missing = "" if "pdf" not in formats or importlib.util.find_spec("sipas.publishing.pdf") else \
+                "sipas.publishing.pdf is not installed yet (no PDF renderer module)"
             todo = []
             for pid, j in jobs_.items():
-                build, fresh = j.todo("pdf" in formats, "")
+                build, fresh = j.todo("pdf" in formats, pdf_missing)
                 report.add(pid, fresh)
                 todo += [(pid, j, a, steps, why) for a, steps, why in build]
             side_fns = [(pid, f) for pid, j in jobs_.items() for f in
@@ -258,9 +262,14 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                     from sipas.publishing.site import write_site_index
 
                     write_site_index(j.p)
-            # 3. the national front door
-            if jobs_:
-                report.national = national_step(folder, year, {pid: roots[pid] for pid in jobs_}, p, code, force)
+            # 3. the national front door: every province of the folder with current tables
+            # (those left out by --province with their last build), none whose tables failed now
+            failed = {pid for pid, r in report.provinces.items() if any(not o.ok and o.step in ("intake", "tables")
+                                                                       for o in r.outcomes)}
+            listed = {pid: r for pid, r in province_roots(folder).items()
+                      if pid not in failed and (r / "outputs" / str(year) / "tables" / "indices.parquet").is_file()}
+            if listed:
+                report.national = national_step(folder, year, listed, p, code, force)
                 report.outcomes.append(report.national)
         except BaseException:
             workers.close(cancel=True)
