@@ -364,8 +364,8 @@ def print_national(report: NationalReport, console: Console, folder: Path) -> No
     console.print(table)
     for pid, r in sorted(report.provinces.items()):
         for o in r.failed:
-            console.print(f"[red]FAILED[/red] {pid} {o.year} {o.step} {o.name}: {o.error}", highlight=False,
-                          soft_wrap=True)
+            what = f"{o.step} {o.name}" if o.step in ("annex", "pdf") else o.step
+            console.print(f"[red]FAILED[/red] {pid} {o.year} {what}: {o.error}", highlight=False, soft_wrap=True)
             if o.step == "annex":
                 log = folder / pid / "outputs" / str(o.year) / "logs" / f"{o.name}.log"
                 console.print(f"  log: {log}", highlight=False, soft_wrap=True)
