@@ -212,8 +212,10 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                 except Exception as exc:  # noqa: BLE001 - this province is reported, the others go on
                     why = exc.render() if isinstance(exc, SipasError) else f"{type(exc).__name__}: {exc}"
                     return Outcome(year, "intake", pid, False, True, due[pid], time.perf_counter() - t0, why), ""
-            for pid, (out, _text) in zip(due, helpers.map(intake, list(due), len(due) > 1)):
+            for pid, (out, text) in zip(due, helpers.map(intake, list(due), len(due) > 1)):
                 report.add(pid, out)
+                if text:
+                    console.print(f"  {pid}: {text}", highlight=False, soft_wrap=True)
             ready: dict[str, YearJob] = {}
             for pid, root in roots.items():
                 if any(not o.ok for o in report.provinces.get(pid, RunReport()).outcomes):
@@ -222,30 +224,33 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                     ready[pid] = _province_job(root, year, formats, force, code, libs, timeout)
                 except SipasError as exc:
                     report.add(pid, Outcome(year, "tables", pid, False, False, "", 0.0, exc.render()))
-            stale_tables = [pid for pid, j in ready.items() if j.tables_reason()]
-            if stale_tables or any(j.probably_stale() for j in ready.values()):
-                workers.get(sum(len(j.annexes) for j in ready.values()))  # kernels boot meanwhile
-
-            def tables(pid, submit):
-                try:
-                    return ready[pid].build_tables(submit)
-                except SipasError as exc:
-                    return Outcome(year, "tables", pid, False, True, "", 0.0, exc.render())
-            for pid, out in zip(ready, helpers.map(tables, list(ready), len(stale_tables) > 1)):
-                report.add(pid, out)
-            helpers.close()
-            jobs_ = {pid: j for pid, j in ready.items() if j.tables_ok}
-
-            # 2. every annex of every province, one pool
+            # a guess from file hashes (the microdata are not read yet): start the workers now
+            # (their kernels boot during the tables) and use helper processes for the tables
+            guess = [pid for pid, j in ready.items() if j.probably_stale()]
+            if guess:
+                workers.get(sum(len(j.annexes) for j in ready.values()))
             import importlib.util
 
             pdf_missing = "" if "pdf" not in formats or importlib.util.find_spec("sipas.publishing.pdf") else \
                 "sipas.publishing.pdf is not installed yet (no PDF renderer module)"
+
+            def tables(pid, submit):
+                """The province's tables, then its annexes' keys at once (the driver holds
+                the microdata of ``jobs`` provinces at a time, not of all of them)."""
+                j = ready[pid]
+                try:
+                    out = j.build_tables(submit)
+                except SipasError as exc:
+                    return Outcome(year, "tables", pid, False, True, "", 0.0, exc.render()), ([], [])
+                return out, (j.todo("pdf" in formats, pdf_missing) if j.tables_ok else ([], []))
             todo = []
-            for pid, j in jobs_.items():
-                build, fresh = j.todo("pdf" in formats, pdf_missing)
-                report.add(pid, fresh)
-                todo += [(pid, j, a, steps, why) for a, steps, why in build]
+            for pid, (out, (build, fresh)) in zip(ready, helpers.map(tables, list(ready), len(guess) > 1)):
+                report.add(pid, [out, *fresh])
+                todo += [(pid, ready[pid], a, steps, why) for a, steps, why in build]
+            helpers.close()
+            jobs_.update((pid, j) for pid, j in ready.items() if j.tables_ok)
+
+            # 2. every annex of every province, one pool
             side_fns = [(pid, f) for pid, j in jobs_.items() for f in
                         ([j.workbook] if "xlsx" in formats else []) + ([j.official] if "docx" in formats else [])]
             side = _Side([_tagged(pid, f) for pid, f in side_fns]) if side_fns else None
