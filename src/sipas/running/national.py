@@ -39,6 +39,7 @@ from sipas.running import cache
 from sipas.running.batch import (
     DEFAULT_TIMEOUT,
     FORMATS,
+    PROVINCE_TASK,
     Outcome,
     RunReport,
     Workers,
@@ -248,6 +249,7 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                 report.add(pid, [out, *fresh])
                 todo += [(pid, ready[pid], a, steps, why) for a, steps, why in build]
             helpers.close()
+            todo.sort(key=lambda t: t[2].name != PROVINCE_TASK)  # the longer province reports first, no long tail
             jobs_.update((pid, j) for pid, j in ready.items() if j.tables_ok)
 
             # 2. every annex of every province, one pool
