@@ -153,6 +153,10 @@ def test_unknown_province_and_empty_folder_are_clear_errors(nat_tables, tmp_path
     proc = sipas(nat_tables.parent, "run", "--provinces", str(nat_tables), "--province", "atlantis",
                  "--year", "2025", check=False)
     assert proc.returncode == 2 and "atlantis" in proc.stderr and "Traceback" not in proc.stderr
+    for args, says in ((["--province", "hue", "--year", "2025"], "--province needs --provinces"),
+                       (["--provinces", str(nat_tables), "--year", "2024,2025"], "one year")):
+        proc = sipas(nat_tables.parent, "run", *args, check=False)
+        assert proc.returncode == 2 and says in proc.stderr and "Traceback" not in proc.stderr
 
 
 # ------------------------------------------------------------- the whole run
