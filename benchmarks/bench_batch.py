@@ -211,7 +211,7 @@ def smallest_provinces(k: int) -> list[str]:
 
 
 def make_national(out: Path, ids: list[str]) -> tuple[list[Path], float, float]:
-    """One project per province under ``out`` (demo data, notebooks, intake); returns the
+    """One project per province under ``out`` (demo data with the notebooks, intake); returns the
     projects, the seconds of data generation and of intake (`sipas validate`)."""
     from sipas.demo import write_national_demo
 
@@ -221,7 +221,6 @@ def make_national(out: Path, ids: list[str]) -> tuple[list[Path], float, float]:
     roots, t_validate = [], 0.0
     for pid in ids:
         proot = out / pid
-        shutil.copytree(REPO / "notebooks", proot / "notebooks")
         t_validate += sh(sipas("validate", "--year", str(NATIONAL_YEAR)), proot)[0]
         roots.append(proot)
     return roots, t_demo, t_validate

@@ -111,12 +111,18 @@ def _years(values: tuple[str, ...]) -> list[int]:
               help="Address of a running Dask scheduler (with --executor dask); default: start a local cluster.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds one notebook may take before it is stopped and reported as failed.")
+@click.option("--provinces", "provinces_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Run every province project under DIR (e.g. data/national/2025) as one batch and write "
+                   "the national front door DIR/index.html (one --year).")
+@click.option("--province", "province_ids", multiple=True,
+              help="With --provinces: only these province ids (repeatable or comma separated).")
 @click.option("--watch", is_flag=True,
               help="Keep the workers warm and run again whenever data/processed, params or a notebook "
                    "changes; a changed field file in data/raw/<year>/ runs that year's intake first "
                    "(Ctrl-C to stop).")
 def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, formats: str, force: bool,
-        executor: str, scheduler: str | None, timeout: float, watch: bool) -> None:
+        executor: str, scheduler: str | None, timeout: float, provinces_dir: str | None,
+        province_ids: tuple[str, ...], watch: bool) -> None:
     """Estimate, execute the notebooks in warm kernels and write the annexes (incremental).
 
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
@@ -133,10 +139,25 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
         raise click.BadParameter("--scheduler needs --executor dask", param_hint="--scheduler")
     options = dict(units=_split(units) or None, jobs=jobs, formats=fmts, force=force, executor=executor,
                    scheduler=scheduler, timeout=timeout)
+    if provinces_dir or province_ids:
+        sys.exit(_run_provinces(provinces_dir, _years(years), units, province_ids, watch, options))
     if watch:
         sys.exit(watch_years(_years(years), **options))
     if run_years(_years(years), **options):
         sys.exit(1)
+
+
+def _run_provinces(folder: str | None, years: list[int], units, province_ids, watch: bool, options: dict) -> int:
+    from sipas.running.national import run_provinces
+
+    if not folder:
+        raise click.BadParameter("--province needs --provinces DIR", param_hint="--province")
+    if len(years) != 1:
+        raise click.BadParameter("a national run takes one year", param_hint="--year")
+    if units or watch:
+        raise click.BadParameter("not with --provinces", param_hint="--unit" if units else "--watch")
+    options = {k: v for k, v in options.items() if k != "units"}
+    return 1 if run_provinces(folder, years[0], _split(province_ids) or None, **options) else 0
 
 
 @cli.command("release")
