@@ -50,6 +50,14 @@ GROUP_COLUMNS = ["variable", "variable_label", "category", "category_label", "n"
                  "significant"]
 
 
+def displayed(indices: pd.DataFrame) -> pd.DataFrame:
+    """The index table as the pages show it: a figure the publication policy publishes
+    with a caution mark (``publication == "caution"``) carries the flag ``caution`` (§,
+    shown) instead of ``suppress`` (‡, left empty); otherwise unchanged."""
+    caution = indices["publication"].eq("caution")
+    return indices.assign(flag=indices["flag"].where(~caution, "caution")) if caution.any() else indices
+
+
 class _Lookup:
     """Positions of the first ``indices`` row of each (unit_id, item_id) and the columns
     :class:`Report` reads from it, as numpy arrays."""
@@ -78,9 +86,7 @@ class Report(Comparisons, Comments):
         self.cfg = data.cfg
         self.year = int(year)
         self.method = self.cfg.methodology
-        idx = data.tables["indices"]
-        caution = idx["publication"].eq("caution")   # policy "caution": shown, with its mark (§), not blank
-        self.indices = idx.assign(flag=idx["flag"].where(~caution, "caution")) if caution.any() else idx
+        self.indices = displayed(data.tables["indices"])
         self.sample = data.tables["sample"]
         self.profile = data.tables["profile"]
         self.expectations = data.tables["expectations"]
