@@ -191,3 +191,16 @@ def test_policy_options_are_checked(tmp_path, old, new, key):
         YearConfig(YEAR, paths(root))
     msg = str(e.value)
     assert key in msg and "settings.yaml" in msg
+
+
+def test_summary_cites_no_figure_that_is_not_published(rep):
+    from sipas.publishing import narrative
+    from sipas.publishing.text import is_suppressed
+
+    elements = {x.id for x in rep.method.elements}
+    i = rep.indices
+    hidden = i[i.item_id.isin(elements) & i.flag.map(is_suppressed) & (i.unit_type == "commune")]
+    assert len(hidden)                                       # the demo has suppressed element figures
+    for x in hidden.drop_duplicates("unit_id").itertuples():
+        text = _text(" ".join(narrative.unit_summary(rep, x.unit_id)))
+        assert f"{x.item_label} ({fmt.pct(x.estimate)})" not in text, (x.unit_id, x.item_id)

@@ -20,7 +20,7 @@ from sipas.publishing.narrative.common import (
     place_phrase,
     with_ci,
 )
-from sipas.publishing.report import Report, ci_text, flag_mark, lc
+from sipas.publishing.report import Report, ci_text, flag_mark, is_suppressed, lc
 
 
 def unit_summary(rep: Report, unit_id: str) -> list[str]:
@@ -44,6 +44,7 @@ def unit_summary(rep: Report, unit_id: str) -> list[str]:
                    f"{flag_mark(rep.flag(unit_id))} ở cuối bảng).")
     prof = rep.element_profile(unit_id)
     elems = prof[prof.item_id.isin([x.id for x in rep.method.elements])].dropna(subset=["unit"])
+    elems = elems[~elems["flag"].map(is_suppressed)]           # a figure not published is not cited
     if len(elems) >= 2:
         best = elems.loc[elems["unit"].idxmax()]
         worst = elems.loc[elems["unit"].idxmin()]
@@ -56,6 +57,7 @@ def unit_summary(rep: Report, unit_id: str) -> list[str]:
             out.append(f"Có {len(below)}/{len(elems)} yếu tố thấp hơn mức bình quân của {e(peers)}: "
                        + ", ".join(i(x) for x in below.item_label) + ".")
     crit = rep.criteria(unit_id).dropna(subset=["estimate"])
+    crit = crit[~crit["flag"].map(is_suppressed)]
     if len(crit):
         low = crit.sort_values(["estimate", "item_id"], kind="mergesort").iloc[0]
         out.append(f"Tiêu chí có tỷ lệ hài lòng thấp nhất: {i(low.item_label)} ({fmt.pct(low.estimate)}).")
