@@ -112,5 +112,14 @@ def rank_cell(rep: Report, unit_type: str, rank, low, high, band, strict) -> str
     return with_ci(rank, interval)
 
 
-__all__ = ["MODEL", "SHRINK", "band_text", "model_table_args", "model_text", "policy_note", "rank_cell",
+def place_text(rep: Report, unit_id: str, total: bool = False) -> str:
+    """A unit's place as plain text: its rank (``5`` or ``5/38``), or its band where the
+    type uses bands and the rank interval is wide (``Nhóm giữa``)."""
+    pl = rep.place(unit_id)
+    if pl["banded"]:
+        return BANDS[pl["band"]]
+    return f"{pl['rank']}/{pl['total']}" if total else str(pl["rank"])
+
+
+__all__ = ["MODEL", "SHRINK", "band_text", "model_table_args", "model_text", "place_text", "policy_note", "rank_cell",
            "ranking_with_model", "shrink_text", "with_model"]
