@@ -175,8 +175,11 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{port}"
         proc = self._spawn(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                            f"scheduler-{port}.log")
+        import logging
+
         from distributed import Client
 
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # its reconnection tracebacks
         self.client = Client(self.address, timeout="60s")  # retries until the scheduler listens
         return proc
 

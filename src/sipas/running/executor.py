@@ -822,7 +822,7 @@ class DaskPool:
 
         try:
             return self.submit(fn, *args).result()
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
             if is_connection_loss(exc):
                 raise scheduler_lost(self.scheduler, 0, 0) from None
             raise
@@ -847,7 +847,7 @@ class DaskPool:
                 if not done:
                     self._requeue_if_no_good_worker(futures)
                     continue
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
                 if is_connection_loss(exc):
                     raise scheduler_lost(self.scheduler, done_count, len(tasks)) from None
                 raise
@@ -855,7 +855,7 @@ class DaskPool:
                 t = futures.pop(fut)
                 try:
                     res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died too often (KilledWorker) or similar
+                except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler
                     if is_connection_loss(exc):
                         raise scheduler_lost(self.scheduler, done_count, len(tasks)) from None
                     res = AnnexResult(t.year, t.name, False, 0.0, error=f"Dask: {type(exc).__name__}: {exc}")

@@ -82,13 +82,15 @@ def scheduler_lost(address: str | None, done: int, total: int) -> SchedulerLost:
 def is_connection_loss(exc: BaseException) -> bool:
     """Whether ``exc`` (from a future or a client call) means the scheduler is gone: its
     futures are cancelled for ``scheduler-connection-lost``, or the connection is closed."""
-    from asyncio import CancelledError
+    import asyncio
+    import concurrent.futures
 
     from distributed.comm.core import CommClosedError
 
     if isinstance(exc, (CommClosedError, ConnectionError)):
         return True
-    return isinstance(exc, CancelledError) and "connection-lost" in str(getattr(exc, "reason", exc))
+    return (isinstance(exc, (asyncio.CancelledError, concurrent.futures.CancelledError))
+            and "connection-lost" in str(getattr(exc, "reason", exc)))
 
 
 def check_workers(client, code: str) -> tuple[list[str], dict[str, str]]:
