@@ -12,7 +12,9 @@ Warm kernels
     to that state (user namespace, execution counter, matplotlib rcParams and figures,
     pandas options, random states, working folder, environment, ``sipas`` module
     attributes). A kernel is replaced after a failure, a timeout, a dead kernel, or
-    ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50).
+    ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50). A kernel that dies *during* an
+    annex (killed, out of memory) is replaced and the annex retried once; if it dies
+    again, the annex fails and its previous page is kept (:class:`_Attempt`, issue 16).
 
 Robustness
     Kernels talk over ``ipc`` sockets in a private temporary folder (no TCP ports, so
