@@ -35,6 +35,7 @@ DASK = Path(sys.executable).with_name("dask")
 UNITS = ("so-tu-phap", "tam-duong", "phong-tho")
 ANNEXES = ("province", *UNITS)
 KILL_ENV = "SIPAS_TEST_KILL_KERNEL"
+KILL_WORKER_ENV = "SIPAS_TEST_KILL_WORKER"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # as a nanny sets
 
 
@@ -115,7 +116,7 @@ def start_run(root: Path, *args: str, env: dict | None = None) -> subprocess.Pop
 
 def _environ() -> dict:
     """This environment without the kernel-kill hook (a test sets it where it wants it)."""
-    return {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    return {k: v for k, v in os.environ.items() if k not in (KILL_ENV, KILL_WORKER_ENV)}
 
 
 def finish(proc: subprocess.Popen, timeout: float = 150) -> tuple[int, str]:
@@ -280,6 +281,18 @@ def test_kernel_killed_on_a_dask_worker_is_replaced_and_the_annex_retried(clean,
 
 
 # --------------------------------------------------------------- 2. a worker killed
+
+
+def test_local_worker_process_killed_during_an_annex_is_replaced_and_the_annex_retried(clean, tmp_path):
+    root = copy_of(clean, tmp_path / "p", stale=("tam-duong",))
+    kill = tokens(tmp_path, 1)
+    t0 = time.time()
+    code, err = finish(start_run(root, "--jobs", "1", env={KILL_WORKER_ENV: f"2023/tam-duong={kill}"}))
+    assert code == 0, err
+    assert not any(kill.iterdir()), "the hook did not fire: the worker was never killed"
+    assert "4 annexes written, 0 failed" in err, err
+    assert rebuilt(root, t0) == {"tam-duong"}
+    assert hashes(root, clean) == hashes(clean)
 
 
 def test_worker_killed_mid_run_its_annexes_are_rescheduled_byte_identical(clean, tmp_path, cluster):

@@ -24,8 +24,9 @@ Robustness
 
 Local pool
     :class:`LocalPool` runs N worker processes (spawned) fed from one queue. A worker
-    that dies (killed, out of memory) fails only the annex it was running, and is
-    replaced; Ctrl-C stops the workers and their kernels.
+    that dies (killed, out of memory) is replaced and the annex it was running retried
+    once in a new one (then it fails, its previous page kept); Ctrl-C stops the workers
+    and their kernels.
 """
 
 from __future__ import annotations
@@ -660,6 +661,7 @@ class LocalPool:
         for t in tasks:
             self.tasks.put(t)
         started_at: dict[str, float] = {}
+        retried: set[str] = set()
         last_event = time.monotonic()
         while pending:
             try:
@@ -699,12 +701,16 @@ class LocalPool:
                     p.join(5)
                 del self.procs[wid]
                 self.current.pop(wid, None)
-                if tid in pending:
+                if tid in pending and not hung and tid not in retried:
+                    retried.add(tid)  # faults (issue 16): killed (out of memory?): once more, in a new worker
+                    self.tasks.put(by_id[tid])
+                elif tid in pending:
                     pending.discard(tid)
                     t = by_id[tid]
-                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}"
+                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}, twice"
                     res = AnnexResult(t.year, t.name, False, time.monotonic() - started_at.get(tid, time.monotonic()),
-                                      error=f"worker process died ({why})")
+                                      error=f"worker process died ({why}); the previous page, if any, is kept",
+                                      kept_previous=True)
                     _write_log(t, res, "")
                     yield res
                 if pending:

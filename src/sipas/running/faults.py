@@ -13,7 +13,7 @@
 The test hook: with ``SIPAS_TEST_KILL_KERNEL=<year>/<name>=<folder>`` in a worker's
 environment, the kernel running that annex is killed (SIGKILL, as the out-of-memory
 killer does) just after a cell was sent to it, once per file in ``<folder>`` (each firing
-deletes one). Without the variable, or with an empty folder, nothing happens; the
+deletes one); ``SIPAS_TEST_KILL_WORKER`` (same value) kills the worker process instead. Without the variable, or with an empty folder, nothing happens; the
 tests set it on the processes they start, nothing else does.
 """
 
@@ -25,6 +25,7 @@ import signal
 from sipas.base.errors import SipasError
 
 KILL_ENV = "SIPAS_TEST_KILL_KERNEL"
+KILL_WORKER_ENV = "SIPAS_TEST_KILL_WORKER"  # the same, but the worker process running the annex dies
 
 
 def _take_token(folder: str) -> bool:
@@ -43,10 +44,15 @@ def _take_token(folder: str) -> bool:
 
 
 def arm_kill_hook(client, kernel, task_id: str) -> None:
-    """Tests only: kill ``kernel`` during the execution of ``task_id`` (see the module doc)."""
-    spec = os.environ.get(KILL_ENV, "")
-    target, _, folder = spec.partition("=")
-    if not spec or target != task_id or not folder:
+    """Tests only: kill ``kernel`` (or, with ``SIPAS_TEST_KILL_WORKER``, this worker
+    process) during the execution of ``task_id`` (see the module doc)."""
+    victim = None
+    for env, who in ((KILL_ENV, "kernel"), (KILL_WORKER_ENV, "worker")):
+        target, _, folder = os.environ.get(env, "").partition("=")
+        if target and target == task_id and folder:
+            victim = who
+            break
+    if victim is None:
         return
     sent = []
 
@@ -55,7 +61,7 @@ def arm_kill_hook(client, kernel, task_id: str) -> None:
             return
         sent.append(cell_index)
         if len(sent) == 2 and kernel.pid and _take_token(folder):
-            os.kill(kernel.pid, signal.SIGKILL)
+            os.kill(kernel.pid if victim == "kernel" else os.getpid(), signal.SIGKILL)
 
     client.on_cell_complete = on_cell_complete
 
