@@ -29,7 +29,6 @@ from .demo_project import sipas
 from .test_batch_incremental import project
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.slow
 
 DASK = Path(sys.executable).with_name("dask")
 UNITS = ("so-tu-phap", "tam-duong", "phong-tho")
@@ -90,12 +89,10 @@ def manifest(root: Path) -> dict[str, dict]:
     return {e["id"]: e for e in m["artefacts"]}
 
 
-def rebuilt(root: Path, since: float) -> set[str]:
-    """Annexes whose manifest entry was written after ``since`` (UNIX time)."""
-    import datetime as dt
-
-    return {e["name"] for e in manifest(root).values() if e["kind"] == "annex"
-            and dt.datetime.fromisoformat(e["built_at"]).timestamp() >= int(since)}
+def rebuilt(root: Path, before: dict[str, dict]) -> set[str]:
+    """Annexes whose manifest entry changed since the snapshot ``before`` (a rebuilt entry
+    gets its new key, build time, worker...)."""
+    return {e["name"] for i, e in manifest(root).items() if e["kind"] == "annex" and e != before.get(i)}
 
 
 def tokens(tmp: Path, n: int) -> Path:
@@ -194,11 +191,13 @@ class Cluster:
         wait_for(lambda: set(addresses) <= set(self.client.scheduler_info(n_workers=-1)["workers"]),
                  90, f"workers {addresses}", every=0.3)
 
-    def running_annex(self, worker: str | None = None) -> str | None:
-        """A worker currently processing an annex task (``worker``: that one only)."""
+    def running_annex(self) -> tuple[str, set[str]] | None:
+        """(a worker, the annexes it is processing), when one is processing annex tasks."""
         for w, keys in self.client.processing().items():
-            if (worker is None or w == worker) and any(str(k).startswith("sipas-annex-") for k in keys):
-                return w
+            names = {str(k).removeprefix("sipas-annex-2023-").rsplit("-", 2)[0]
+                     for k in keys if str(k).startswith("sipas-annex-")}
+            if names:
+                return w, names
         return None
 
     def kill(self, proc: subprocess.Popen) -> None:
@@ -231,12 +230,12 @@ def worker_pid(entry: dict) -> int:
 def test_kernel_killed_during_an_annex_is_replaced_and_the_annex_retried(clean, tmp_path):
     root = copy_of(clean, tmp_path / "p", stale=("so-tu-phap",))
     kill = tokens(tmp_path, 1)
-    t0 = time.time()
+    snap = manifest(root)
     code, err = finish(start_run(root, "--jobs", "1", env={KILL_ENV: f"2023/so-tu-phap={kill}"}))
     assert code == 0, err
     assert not any(kill.iterdir()), "the hook did not fire: the kernel was never killed"
     assert "4 annexes written, 0 failed" in err, err
-    assert rebuilt(root, t0) == {"so-tu-phap"}
+    assert rebuilt(root, snap) == {"so-tu-phap"}
     assert hashes(root, clean) == hashes(clean)  # the retry gives the same bytes
     log = (out(root) / "logs" / "so-tu-phap.log").read_text(encoding="utf-8")
     assert "attempt 1: the kernel died" in log and "status: ok" in log
@@ -259,10 +258,10 @@ def test_kernel_that_dies_twice_fails_the_annex_and_keeps_its_previous_page(clea
     index = (out(root) / "index.html").read_text(encoding="utf-8")
     assert "units/so-tu-phap.html" in index  # the front door still links it
     # the next run (no fault) rebuilds that annex only
-    t1 = time.time()
+    snap2 = manifest(root)
     code, err = finish(start_run(root, "--jobs", "1"))
     assert code == 0, err
-    assert rebuilt(root, t1) == {"so-tu-phap"} and "last_attempt" not in manifest(root)["annex:so-tu-phap"]
+    assert rebuilt(root, snap2) == {"so-tu-phap"} and "last_attempt" not in manifest(root)["annex:so-tu-phap"]
 
 
 def test_kernel_killed_on_a_dask_worker_is_replaced_and_the_annex_retried(clean, tmp_path, cluster):
@@ -286,12 +285,12 @@ def test_kernel_killed_on_a_dask_worker_is_replaced_and_the_annex_retried(clean,
 def test_local_worker_process_killed_during_an_annex_is_replaced_and_the_annex_retried(clean, tmp_path):
     root = copy_of(clean, tmp_path / "p", stale=("tam-duong",))
     kill = tokens(tmp_path, 1)
-    t0 = time.time()
+    snap = manifest(root)
     code, err = finish(start_run(root, "--jobs", "1", env={KILL_WORKER_ENV: f"2023/tam-duong={kill}"}))
     assert code == 0, err
     assert not any(kill.iterdir()), "the hook did not fire: the worker was never killed"
     assert "4 annexes written, 0 failed" in err, err
-    assert rebuilt(root, t0) == {"tam-duong"}
+    assert rebuilt(root, snap) == {"tam-duong"}
     assert hashes(root, clean) == hashes(clean)
 
 
@@ -301,22 +300,23 @@ def test_worker_killed_mid_run_its_annexes_are_rescheduled_byte_identical(clean,
     workers = dict(cluster.worker() for _ in range(2))  # proc -> address
     by_addr = {a: p for p, a in workers.items()}
     cluster.wait_workers(*by_addr)
-    t0 = time.time()
+    snap = manifest(root)
     run = start_run(root, "--executor", "dask", "--scheduler", cluster.address)
     try:
         # mid-run: an annex finished, and a worker is building another one
-        victim = wait_for(lambda: rebuilt(root, t0) and cluster.running_annex(), 120, "an annex done, one running")
+        victim, lost = wait_for(lambda: rebuilt(root, snap) and cluster.running_annex(), 120,
+                                "an annex done, one running")
         cluster.kill(by_addr[victim])
         code, err = finish(run)
     finally:
         _kill(run)
     assert code == 0, err
     assert "4 annexes written, 0 failed" in err, err
-    assert rebuilt(root, t0) == set(ANNEXES)
+    assert rebuilt(root, snap) == set(ANNEXES)
     assert hashes(root, clean) == hashes(clean)
     survivor = next(p for a, p in by_addr.items() if a != victim)
-    pids = {worker_pid(manifest(root)[f"annex:{n}"]) for n in ANNEXES}
-    assert survivor.pid in pids and pids <= {p.pid for p in workers}
+    assert {worker_pid(manifest(root)[f"annex:{n}"]) for n in lost} == {survivor.pid}  # rescheduled
+    assert {worker_pid(manifest(root)[f"annex:{n}"]) for n in ANNEXES} <= {p.pid for p in workers}
 
 
 # ------------------------------------------------------------- 3. the scheduler lost
@@ -327,10 +327,10 @@ def test_scheduler_lost_mid_run_stops_clearly_and_the_next_run_builds_the_rest(c
     scheduler = cluster.scheduler()
     first = [cluster.worker() for _ in range(2)]
     cluster.wait_workers(*(a for _, a in first))
-    t0 = time.time()
+    snap = manifest(root)
     run = start_run(root, "--executor", "dask", "--scheduler", cluster.address)
     try:
-        wait_for(lambda: rebuilt(root, t0) and cluster.running_annex(), 120, "an annex done, one running")
+        wait_for(lambda: rebuilt(root, snap) and cluster.running_annex(), 120, "an annex done, one running")
         cluster.kill(scheduler)
         code, err = finish(run)
     finally:
@@ -340,7 +340,7 @@ def test_scheduler_lost_mid_run_stops_clearly_and_the_next_run_builds_the_rest(c
     assert code == 3, err
     assert "the Dask scheduler at" in err and "was lost during the run" in err, err
     assert "builds only what is missing" in err and "Traceback" not in err
-    done = rebuilt(root, t0)
+    done = rebuilt(root, snap)
     assert done and done != set(ANNEXES)
     # nothing half-written: every page whole, the manifest readable and true of the disk
     for name in ANNEXES:
@@ -354,10 +354,10 @@ def test_scheduler_lost_mid_run_stops_clearly_and_the_next_run_builds_the_rest(c
     cluster.scheduler()
     _, addr = cluster.worker()
     cluster.wait_workers(addr)
-    t1 = time.time()
+    snap2 = manifest(root)
     code, err = finish(start_run(root, "--executor", "dask", "--scheduler", cluster.address))
     assert code == 0, err
-    assert rebuilt(root, t1) == set(ANNEXES) - done
+    assert rebuilt(root, snap2) == set(ANNEXES) - done
     assert hashes(root, clean) == hashes(clean)
 
 
@@ -381,22 +381,22 @@ def test_worker_with_other_code_gets_no_task_and_the_summary_says_so(clean, tmp_
     good, good_addr = cluster.worker()
     bad, bad_addr = cluster.worker(env={"PYTHONPATH": str(other_code(tmp_path))})
     cluster.wait_workers(good_addr, bad_addr)
-    t0 = time.time()
+    snap = manifest(root)
     code, err = finish(start_run(root, "--executor", "dask", "--scheduler", cluster.address))
     assert code == 0, err
     flat = " ".join(err.split())
     assert f"Dask worker {bad_addr} runs another version of the sipas code" in flat, err
     assert good_addr not in flat
-    assert rebuilt(root, t0) == {"so-tu-phap", "tam-duong"}
+    assert rebuilt(root, snap) == {"so-tu-phap", "tam-duong"}
     assert {worker_pid(manifest(root)[f"annex:{n}"]) for n in ("so-tu-phap", "tam-duong")} == {good.pid}
     assert hashes(root, clean) == hashes(clean)
     # with no good worker left, the run fails at once, clearly, and builds nothing
     cluster.kill(good)
     wait_for(lambda: good_addr not in cluster.client.scheduler_info(n_workers=-1)["workers"], 60, "the good worker gone")
     copy = copy_of(clean, tmp_path / "q", stale=("so-tu-phap",))
-    t1 = time.time()
+    snap2 = manifest(copy)
     code, err = finish(start_run(copy, "--executor", "dask", "--scheduler", cluster.address), timeout=90)
     flat = " ".join(err.split())
     assert code == 2, err
     assert "no Dask worker of" in flat and f"Dask worker {bad_addr} runs another version" in flat, err
-    assert "Traceback" not in err and rebuilt(copy, t1) == set()
+    assert "Traceback" not in err and rebuilt(copy, snap2) == set()
