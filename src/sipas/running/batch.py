@@ -588,7 +588,7 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             # computed) when something probably has to be built
             if any(j.probably_stale() for j in jobs_.values()) or any(j.tables_reason() for j in jobs_.values()):
                 workers.get(n_annexes)
-            submit = workers.pool.call if executor == "dask" and workers.pool is not None else None
+            submit = _dask_submit(workers.pool) if executor == "dask" and workers.pool is not None else None
             for j in jobs_.values():
                 report.outcomes.append(j.build_tables(submit))
             todo: list[tuple[YearJob, Annex, tuple, str]] = []
@@ -688,6 +688,10 @@ def _preimport_site() -> None:
         import sipas.publishing.site  # noqa: F401
     except Exception:  # noqa: BLE001 - imported again, with its error, when used
         pass
+
+
+def _dask_submit(pool):
+    return pool.call  # faults (issue 16): on a worker with this code; a lost scheduler stops the run clearly
 
 
 class _Side:
