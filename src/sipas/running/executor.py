@@ -771,7 +771,6 @@ class DaskPool:
         self.client = None
         self.cluster = None
         self.good: list[str] | None = None  # None: any worker (a LocalCluster)
-        self.refused: dict[str, str] = {}
         self.notes: list[str] = []
 
     def start(self) -> DaskPool:
@@ -810,10 +809,7 @@ class DaskPool:
                 with _suppress():
                     self.client.wait_for_workers(1, timeout=max(1.0, deadline - time.monotonic()))
             good, refused = check_workers(self.client, _worker_code_hash())
-            for w, msg in refused.items():
-                if w not in self.refused:
-                    self.refused[w] = msg
-                    self.notes.append(msg)
+            self.notes = list(refused.values())  # what the summary says of the workers left out
             if good:
                 self.good = good
                 return
@@ -844,6 +840,8 @@ class DaskPool:
 
         from sipas.running.faults import is_connection_loss, scheduler_lost
 
+        if self.scheduler and self.good is not None:  # a standing pool (--watch): workers may have come or gone
+            self._check_workers(patient=False)
         futures = {self._submit_task(t): t for t in tasks}
         done_count = 0
         while futures:
