@@ -484,18 +484,22 @@ class _Attempt:
         task = self.task
         for tries in (1, 2):
             self.kernel = kernel = _kernel(self.cwd)
+            if _loop().run_until_complete(kernel.died()):  # died while idle (out of memory?): a new one
+                _drop_kernel()
+                self.kernel = kernel = _kernel(self.cwd)
             self.started = time.perf_counter()
             self.nb = self._notebook()
             try:
                 _loop().run_until_complete(kernel.execute(self.nb, task.timeout, self.cwd, task.id))
                 return
             except BaseException as exc:
-                if kernel.timed_out or isinstance(exc, asyncio.TimeoutError):
+                dead = isinstance(exc, Exception) and _loop().run_until_complete(kernel.died())
+                if not dead and (kernel.timed_out or isinstance(exc, asyncio.TimeoutError)):
                     idx = _timed_out_cell(self.nb)
                     self.nb = None  # the message is the timeout, not the interrupt it caused
                     raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
                                        + (f" (in cell {idx + 1})" if idx is not None else "")) from None
-                if not isinstance(exc, Exception) or not _loop().run_until_complete(kernel.died()):
+                if not dead:
                     raise
                 res.kernel_deaths = tries
                 tail = kernel.log_tail()
