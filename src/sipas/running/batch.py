@@ -128,6 +128,7 @@ class Outcome:
 class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # faults (issue 16): e.g. Dask workers refused
 
     @property
     def failed(self) -> list[Outcome]:
@@ -404,6 +405,8 @@ class YearJob:
     def record(self, a: Annex, steps: tuple, reason: str, res: AnnexResult) -> list[Outcome]:
         out = []
         log = _rel(self.base / "logs" / f"{a.name}.log", self.base)
+        if res.kept_previous and _keep_previous(self.manifest, a.name, res, log):  # faults (issue 16)
+            return [Outcome(self.year, "annex", a.name, False, True, reason, round(res.seconds, 3), res.error)]
         if "html" in steps:
             ok = "html" in res.outputs
             params = {k: v for k, v in a.parameters.items() if k != "root"}
@@ -496,6 +499,20 @@ class YearJob:
             data={"path": _rel(self.p.responses(self.year), self.p.root), "sha256": self.data_sha},
             inputs=self.run_inputs(), run=run_meta)
         self.manifest.save()
+
+
+def _keep_previous(manifest: Manifest, name: str, res: AnnexResult, log: str) -> bool:
+    """faults (issue 16): the kernel died twice under annex ``name``, which left its previous
+    page (and PDF) in place. The manifest keeps describing those files (previous key and
+    hashes: the next run rebuilds the annex when its inputs changed), with the failed
+    attempt noted; False when there was no previous build to keep."""
+    for step in (f"annex:{name}", f"pdf:{name}"):
+        entry = manifest.get(step)
+        if entry is not None and entry.get("status") == "ok":
+            manifest.put({**entry, "last_attempt": {"at": now(), "status": "failed", "error": res.error,
+                                                    "log": log, "worker": res.worker}})
+    entry = manifest.get(f"annex:{name}")
+    return entry is not None and entry.get("status") == "ok"
 
 
 # ----------------------------------------------------------------------------- run
@@ -674,9 +691,7 @@ def _preimport_site() -> None:
 
 
 def _dask_submit(pool):
-    def submit(fn, *args):
-        return pool.submit(fn, *args).result()
-    return submit
+    return pool.call  # faults (issue 16): on a worker with this code; a lost scheduler stops the run clearly
 
 
 class _Side:
@@ -709,6 +724,7 @@ def _execute(pool, todo, report: RunReport, console: Console) -> None:
             report.outcomes += outs
             state = "ok" if res.ok else ("LỖI" if "html" in steps and "html" not in res.outputs else "pdf?")
             bar.update(tid, advance=1, last=f"{res.id} {state} {res.seconds:.1f}s")
+    report.notes += [n for n in getattr(pool, "notes", []) if n not in report.notes]  # faults (issue 16)
 
 
 # -------------------------------------------------------------------------- summary
@@ -742,6 +758,8 @@ def print_summary(report: RunReport, console: Console, p: Paths, changed_only: b
         console.print(f"[red]{tag}[/red] {o.year} {what}: {o.error}", highlight=False, soft_wrap=True)
         if o.step == "annex":
             console.print(f"  log: {p.outputs(o.year) / 'logs' / (o.name + '.log')}", highlight=False, soft_wrap=True)
+    for note in report.notes:  # faults (issue 16): what the run worked around (refused workers)
+        console.print(f"[yellow]NOTE[/yellow] {note}", highlight=False, soft_wrap=True)
     annexes = report.of("annex")
     failed = [o for o in annexes if not o.ok]
     rebuilt = sum(o.rebuilt for o in report.outcomes)

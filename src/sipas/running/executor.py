@@ -12,7 +12,9 @@ Warm kernels
     to that state (user namespace, execution counter, matplotlib rcParams and figures,
     pandas options, random states, working folder, environment, ``sipas`` module
     attributes). A kernel is replaced after a failure, a timeout, a dead kernel, or
-    ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50).
+    ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50). A kernel that dies *during* an
+    annex (killed, out of memory) is replaced and the annex retried once; if it dies
+    again, the annex fails and its previous page is kept (:class:`_Attempt`, issue 16).
 
 Robustness
     Kernels talk over ``ipc`` sockets in a private temporary folder (no TCP ports, so
@@ -22,8 +24,9 @@ Robustness
 
 Local pool
     :class:`LocalPool` runs N worker processes (spawned) fed from one queue. A worker
-    that dies (killed, out of memory) fails only the annex it was running, and is
-    replaced; Ctrl-C stops the workers and their kernels.
+    that dies (killed, out of memory) is replaced and the annex it was running retried
+    once in a new one (then it fails, its previous page kept); Ctrl-C stops the workers
+    and their kernels.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ class AnnexResult:
     pdf_unavailable: str = ""  # reason, when sipas.publishing.pdf could not render
     timings: dict = field(default_factory=dict)
     worker: str = ""
+    kernel_deaths: int = 0  # faults (issue 16): kernels that died under this annex (1: retried)
+    kept_previous: bool = False  # the kernel died twice: the previous page, if any, was left in place
 
     @property
     def id(self) -> str:
@@ -174,7 +179,7 @@ class WarmKernel:
     async def reset(self, cwd: str) -> None:
         await self.run_silent(f"__import__('sipas.running.kernel_state', fromlist=['reset']).reset({cwd!r})", timeout=60)
 
-    async def execute(self, nb, timeout: float, cwd: str):
+    async def execute(self, nb, timeout: float, cwd: str, task_id: str = ""):
         from nbclient import NotebookClient
 
         await self.reset(cwd)
@@ -183,6 +188,9 @@ class WarmKernel:
                                 allow_errors=False, record_timing=False, interrupt_on_timeout=False,
                                 resources={"metadata": {"path": cwd}})
         client.kc = self.kc
+        from sipas.running.faults import arm_kill_hook
+
+        arm_kill_hook(client, self, task_id)  # tests only (SIPAS_TEST_KILL_KERNEL); no-op otherwise
         # at the deadline the kernel is interrupted (the running cell stops with
         # KeyboardInterrupt); should it not respond, the execution is abandoned later
         self.timed_out = False
@@ -198,6 +206,19 @@ class WarmKernel:
         finally:
             handle.cancel()
         return nb
+
+    @property
+    def pid(self) -> int | None:
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    async def died(self) -> bool:
+        """Whether the kernel process is gone (killed, out of memory), as opposed to a
+        notebook that failed in a live kernel (faults, issue 16)."""
+        try:
+            return self.km is None or not await self.km.is_alive()
+        except Exception:  # noqa: BLE001 - a manager that cannot tell: treat as dead
+            return True
 
     def log_tail(self, n: int = 4000) -> str:
         if not self.tmp:
@@ -354,6 +375,7 @@ def run_task(task: AnnexTask) -> AnnexResult:
     res = AnnexResult(task.year, task.name, False, 0.0, worker=f"{os.uname().nodename}:{os.getpid()}")
     details = ""
     kernel: WarmKernel | None = None
+    attempt: _Attempt | None = None
     nb = None
     try:
         if task.code_hash and _worker_code_hash() != task.code_hash:
@@ -361,29 +383,12 @@ def run_task(task: AnnexTask) -> AnnexResult:
                                "(restart the workers after updating the code)")
         cwd = str(Path(task.notebook).parent)
         if "html" in task.steps:
-            from papermill.iorw import load_notebook_node
-            from papermill.parameterize import parameterize_notebook
-
             from sipas.publishing.render import notebook_html
 
             t0 = time.perf_counter()
-            kernel = _kernel(cwd)
-            t1 = time.perf_counter()
-            nb = load_notebook_node(task.notebook)
-            _stable_cell_ids(nb, task.notebook)
-            nb = parameterize_notebook(nb, task.parameters, kernel_name=KERNEL_NAME, language="python")
-            for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
-                if "injected-parameters" in cell.metadata.get("tags", []):
-                    cell["id"] = "injected-parameters"
-            try:
-                _loop().run_until_complete(kernel.execute(nb, task.timeout, cwd))
-            except BaseException as exc:
-                if not (kernel.timed_out or isinstance(exc, asyncio.TimeoutError)):
-                    raise
-                idx = _timed_out_cell(nb)
-                nb = None  # the message is the timeout, not the interrupt it caused
-                raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
-                                   + (f" (in cell {idx + 1})" if idx is not None else "")) from None
+            attempt = _Attempt(task, cwd)
+            attempt.run(res)  # faults (issue 16): a dead kernel is replaced and the annex retried once
+            nb, kernel, t1, details = attempt.nb, attempt.kernel, attempt.started, attempt.details
             t2 = time.perf_counter()
             with atomic_path(task.executed) as tmp:
                 nbformat.write(nb, str(tmp))
@@ -407,11 +412,15 @@ def run_task(task: AnnexTask) -> AnnexResult:
         if res.pdf_unavailable:
             res.error = f"PDF not produced: {res.pdf_unavailable}"
     except Exception as exc:  # noqa: BLE001 - one failing annex must not stop the others
+        if attempt is not None:
+            nb, kernel = attempt.nb, attempt.kernel
         if nb is not None:
             res.error, details = _cell_error(nb, exc)
         else:
             res.error = f"{type(exc).__name__}: {exc}"
             details = _ANSI.sub("", traceback.format_exc())
+        if attempt is not None and attempt.details:
+            details = f"{attempt.details}\n{details}"
         if kernel is not None:
             tail = kernel.log_tail()
             if tail.strip():
@@ -420,9 +429,12 @@ def run_task(task: AnnexTask) -> AnnexResult:
             _drop_kernel()  # a fresh kernel for the next annex
         except Exception:  # noqa: BLE001
             _STATE.kernel = None
-        # a failed annex leaves no stale page behind that a reader could take for current
+        # a failed annex leaves no stale page behind that a reader could take for current;
+        # but a kernel that died twice (killed, out of memory) says nothing against the
+        # notebook: the previous page is kept, and the summary says so (faults, issue 16)
+        res.kept_previous = isinstance(exc, KernelDied)
         for stale in (task.html, task.executed, task.pdf):
-            if stale and "html" in task.steps:
+            if stale and "html" in task.steps and not res.kept_previous:
                 Path(stale).unlink(missing_ok=True)
         if nb is not None:
             try:
@@ -433,6 +445,72 @@ def run_task(task: AnnexTask) -> AnnexResult:
     res.seconds = time.perf_counter() - start
     _write_log(task, res, details)
     return res
+
+
+# ---- faults (issue 16): a kernel that dies during an annex -------------------------
+
+
+class KernelDied(RuntimeError):
+    """The kernel died during the annex twice (the first time it was replaced and retried)."""
+
+
+class _Attempt:
+    """Execute ``task``'s notebook in this thread's warm kernel; when the kernel process dies
+    under it (killed, out of memory: nbclient's ``DeadKernelError``, or any error with the
+    kernel gone), start a new kernel and execute a fresh copy of the notebook once more.
+    A notebook that fails in a live kernel is not retried (it would fail again). After the
+    call (or its exception) ``nb`` and ``kernel`` are those of the last attempt."""
+
+    def __init__(self, task: AnnexTask, cwd: str):
+        self.task, self.cwd = task, cwd
+        self.nb = None
+        self.kernel: WarmKernel | None = None
+        self.started = 0.0
+        self.details = ""
+
+    def _notebook(self):
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        nb = load_notebook_node(self.task.notebook)
+        _stable_cell_ids(nb, self.task.notebook)
+        nb = parameterize_notebook(nb, self.task.parameters, kernel_name=KERNEL_NAME, language="python")
+        for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell["id"] = "injected-parameters"
+        return nb
+
+    def run(self, res: AnnexResult) -> None:
+        task = self.task
+        for tries in (1, 2):
+            self.kernel = kernel = _kernel(self.cwd)
+            if _loop().run_until_complete(kernel.died()):  # died while idle (out of memory?): a new one
+                _drop_kernel()
+                self.kernel = kernel = _kernel(self.cwd)
+            self.started = time.perf_counter()
+            self.nb = self._notebook()
+            try:
+                _loop().run_until_complete(kernel.execute(self.nb, task.timeout, self.cwd, task.id))
+                return
+            except BaseException as exc:
+                dead = isinstance(exc, Exception) and _loop().run_until_complete(kernel.died())
+                if not dead and (kernel.timed_out or isinstance(exc, asyncio.TimeoutError)):
+                    idx = _timed_out_cell(self.nb)
+                    self.nb = None  # the message is the timeout, not the interrupt it caused
+                    raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
+                                       + (f" (in cell {idx + 1})" if idx is not None else "")) from None
+                if not dead:
+                    raise
+                res.kernel_deaths = tries
+                tail = kernel.log_tail()
+                self.details += (f"--- attempt {tries}: the kernel died ({type(exc).__name__}: {exc})\n"
+                                 + (f"--- kernel output (tail)\n{tail}\n" if tail.strip() else ""))
+                _drop_kernel()
+                self.kernel = None
+                if tries == 2:
+                    self.nb = None
+                    raise KernelDied("the kernel died twice during this annex (killed, or out of memory?); "
+                                     "the previous page, if any, is kept") from None
 
 
 def _stable_cell_ids(nb, path: str) -> None:
@@ -587,6 +665,7 @@ class LocalPool:
         for t in tasks:
             self.tasks.put(t)
         started_at: dict[str, float] = {}
+        retried: set[str] = set()
         last_event = time.monotonic()
         while pending:
             try:
@@ -626,12 +705,16 @@ class LocalPool:
                     p.join(5)
                 del self.procs[wid]
                 self.current.pop(wid, None)
-                if tid in pending:
+                if tid in pending and not hung and tid not in retried:
+                    retried.add(tid)  # faults (issue 16): killed (out of memory?): once more, in a new worker
+                    self.tasks.put(by_id[tid])
+                elif tid in pending:
                     pending.discard(tid)
                     t = by_id[tid]
-                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}"
+                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}, twice"
                     res = AnnexResult(t.year, t.name, False, time.monotonic() - started_at.get(tid, time.monotonic()),
-                                      error=f"worker process died ({why})")
+                                      error=f"worker process died ({why}); the previous page, if any, is kept",
+                                      kept_previous=True)
                     _write_log(t, res, "")
                     yield res
                 if pending:
@@ -677,9 +760,13 @@ class DaskPool:
     """The same tasks on a Dask distributed cluster (an existing one, or a LocalCluster).
 
     Every Dask worker thread keeps its own warm kernel between tasks; with an existing
-    cluster the kernels stay warm from one ``sipas run`` to the next (a kernel whose
-    worker has other ``sipas`` code refuses the task: restart the workers after an update).
+    cluster the kernels stay warm from one ``sipas run`` to the next. Faults (issue 16,
+    :mod:`sipas.running.faults`): a worker whose ``sipas`` code differs from the driver's
+    gets no task (``notes`` says so); a worker lost mid-run has its tasks rescheduled by
+    Dask; a lost scheduler stops the run with :class:`~sipas.running.faults.SchedulerLost`.
     """
+
+    GRACE = 30.0  # seconds the run waits for a worker with the right code to (re)appear
 
     def __init__(self, jobs: int, scheduler: str | None = None, cwd: str | None = None):
         self.jobs = max(1, jobs)
@@ -687,6 +774,8 @@ class DaskPool:
         self.cwd = cwd
         self.client = None
         self.cluster = None
+        self.good: list[str] | None = None  # None: any worker (a LocalCluster)
+        self.notes: list[str] = []
 
     def start(self) -> DaskPool:
         import logging
@@ -696,35 +785,106 @@ class DaskPool:
         for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny",
                      "distributed.core", "distributed.http.proxy"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # reconnection tracebacks
         if self.scheduler:
-            self.client = Client(self.scheduler, timeout="30s")
+            self.client = _connect(self.scheduler)
         else:
             self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
                                         dashboard_address=None, silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
+        if self.scheduler:  # a LocalCluster runs this very code: any of its workers will do
+            self._check_workers(patient=False)
         if self.cwd:  # boot a kernel in every worker while the driver computes keys
-            workers = list(self.client.scheduler_info().get("workers", {}))
+            workers = self.good or list(self.client.scheduler_info(n_workers=-1).get("workers", {}))
             self._warm = [self.client.submit(warm_up, self.cwd, workers=[w], allow_other_workers=False,
                                              pure=False, key=f"sipas-warm-{i}-{time.time_ns()}")
                           for i, w in enumerate(workers)]
         return self
 
+    def _check_workers(self, patient: bool) -> None:
+        """faults (issue 16): only the workers running the driver's code get tasks. Waits up
+        to :attr:`GRACE` seconds for a worker to join; when the workers there all run other
+        code, fails at once (``patient``: waits for a good one, as a restarted worker may be)."""
+        from sipas.running.faults import check_workers, no_good_workers
+
+        deadline = time.monotonic() + self.GRACE
+        while True:
+            if not self.client.scheduler_info(n_workers=-1).get("workers"):
+                with _suppress():
+                    self.client.wait_for_workers(1, timeout=max(1.0, deadline - time.monotonic()))
+            good, refused = check_workers(self.client, _worker_code_hash())
+            self.notes = list(refused.values())  # what the summary says of the workers left out
+            if good:
+                self.good = good
+                return
+            if (refused and not patient) or time.monotonic() >= deadline:
+                raise no_good_workers(self.scheduler, refused)
+            time.sleep(1.0)
+
     def submit(self, fn, *args):
-        return self.client.submit(fn, *args, pure=False)
+        return self.client.submit(fn, *args, pure=False, workers=self.good, allow_other_workers=False)
+
+    def call(self, fn, *args):
+        """``fn(*args)`` on a worker, waited for (the tables step); a lost scheduler stops the run."""
+        from sipas.running.faults import is_connection_loss, scheduler_lost
+
+        try:
+            return self.submit(fn, *args).result()
+        except (Exception, asyncio.CancelledError) as exc:
+            if is_connection_loss(exc):
+                raise scheduler_lost(self.scheduler, 0, 0) from None
+            raise
+
+    def _submit_task(self, t: AnnexTask):
+        return self.client.submit(run_task, t, pure=False, workers=self.good, allow_other_workers=False,
+                                  key=f"sipas-annex-{t.year}-{t.name}-{os.getpid()}-{time.time_ns()}")
 
     def run(self, tasks: list[AnnexTask], on_start=None) -> Iterator[AnnexResult]:
-        from distributed import as_completed
+        from distributed import wait
 
-        futures = {self.client.submit(run_task, t, pure=False, key=f"sipas-annex-{t.year}-{t.name}-{os.getpid()}-{time.time_ns()}"): t
-                   for t in tasks}
-        for fut in as_completed(list(futures)):
-            t = futures[fut]
+        from sipas.running.faults import is_connection_loss, scheduler_lost
+
+        if self.scheduler and self.good is not None:  # a standing pool (--watch): workers may have come or gone
+            self._check_workers(patient=False)
+        futures = {self._submit_task(t): t for t in tasks}
+        done_count = 0
+        while futures:
             try:
-                res = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker died (KilledWorker) or similar
-                res = AnnexResult(t.year, t.name, False, 0.0, error=f"Dask: {type(exc).__name__}: {exc}")
-                _write_log(t, res, "")
-            yield res
+                try:
+                    done, _ = wait(list(futures), timeout=2.0, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()
+                if not done:
+                    self._requeue_if_no_good_worker(futures)
+                    continue
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
+                if is_connection_loss(exc):
+                    raise scheduler_lost(self.scheduler, done_count, len(tasks)) from None
+                raise
+            for fut in sorted(done, key=lambda f: str(f.key)):
+                t = futures.pop(fut)
+                try:
+                    res = fut.result()
+                except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler
+                    if is_connection_loss(exc):
+                        raise scheduler_lost(self.scheduler, done_count, len(tasks)) from None
+                    res = AnnexResult(t.year, t.name, False, 0.0, error=f"Dask: {type(exc).__name__}: {exc}")
+                    _write_log(t, res, "")
+                done_count += 1
+                yield res
+
+    def _requeue_if_no_good_worker(self, futures: dict) -> None:
+        """faults (issue 16): the tasks are tied to the workers with the right code; when
+        all of those are gone, tie the pending tasks to the good workers that joined since
+        (or stop with a clear error after :attr:`GRACE` seconds without one)."""
+        alive = set(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        if self.good is None or alive & set(self.good):
+            return
+        self._check_workers(patient=True)
+        for fut in list(futures):
+            t = futures.pop(fut)
+            fut.cancel()
+            futures[self._submit_task(t)] = t
 
     def close(self, cancel: bool = False) -> None:
         try:
@@ -733,7 +893,8 @@ class DaskPool:
         except Exception:  # noqa: BLE001
             pass
         if self.client is not None:
-            self.client.close()
+            with _suppress():
+                self.client.close(timeout=5)
         if self.cluster is not None:
             self.cluster.close()
 
@@ -742,6 +903,25 @@ class DaskPool:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _suppress():
+    import contextlib
+
+    return contextlib.suppress(Exception)
+
+
+def _connect(address: str):
+    """A client of the scheduler at ``address``, or a clear error when it cannot be reached."""
+    from distributed import Client
+
+    from sipas.base.errors import SipasError
+
+    try:
+        return Client(address, timeout="30s")
+    except (OSError, TimeoutError) as exc:
+        raise SipasError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__})",
+                         hint="start it (`dask scheduler`) or check --scheduler") from None
 
 
 def _atexit() -> None:
