@@ -26,6 +26,7 @@ from .readers import IntakeError, read_file
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
 from .validate import Record, RowMapper, TableMap, header_score, map_table
+from .xlsform import find_form
 
 UNKNOWN_UNIT = "_unknown"
 # validation.json lists at most this many quarantined and flagged rows (first in file
@@ -107,10 +108,12 @@ def find_inputs(year: int, p: Paths, inputs: list | None) -> list[Path]:
 
 
 def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None = None,
-               paths: Paths | None = None, write: bool = True) -> IntakeResult:
+               paths: Paths | None = None, write: bool = True, xlsform: str | Path | None = None) -> IntakeResult:
     """Read, map and validate a year's raw files; write ``data/processed/<year>/``
     (``responses.parquet``, ``quarantine.xlsx``, ``validation.json``) and
     ``outputs/<year>/quality.html``. Files are written only when everything succeeded.
+    ``xlsform``: the form of a KoboToolbox/ODK export (else one found among the inputs,
+    :mod:`.xlsform`).
 
     Raises :class:`sipas.base.errors.SipasError` for a problem the analyst must fix.
     """
@@ -118,20 +121,29 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     cfg = YearConfig(year, p)
     cb = Codebook.from_config(cfg)
     rules = load_rules(p.params)
-    files = find_inputs(year, p, inputs)
-
-    score = header_score(cb)
+    form, files = find_form(find_inputs(year, p, inputs), xlsform, cb)
+    if not files:
+        raise IntakeError("only an XLSForm, no survey data among the inputs", file=form.path,
+                          hint="add the KoboToolbox/ODK export (csv or xlsx) next to the form")
+    match = form.match(cb) if form else cb.match_header
+    score = header_score(match)
     maps: list[TableMap] = []
     file_info: dict[str, dict] = {}
     warnings: list[str] = []
     seen_names: set[str] = set()
+    if form:
+        warnings.append(f"{form.path.name}: XLSForm used to map the export (not data)"
+                        + (f"; questions naming no codebook column, ignored: {', '.join(form.unmatched)}"
+                           if form.unmatched else ""))
     for f in files:
         if f.name in seen_names:
             raise IntakeError("two input files have the same name", file=f,
                               hint="rename one of them: the file name identifies a row's origin")
         seen_names.add(f.name)
-        tables = read_file(f, score, cb.match_header)
+        tables = read_file(f, score, match)
         for t in tables:
+            if form and form.applies(t, cb):
+                form.apply(t, cb)
             adapt(t, cb)
         info = {"file": f.name, "sheets": [], "notes": [], "mode": collection_mode(f, tables, rules)}
         usable, legend_errors, file_maps = 0, [], []

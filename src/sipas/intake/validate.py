@@ -79,9 +79,10 @@ class TableMap:
     date_order: str = "dmy"
 
 
-def header_score(cb: Codebook):
+def header_score(match):
+    """How many columns a row names (``match``: header -> codebook id or None)."""
     def score(row: list[object]) -> int:
-        return len({cb.match_header(c) for c in row} - {None})
+        return len({match(c) for c in row} - {None})
     return score
 
 
