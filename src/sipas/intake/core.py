@@ -23,9 +23,10 @@ from .mapping import CRITERION, Codebook
 from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
 from .pii import mask_value
 from .readers import IntakeError, read_file
+from .rowmap import RowMapper
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
-from .validate import Record, RowMapper, TableMap, header_score, map_table
+from .validate import Record, TableMap, header_score, map_table
 from .xlsform import find_form
 
 UNKNOWN_UNIT = "_unknown"
@@ -195,7 +196,7 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                           file=", ".join(f.name for f in files),
                           hint="check that the right file was exported (with its data rows)")
     mapper = RowMapper(cb, rules)
-    records: list[Record] = [mapper.record(tm, i) for tm in maps for i in range(len(tm.table.rows))]
+    records: list[Record] = [r for tm in maps for r in mapper.records(tm)]
     for name in file_info:
         note = qualify_sheet_numbers([r for r in records if r.file == name])
         if note:
@@ -210,6 +211,8 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     schema = processed_schema(cb)
     schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
 
+    for r in rejected:
+        r.raw = mapper.raw_of(r)
     qrows = quarantine_rows(rejected, cb)
     quarantine = pd.DataFrame(qrows)
     report = _report(cfg, cb, rules, records, accepted, rejected, file_info, responses, warnings)

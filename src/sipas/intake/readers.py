@@ -221,6 +221,9 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
     return [table_from_grid(path, None, grid, starts, score, match, notes)]
 
 
+NO_MARKS: frozenset = frozenset()   # a row without marks (shared: one per row would cost 200 bytes)
+
+
 def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], line_numbers: list[int],
                     score: HeaderScore, match, notes: list[str],
                     marks: list[set[str]] | None = None) -> RawTable:
@@ -233,7 +236,7 @@ def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], lin
             continue
         rows.append(list(r))
         numbers.append(line_numbers[k])
-        row_marks.append(marks[k] if marks else set())
+        row_marks.append(marks[k] if marks else NO_MARKS)
     return RawTable(path, sheet, headers, rows, numbers, header_row=line_numbers[h] if grid else 1,
                     notes=list(notes), marks=row_marks)
 
