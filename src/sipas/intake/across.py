@@ -49,7 +49,8 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     crit = cb.ids(CRITERION)
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
-        answers = [r.values.get(c) for c in crit]
+        cols, i = r.values.cols, r.values.i
+        answers = [cols[c][i] for c in crit]
         valid = [a for a, c in zip(answers, crit) if a in cb.code_sets[c][0]]
         if len(valid) >= rules.straight_line_min_answers and len(set(valid)) == 1:
             r.flags.append("straight_line")

@@ -23,7 +23,7 @@ from .mapping import CRITERION, Codebook
 from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
 from .pii import mask_value
 from .readers import IntakeError, read_file
-from .rowmap import RowMapper
+from .rowmap import RowMapper, gather
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
 from .validate import Record, TableMap, header_score, map_table
@@ -262,8 +262,10 @@ def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.Data
             hint="check `served` for the unit in the registry (it is the number of people served in "
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
     order = {u.id: i for i, u in enumerate(reg.units)}
-    rows = []
-    for r in sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"])):
+    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
+    extra: dict[str, list] = {k: [] for k in ("year", "unit_type", "stratum", "psu", "weight", "fpc",
+                                               "source_file", "source_row", "flags")}
+    for r in srt:
         unit = r.values["_unit"]
         psu_col = reg.design.psu[unit.type]
         if not reg.design.fpc:
@@ -274,12 +276,12 @@ def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.Data
             fpc = float(len(unit.communes))
         else:
             fpc = math.nan
-        row = {k: v for k, v in r.values.items() if not k.startswith("_")}
-        row.update(year=cfg.year, unit_type=unit.type, stratum=unit.id,
-                   psu=str(r.values.get(psu_col)), weight=unit.served / n_h[unit.id], fpc=fpc,
-                   source_file=r.origin, source_row=r.row, flags=";".join(r.flags))
-        rows.append(row)
-    return to_frame(rows, cb)
+        for k, v in (("year", cfg.year), ("unit_type", unit.type), ("stratum", unit.id),
+                     ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
+                     ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
+            extra[k].append(v)
+    return to_frame({**gather(srt), **extra}, cb, len(srt))
+
 
 
 def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info, responses, warnings) -> dict:

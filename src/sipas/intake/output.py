@@ -59,12 +59,13 @@ def empty_frame(cb: Codebook) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series([], dtype=d) for n, _, d in processed_columns(cb)})
 
 
-def to_frame(rows: list[dict], cb: Codebook) -> pd.DataFrame:
-    if not rows:
+def to_frame(columns: dict[str, list], cb: Codebook, n: int) -> pd.DataFrame:
+    """The processed table from its columns (name -> list of ``n`` values)."""
+    if not n:
         return empty_frame(cb)
     data = {}
     for name, _, dtype in processed_columns(cb):
-        values = [r.get(name) for r in rows]
+        values = columns.get(name, [None] * n)
         if dtype == "object":
             data[name] = pd.Series(values, dtype=object)
         elif dtype == "bool":
@@ -97,6 +98,14 @@ QUARANTINE_HEAD = [
 
 def quarantine_rows(records, cb: Codebook) -> list[dict]:
     out = []
+    masked: dict = {}
+
+    def mask_cell(v):      # cells repeat ("4", "Nam"): each distinct text is masked once
+        if type(v) is not str:
+            return mask_value(v)
+        if v not in masked:
+            masked[v] = mask_value(v)
+        return masked[v]
     for r in records:
         first = min(r.problems, key=lambda p: list(REASON).index(p.reason))
         row = {"source_file": r.file, "source_sheet": r.sheet or "", "source_row": r.row,
@@ -106,8 +115,8 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
                                         for p in sorted(r.problems, key=lambda p: list(REASON).index(p.reason)))}
         for cid, v in r.raw.items():
-            row[cid] = mask_value(v)      # a shifted row may carry personal data into any column
-        row["value"] = mask_value(row["value"])
+            row[cid] = mask_cell(v)       # a shifted row may carry personal data into any column
+        row["value"] = mask_cell(row["value"])
         out.append(row)
     return out
 

@@ -214,11 +214,18 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
         for rec in reader:
             starts.append(prev + 1)
             prev = reader.line_num
-            grid.append(list(rec))
+            grid.append(rec)
     except csv.Error as exc:
         raise IntakeError(f"not a readable CSV file near line {prev + 1}: {exc}", file=path,
                           hint=RESAVE_HINT) from None
     return [table_from_grid(path, None, grid, starts, score, match, notes)]
+
+
+def _blank_row(r: list) -> bool:
+    try:
+        return not "".join(r).strip()      # text cells (CSV): one join, not a test per cell
+    except TypeError:
+        return all(is_blank(c) for c in r)
 
 
 NO_MARKS: frozenset = frozenset()   # a row without marks (shared: one per row would cost 200 bytes)
@@ -232,9 +239,9 @@ def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], lin
     rows, numbers, row_marks = [], [], []
     for k in range(h + 1, len(grid)):
         r = grid[k]
-        if all(is_blank(c) for c in r):
+        if _blank_row(r):
             continue
-        rows.append(list(r))
+        rows.append(r)
         numbers.append(line_numbers[k])
         row_marks.append(marks[k] if marks else NO_MARKS)
     return RawTable(path, sheet, headers, rows, numbers, header_row=line_numbers[h] if grid else 1,

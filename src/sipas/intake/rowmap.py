@@ -47,6 +47,25 @@ class Values(Mapping):
         return len(self.cols)
 
 
+def gather(recs: list[Record]) -> dict[str, list]:
+    """The records' values as columns (codebook id -> list, in the records' order)."""
+    tables: dict[int, tuple[dict, int]] = {}
+    for r in recs:
+        c = r.values.cols
+        if id(c) not in tables:
+            tables[id(c)] = (c, sum(len(next(iter(t.values()))) for t, _ in tables.values()))
+    if not tables:
+        return {}
+    take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64, count=len(recs))
+    names = [k for k in next(iter(tables.values()))[0] if not k.startswith("_")]
+    out = {}
+    for k in names:
+        parts = [c[k] for c, _ in tables.values()]
+        whole = np.fromiter((v for p in parts for v in p), dtype=object, count=sum(map(len, parts)))
+        out[k] = whole[take].tolist()
+    return out
+
+
 def _distinct(col, f) -> list:
     """``[f(v) for v in col]``, computing ``f`` once per distinct value when every value
     is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""

@@ -29,7 +29,7 @@ class Problem:
     detail: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One questionnaire: canonical values, origin, raw (non-personal) values, problems."""
 
