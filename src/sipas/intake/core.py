@@ -205,14 +205,16 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     check_duplicates(records, cb, rules)
     accepted = [r for r in records if r.accepted]
     rejected = [r for r in records if not r.accepted]
+    for r in rejected:
+        r.raw = mapper.raw_of(r)
+    for tm in maps:          # the raw cells are no longer needed (memory)
+        tm.table.rows = []
     add_flags(accepted, cb, rules)
 
     responses = _processed(accepted, cfg, cb)
     schema = processed_schema(cb)
     schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
 
-    for r in rejected:
-        r.raw = mapper.raw_of(r)
     qrows = quarantine_rows(rejected, cb)
     quarantine = pd.DataFrame(qrows)
     report = _report(cfg, cb, rules, records, accepted, rejected, file_info, responses, warnings)

@@ -132,13 +132,15 @@ def _mojibake(text: str) -> bool:
 
 
 def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
-    """Bytes of a text file -> NFC text, with notes about what was done."""
+    """Bytes of a text file -> text (NFC once split in lines, :func:`_lines`), with notes
+    about what was done."""
     notes: list[str] = []
     if raw.startswith(b"\xef\xbb\xbf"):
-        text = raw[3:].decode("utf-8", errors="strict") if _utf8_ok(raw[3:]) else None
-        if text is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
             raise IntakeError("the file starts with a UTF-8 mark but is not valid UTF-8", file=path,
-                              hint=RESAVE_HINT)
+                              hint=RESAVE_HINT) from None
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = raw.decode("utf-16")
         notes.append("read as UTF-16")
@@ -171,7 +173,7 @@ def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
                               hint="re-export the file from the original source; " + RESAVE_HINT)
     if "\ufffd" in text:
         notes.append("contains replacement characters (�): some characters were lost before the file reached us")
-    return nfc(text), notes
+    return text, notes      # NFC line by line as it is read (:func:`_lines`): no second copy
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
@@ -179,23 +181,22 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 
 def _lines(text: str):
     """The lines of ``text`` with their endings (\\n, \\r\\n or \\r), as a file opened with
-    ``newline=""`` gives them, without a copy of the whole text."""
+    ``newline=""`` gives them, NFC-normalised, without a copy of the whole text (a line
+    break composes with nothing, so this is the NFC of the whole text)."""
     for m in _LINE.finditer(text):
         line = m.group()
         if line:
-            yield line
-
-
-def _utf8_ok(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+            yield nfc(line)
 
 
 def _sniff_delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:30])
+    limit = 1 << 16          # the first 30 lines, without splitting the whole text
+    while True:
+        lines = text[:limit].splitlines()
+        if len(lines) > 30 or limit >= len(text):
+            break
+        limit *= 4
+    head = "\n".join(lines[:30])
     counts = {d: 0 for d in (",", ";", "\t")}
     in_quotes = False
     for ch in head:

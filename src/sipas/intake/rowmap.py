@@ -47,6 +47,9 @@ class Values(Mapping):
         return len(self.cols)
 
 
+_TEXT = {str, type(None)}
+
+
 def gather(recs: list[Record]) -> dict[str, list]:
     """The records' values as columns (codebook id -> list, in the records' order)."""
     tables: dict[int, tuple[dict, int]] = {}
@@ -69,7 +72,7 @@ def gather(recs: list[Record]) -> dict[str, list]:
 def _distinct(col, f) -> list:
     """``[f(v) for v in col]``, computing ``f`` once per distinct value when every value
     is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""
-    if all(v is None or type(v) is str for v in col):
+    if set(map(type, col)) <= _TEXT:
         m = {v: f(v) for v in set(col)}
         return [m[v] for v in col]
     return [f(v) for v in col]
@@ -202,6 +205,12 @@ class RowMapper:
             reason = "invalid_answer" if kind != PROFILE else "invalid_profile"
             rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value), self._expected(cid, why)))
 
+    def _nfc(self, text: str) -> str:
+        key = ("_nfc", text)
+        if key not in self._cache:
+            self._cache[key] = nfc(text)
+        return self._cache[key]
+
     def raw_of(self, rec: Record) -> dict[str, object]:
         """A row's non-personal cells as read (comments masked), for the quarantine file."""
         tm, i = rec.src
@@ -217,7 +226,7 @@ class RowMapper:
             labels = tm.table.value_labels.get(j) if j is not None else None
             if labels and _in(value, labels) and col.kind in (ADMIN, COMMENT):
                 value = labels[value]
-            out[cid] = None if is_blank(value) else (nfc(value) if isinstance(value, str) else value)
+            out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
             if col.kind == COMMENT and _comment(value)[1]:
                 out[cid] = _comment(value)[0]
         return out
@@ -273,7 +282,7 @@ class RowMapper:
         icol = _col_name(t, tm.columns.get("interviewer"), "interviewer")
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
         units = {u: self.cb.unit(u) for u in set(cols["unit_id"])} \
-            if all(v is None or type(v) is str for v in cols["unit_id"]) else None
+            if set(map(type, cols["unit_id"])) <= _TEXT else None
         dates: dict = {}
         named: dict = {}
         rids = _distinct(cols["respondent_id"], clean_text)
