@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
+from collections import ChainMap, Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,7 +282,7 @@ def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.Data
                      ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
                      ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
             extra[k].append(v)
-    return to_frame({**gather(srt), **extra}, cb, len(srt))
+    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
 
 
 

@@ -7,6 +7,7 @@ import io
 import math
 import os
 import re
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,13 +60,14 @@ def empty_frame(cb: Codebook) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series([], dtype=d) for n, _, d in processed_columns(cb)})
 
 
-def to_frame(columns: dict[str, list], cb: Codebook, n: int) -> pd.DataFrame:
-    """The processed table from its columns (name -> list of ``n`` values)."""
+def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
+    """The processed table from its columns (name -> list of ``n`` values; each is read
+    once, so ``columns`` may make them one at a time)."""
     if not n:
         return empty_frame(cb)
     data = {}
     for name, _, dtype in processed_columns(cb):
-        values = columns.get(name, [None] * n)
+        values = columns[name] if name in columns else [None] * n
         if dtype == "object":
             data[name] = pd.Series(values, dtype=object)
         elif dtype == "bool":
@@ -166,7 +168,8 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
     def fix(name: str, data: bytes) -> bytes:
         if name == "xl/worksheets/sheet1.xml":
             data = re.sub(rb'<dimension ref="[A-Z0-9:]+"/>', f'<dimension ref="A1:{last}"/>'.encode(), data, count=1)
-            data = data.replace(b"</sheetData>", body + b"</sheetData>", 1)
+            end = data.index(b"</sheetData>")
+            data = b"".join([data[:end], *body, data[end:]])
         return fix_dates(name, data)
     return deterministic_xlsx(wb, fix)
 
@@ -186,7 +189,7 @@ def _plain(v) -> bool:
     return type(v) is str and not _ILLEGAL.search(v)
 
 
-def _sheet_rows(grid: list[list], letters: list[str]) -> bytes:
+def _sheet_rows(grid: list[list], letters: list[str]) -> list[bytes]:
     out = []
     for i, vals in enumerate(grid, start=3):
         cells = [f'<row r="{i}">']
@@ -203,8 +206,8 @@ def _sheet_rows(grid: list[list], letters: list[str]) -> bytes:
             else:
                 cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
         cells.append("</row>")
-        out.append("".join(cells))
-    return "".join(out).encode("ascii", "xmlcharrefreplace")
+        out.append("".join(cells).encode("ascii", "xmlcharrefreplace"))
+    return out
 
 
 def _xl(v):

@@ -50,23 +50,36 @@ class Values(Mapping):
 _TEXT = {str, type(None)}
 
 
-def gather(recs: list[Record]) -> dict[str, list]:
-    """The records' values as columns (codebook id -> list, in the records' order)."""
-    tables: dict[int, tuple[dict, int]] = {}
-    for r in recs:
-        c = r.values.cols
-        if id(c) not in tables:
-            tables[id(c)] = (c, sum(len(next(iter(t.values()))) for t, _ in tables.values()))
-    if not tables:
-        return {}
-    take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64, count=len(recs))
-    names = [k for k in next(iter(tables.values()))[0] if not k.startswith("_")]
-    out = {}
-    for k in names:
-        parts = [c[k] for c, _ in tables.values()]
+class gather(Mapping):
+    """The records' values as columns (codebook id -> list, in the records' order), each
+    column made when asked for (so that only one is held at a time)."""
+
+    def __init__(self, recs: list[Record]):
+        tables: dict[int, tuple[dict, int]] = {}
+        for r in recs:
+            c = r.values.cols
+            if id(c) not in tables:
+                tables[id(c)] = (c, sum(len(next(iter(t.values()))) for t, _ in tables.values()))
+        self.tables = list(tables.values())
+        self.take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64,
+                                count=len(recs))
+        self.names = [k for k in self.tables[0][0] if not k.startswith("_")] if self.tables else []
+
+    def __getitem__(self, k):
+        if k not in self.names:
+            raise KeyError(k)
+        parts = [c[k] for c, _ in self.tables]
         whole = np.fromiter((v for p in parts for v in p), dtype=object, count=sum(map(len, parts)))
-        out[k] = whole[take].tolist()
-    return out
+        return whole[self.take].tolist()
+
+    def __contains__(self, k):
+        return k in self.names
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
 
 
 def _distinct(col, f) -> list:
@@ -150,7 +163,7 @@ class RowMapper:
         raw = dict(enumerate(zip_longest(*t.rows))) if n else {}
         for j in range(width):
             raw.setdefault(j, (None,) * n)
-        recs = [Record(None, t.file.name, t.sheet, t.row_numbers[i], {}) for i in range(n)]
+        recs = [Record(None, t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
         self._shape(recs, tm, raw, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)

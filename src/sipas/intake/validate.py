@@ -37,7 +37,7 @@ class Record:
     file: str
     sheet: str | None
     row: int
-    raw: dict[str, object]
+    raw: dict[str, object] | None            # the cells as read, kept for quarantined rows only
     problems: list[Problem] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     cleared: list[Problem] = field(default_factory=list)     # profile values set missing (kept)
