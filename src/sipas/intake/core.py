@@ -216,6 +216,8 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
 
     qrows = quarantine_rows(rejected, cb)
+    for r in rejected:
+        r.raw = None         # in qrows now (memory)
     quarantine = pd.DataFrame(qrows)
     report = _report(cfg, cb, rules, records, accepted, rejected, file_info, responses, warnings)
     result = IntakeResult(

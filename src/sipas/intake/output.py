@@ -169,7 +169,11 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         if name == "xl/worksheets/sheet1.xml":
             data = re.sub(rb'<dimension ref="[A-Z0-9:]+"/>', f'<dimension ref="A1:{last}"/>'.encode(), data, count=1)
             end = data.index(b"</sheetData>")
-            data = b"".join([data[:end], *body, data[end:]])
+            out = bytearray(data[:end])         # grown row by row: the sheet is never held twice
+            for row in body:
+                out += row
+            out += data[end:]
+            return out
         return fix_dates(name, data)
     return deterministic_xlsx(wb, fix)
 
@@ -189,8 +193,8 @@ def _plain(v) -> bool:
     return type(v) is str and not _ILLEGAL.search(v)
 
 
-def _sheet_rows(grid: list[list], letters: list[str]) -> list[bytes]:
-    out = []
+def _sheet_rows(grid: list[list], letters: list[str]):
+    """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
     for i, vals in enumerate(grid, start=3):
         cells = [f'<row r="{i}">']
         for col, v in zip(letters, vals):
@@ -206,8 +210,7 @@ def _sheet_rows(grid: list[list], letters: list[str]) -> list[bytes]:
             else:
                 cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
         cells.append("</row>")
-        out.append("".join(cells).encode("ascii", "xmlcharrefreplace"))
-    return out
+        yield "".join(cells).encode("ascii", "xmlcharrefreplace")
 
 
 def _xl(v):

@@ -9,7 +9,7 @@ order), administrative fields, enough answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import zip_longest
+from operator import itemgetter
 
 import numpy as np
 
@@ -100,6 +100,7 @@ class RowMapper:
         self.period = cb.cfg.registry.survey_period
         self._cache: dict[tuple, tuple] = {}
         self.kinds = {c.id: c for c in cb.columns}
+        self._tables: dict[int, TableMap] = {}    # id(a table's mapped columns) -> its TableMap
 
     def _cell(self, cid: str, value: object, labels: dict | None):
         key = (cid, type(value).__name__, value if not isinstance(value, float) or value == value else "nan",
@@ -146,12 +147,12 @@ class RowMapper:
         return lead + text
 
     # ------------------------------------------------------------------ columns
-    def _source(self, tm: TableMap, cid: str, raw: dict[int, tuple], n: int) -> list:
+    def _source(self, tm: TableMap, cid: str, raw: _Cells, n: int) -> list:
         """The cells of ``cid`` (None where the row is short), as the rules read them."""
         j = tm.columns.get(cid)
         if j is None:
             return [tm.unit_from_sheet if cid == "unit_id" and tm.unit_from_sheet else None] * n
-        col = list(raw[j])
+        col = raw[j]
         labels = tm.table.value_labels.get(j)
         if labels and self.kinds[cid].kind in (ADMIN, COMMENT):
             col = [labels[v] if _in(v, labels) else v for v in col]
@@ -160,10 +161,10 @@ class RowMapper:
     def records(self, tm: TableMap) -> list[Record]:
         t = tm.table
         n, width = len(t.rows), len(t.headers)
-        raw = dict(enumerate(zip_longest(*t.rows))) if n else {}
-        for j in range(width):
-            raw.setdefault(j, (None,) * n)
-        recs = [Record(None, t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
+        raw = _Cells(t.rows)
+        cols: dict[str, list] = {}
+        self._tables[id(cols)] = tm
+        recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
         self._shape(recs, tm, raw, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
@@ -172,14 +173,13 @@ class RowMapper:
                 r.problems.append(Problem("marked_void", "", "", "every filled cell of the row is struck through"))
             if i in void_at:
                 j = void_at[i]
-                r.problems.append(Problem("marked_void", _col_name(t, j, ""), _show(raw[j][i]),
+                r.problems.append(Problem("marked_void", _col_name(t, j, ""), _show(t.rows[i][j]),
                                           "the note says the questionnaire is not to be counted"))
             if HIDDEN in marks[i]:
                 if self.rules.hidden_rows == "quarantine":
                     r.problems.append(Problem("marked_void", "", "", "row hidden in Excel (filter or hidden row)"))
                 else:
                     r.flags.append("hidden_row")
-        cols: dict[str, list] = {}
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
@@ -202,9 +202,6 @@ class RowMapper:
                 cols[cid] = src
         cols["_id_header"] = [_col_name(t, tm.columns.get("respondent_id"), "respondent_id")] * n
         cols["_unit"] = [None] * n
-        for i, r in enumerate(recs):
-            r.values = Values(cols, i)
-            r.src = (tm, i)
         self._admin(recs, tm, cols)
         self._enough(recs, cols)
         return recs
@@ -226,7 +223,7 @@ class RowMapper:
 
     def raw_of(self, rec: Record) -> dict[str, object]:
         """A row's non-personal cells as read (comments masked), for the quarantine file."""
-        tm, i = rec.src
+        tm, i = self._tables[id(rec.values.cols)], rec.values.i
         cells = tm.table.rows[i]
         out: dict[str, object] = {}
         for cid, col in self.kinds.items():
@@ -246,7 +243,7 @@ class RowMapper:
 
     # -------------------------------------------------------------------- rules
     @staticmethod
-    def _first_hit(columns: list[int], raw: dict[int, tuple], test, n: int) -> dict[int, int]:
+    def _first_hit(columns: list[int], raw: _Cells, test, n: int) -> dict[int, int]:
         """Row -> the first of ``columns`` whose cell passes ``test`` (once per distinct cell)."""
         hit: dict[int, int] = {}
         for j in columns:
@@ -258,7 +255,7 @@ class RowMapper:
                         hit[i] = j
         return hit
 
-    def _shape(self, recs: list[Record], tm: TableMap, raw: dict[int, tuple], width: int) -> None:
+    def _shape(self, recs: list[Record], tm: TableMap, raw: _Cells, width: int) -> None:
         """Shifted columns: a cell count that fits neither the header nor the other rows,
         or a value of the wrong kind in a column (an e-mail or a phone number outside the
         personal and comment columns, as when an unquoted comma shifts a row)."""
@@ -363,6 +360,20 @@ class RowMapper:
         for i in np.flatnonzero(valid < need):
             recs[i].problems.append(Problem("too_few_answers", "", "",
                                             f"{valid[i]} of {len(crit)} criteria answered 1–5, need {need:g}"))
+
+
+class _Cells:
+    """Column ``j`` of a table's rows as a new list (None where a row is short), made when
+    asked for: the rules read one column at a time, so the whole grid is never transposed."""
+
+    def __init__(self, rows: list[list]):
+        self.rows = rows
+        self.short = min(map(len, rows), default=0)
+
+    def __getitem__(self, j: int) -> list:
+        if j < self.short:
+            return list(map(itemgetter(j), self.rows))
+        return [r[j] if j < len(r) else None for r in self.rows]
 
 
 def _in(v, labels: dict) -> bool:

@@ -41,7 +41,6 @@ class Record:
     problems: list[Problem] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     cleared: list[Problem] = field(default_factory=list)     # profile values set missing (kept)
-    src: tuple | None = None                                  # (TableMap, row index) it was read from
 
     @property
     def origin(self) -> str:
