@@ -161,7 +161,7 @@ class RowMapper:
     def records(self, tm: TableMap) -> list[Record]:
         t = tm.table
         n, width = len(t.rows), len(t.headers)
-        raw = _Cells(t.rows)
+        raw = _Cells(t.rows, width)
         cols: dict[str, list] = {}
         self._tables[id(cols)] = tm
         recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
@@ -366,12 +366,13 @@ class _Cells:
     """Column ``j`` of a table's rows as a new list (None where a row is short), made when
     asked for: the rules read one column at a time, so the whole grid is never transposed."""
 
-    def __init__(self, rows: list[list]):
-        self.rows = rows
-        self.short = min(map(len, rows), default=0)
+    def __init__(self, rows: list[list], width: int):
+        self.rows, self.width = rows, width
+        if any(len(r) < width for r in rows):      # the few short rows padded (copies)
+            self.rows = [r if len(r) >= width else r + [None] * (width - len(r)) for r in rows]
 
     def __getitem__(self, j: int) -> list:
-        if j < self.short:
+        if j < self.width:
             return list(map(itemgetter(j), self.rows))
         return [r[j] if j < len(r) else None for r in self.rows]
 
