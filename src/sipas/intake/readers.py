@@ -14,7 +14,7 @@ Fatal problems raise :class:`IntakeError` (a :class:`sipas.base.errors.SipasErro
 from __future__ import annotations
 
 import csv
-import re
+import io
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -187,17 +187,17 @@ def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
     return text, notes      # NFC line by line as it is read (:func:`_lines`): no second copy
 
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
-
-
-def _lines(text: str):
+def _lines(text: str, chunk: int = 1 << 20):
     """The lines of ``text`` with their endings (\\n, \\r\\n or \\r), as a file opened with
-    ``newline=""`` gives them, NFC-normalised, without a copy of the whole text (a line
-    break composes with nothing, so this is the NFC of the whole text)."""
-    for m in _LINE.finditer(text):
-        line = m.group()
-        if line:
-            yield nfc(line)
+    ``newline=""`` gives them, NFC-normalised, a chunk of about ``chunk`` characters
+    (cut after a \\n) at a time, never a copy of the whole text (a line break composes
+    with nothing, so this is the NFC of the whole text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + chunk)
+        end = len(text) if end < 0 else end + 1
+        yield from io.StringIO(nfc(text[start:end]), newline="")
+        start = end
 
 
 def _sniff_delimiter(text: str) -> str:

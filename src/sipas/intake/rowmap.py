@@ -69,7 +69,9 @@ class gather(Mapping):
         if k not in self.names:
             raise KeyError(k)
         parts = [c[k] for c, _ in self.tables]
-        whole = np.fromiter((v for p in parts for v in p), dtype=object, count=sum(map(len, parts)))
+        whole = np.empty(sum(map(len, parts)), dtype=object)
+        for (_, at), p in zip(self.tables, parts):
+            whole[at:at + len(p)] = p
         return whole[self.take].tolist()
 
     def __contains__(self, k):
