@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
-import math
-from collections import ChainMap, Counter, defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +17,13 @@ from sipas.base.config import paths as default_paths
 
 from .across import add_flags, check_duplicates
 from .channels import adapt
-from .fieldwork import collection_mode, qualify_sheet_numbers, reg_path
+from .fieldwork import collection_mode, qualify_sheet_numbers
 from .fieldwork import date_order as _date_order
 from .mapping import CRITERION, Codebook
-from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
+from .output import atomic_files, parquet_bytes, processed_frame, quarantine_rows, quarantine_xlsx
 from .pii import mask_value
 from .readers import IntakeError, read_file
-from .rowmap import RowMapper, gather
+from .rowmap import RowMapper
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
 from .validate import Record, TableMap, header_score, map_table
@@ -226,7 +225,7 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
         tm.table.rows = []
     add_flags(accepted, cb, rules)
 
-    responses = _processed(accepted, cfg, cb)
+    responses = processed_frame(accepted, cfg, cb)
     schema = processed_schema(cb)
     schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
 
@@ -265,42 +264,6 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
                 pending.append((out[k], data))
         result.written = {k: out[k] for k in blobs}
     return result
-
-
-def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.DataFrame:
-    reg = cfg.registry
-    n_h = Counter(r.values["unit_id"] for r in accepted)
-    over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
-    if over:
-        u, n = over[0]
-        raise IntakeError(
-            f"{len(over)} unit(s) have more accepted questionnaires than people served: "
-            + ", ".join(f"{u.name} ({u.id}): {n} questionnaires, served {u.served}" for u, n in over[:5])
-            + " — the weight (served / questionnaires) would be below 1",
-            file=reg_path(cfg), key=f"{u.id}.served",
-            hint="check `served` for the unit in the registry (it is the number of people served in "
-                 "the year, not the sample), or whether rows of another unit were given this unit's name")
-    order = {u.id: i for i, u in enumerate(reg.units)}
-    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
-    extra: dict[str, list] = {k: [] for k in ("year", "unit_type", "stratum", "psu", "weight", "fpc",
-                                               "source_file", "source_row", "flags")}
-    for r in srt:
-        unit = r.values["_unit"]
-        psu_col = reg.design.psu[unit.type]
-        if not reg.design.fpc:
-            fpc = math.nan
-        elif psu_col == "respondent_id":
-            fpc = float(unit.served)
-        elif psu_col == "commune":
-            fpc = float(len(unit.communes))
-        else:
-            fpc = math.nan
-        for k, v in (("year", cfg.year), ("unit_type", unit.type), ("stratum", unit.id),
-                     ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
-                     ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
-            extra[k].append(v)
-    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
-
 
 
 def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info, responses, warnings) -> dict:

@@ -7,6 +7,7 @@ import io
 import math
 import os
 import re
+from collections import ChainMap, Counter
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,11 @@ import pyarrow.parquet as pq
 
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
+from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
+from .readers import IntakeError
+from .rowmap import gather
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
@@ -79,6 +83,44 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
+
+
+def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
+    """The processed table of the accepted records, in contract order (unit, id), with the
+    design columns (stratum, psu, weight = served / accepted, fpc)."""
+    reg = cfg.registry
+    n_h = Counter(r.values["unit_id"] for r in accepted)
+    over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
+    if over:
+        u, n = over[0]
+        raise IntakeError(
+            f"{len(over)} unit(s) have more accepted questionnaires than people served: "
+            + ", ".join(f"{u.name} ({u.id}): {n} questionnaires, served {u.served}" for u, n in over[:5])
+            + " — the weight (served / questionnaires) would be below 1",
+            file=reg_path(cfg), key=f"{u.id}.served",
+            hint="check `served` for the unit in the registry (it is the number of people served in "
+                 "the year, not the sample), or whether rows of another unit were given this unit's name")
+    order = {u.id: i for i, u in enumerate(reg.units)}
+    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
+    extra: dict[str, list] = {k: [] for k in ("year", "unit_type", "stratum", "psu", "weight", "fpc",
+                                               "source_file", "source_row", "flags")}
+    for r in srt:
+        unit = r.values["_unit"]
+        psu_col = reg.design.psu[unit.type]
+        if not reg.design.fpc:
+            fpc = math.nan
+        elif psu_col == "respondent_id":
+            fpc = float(unit.served)
+        elif psu_col == "commune":
+            fpc = float(len(unit.communes))
+        else:
+            fpc = math.nan
+        for k, v in (("year", cfg.year), ("unit_type", unit.type), ("stratum", unit.id),
+                     ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
+                     ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
+            extra[k].append(v)
+    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
+
 
 
 def parquet_bytes(df: pd.DataFrame, cb: Codebook) -> bytes:
