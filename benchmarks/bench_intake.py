@@ -88,10 +88,11 @@ def measure(src: Path, root: Path, csv_path: Path) -> dict:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", err)
     h, m, s = (float(x) if x else 0.0 for x in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", err).group(1)) for k in ("User", "System"))
     vj = root / f"data/processed/{YEAR}/validation.json"
     ok = proc.returncode == 0
     summary = next((line for line in proc.stdout.splitlines() if line.startswith("SIPAS")), "")
-    return {"ok": ok, "seconds": h * 3600 + m * 60 + s, "rss_mb": rss / 1024,
+    return {"ok": ok, "seconds": h * 3600 + m * 60 + s, "cpu": cpu, "rss_mb": rss / 1024,
             "validation_kb": vj.stat().st_size / 1024 if ok and vj.exists() else None,
             "summary": summary if ok else (proc.stdout + err)[-600:]}
 
@@ -101,6 +102,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="checkout of the code to compare with")
     ap.add_argument("--rows", type=int, default=300_000)
     args = ap.parse_args()
+    print("machine: %d cores, load average %.2f %.2f %.2f" % (os.cpu_count(), *os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         results = []
@@ -116,7 +118,7 @@ def main() -> None:
                 r = measure(src, proj, f)
                 results.append((label, name, size, r))
                 print(f"{label:<14} {name:<8} {args.rows:>8} rows {size:6.1f} MB  "
-                      f"{r['seconds']:7.2f} s  peak {r['rss_mb']:7.0f} MB  "
+                      f"{r['seconds']:7.2f} s (cpu {r['cpu']:6.2f} s)  peak {r['rss_mb']:7.0f} MB  "
                       f"validation.json {r['validation_kb'] or 0:8.1f} KB  {'ok' if r['ok'] else 'FAILED'}",
                       flush=True)
                 print("    " + r["summary"][:300].replace("\n", "\n    "), flush=True)
@@ -126,7 +128,7 @@ def main() -> None:
                 b, t = got["baseline"], got["this"]
                 print(f"{label}: speed-up x{b['seconds'] / t['seconds']:.2f}, memory "
                       f"x{b['rss_mb'] / t['rss_mb']:.2f} (baseline / this)")
-        print("targets: <= 10 s, < 1024 MB peak")
+        print("targets: <= 10 s, < 1024 MB peak; load average now %.2f %.2f %.2f" % os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -82,3 +83,8 @@ def test_case(case, tmp_path, monkeypatch, capsys):
         assert {q["sheet"] for q in report["quarantined"]} == {case["sheet"]}
     t = report["totals"]
     assert t["accepted"] + t["quarantined"] == t["rows_read"] > 0
+    # what was skipped, changed or flagged is named in the summary, validation.json and the annex
+    annex = html.unescape((root / "outputs/2023/quality.html").read_text(encoding="utf-8"))
+    named = json.dumps(report, ensure_ascii=False)
+    for text in case.get("everywhere", []):
+        assert text in out and text in named and text in annex, text

@@ -375,7 +375,7 @@ def _kobo_export(cfg, rs, path, form: bytes, *, multiple="space", values="xml") 
     group names, XML values (codes) or labels, select_multiple as one column or 0/1s."""
     import csv
 
-    from sipas.intake.channels import read_xlsform
+    from sipas.intake.xlsform import read_xlsform
 
     xf = read_xlsform(form)
     by_list: dict[str, dict[str, str]] = {}
@@ -456,7 +456,7 @@ def test_kobo_export_without_id_date_interviewer_uses_its_meta_columns(cfg, root
 
 def test_xlsform_cli_writes_a_form(root, monkeypatch, capsys):
     from sipas.cli import main
-    from sipas.intake.channels import read_xlsform
+    from sipas.intake.xlsform import read_xlsform
 
     monkeypatch.setenv("SIPAS_ROOT", str(root))
     monkeypatch.chdir(root)

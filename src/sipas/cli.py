@@ -42,11 +42,14 @@ def demo_data(years: tuple[int, ...], seed: int | None, national: bool, province
 @click.option("--year", type=int, required=True)
 @click.option("--input", "inputs", type=click.Path(), multiple=True,
               help="Raw file(s) to read (default: every file under data/raw/<year>/).")
-def validate(year: int, inputs: tuple[str, ...]) -> None:
+@click.option("--xlsform", type=click.Path(), default=None,
+              help="The XLSForm of a KoboToolbox/ODK export, to map its question and choice names "
+                   "(default: an XLSForm found among the raw files).")
+def validate(year: int, inputs: tuple[str, ...], xlsform: str | None) -> None:
     """Read, map and validate a year's raw files into data/processed/<year>/."""
     from sipas.intake import run_intake
 
-    result = run_intake(year, inputs=list(inputs) or None)
+    result = run_intake(year, inputs=list(inputs) or None, xlsform=xlsform)
     click.echo(result.summary())
 
 

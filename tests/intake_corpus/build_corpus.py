@@ -207,6 +207,104 @@ def sheets_per_unit_one_bad(wb):
     wb.create_sheet("Ghi chú").append(["Số liệu do điều tra viên nhập"])
 
 
+# ------------------------------------------------- issue 12: field files as they arrive
+
+
+def with_dates(fmt) -> list[dict]:
+    import datetime as dt
+
+    rs = rows()
+    for r in rs:
+        r["interview_date"] = fmt(dt.datetime.strptime(r["interview_date"], "%d/%m/%Y").date())
+    return rs
+
+
+def hidden_sheets(wb):
+    """A data sheet and two copies of it as hidden / very hidden test sheets."""
+    ws = wb.active
+    ws.title = "Phiếu khảo sát"
+    sheet_with_rows(ws, rows())
+    for name, state in (("Thử nghiệm", "hidden"), ("Cũ 2022", "veryHidden")):
+        extra = wb.copy_worksheet(ws)
+        extra.title = name
+        extra.sheet_state = state
+
+
+def void_and_struck(wb):
+    """A note column saying 'PHIẾU HỎNG' on one row, every cell struck through on another,
+    a row hidden by a filter (kept, flagged)."""
+    from openpyxl.styles import Font
+
+    ws = wb.active
+    ws.title = "Phiếu khảo sát"
+    sheet_with_rows(ws, rows())
+    note = ws.max_column + 1
+    ws.cell(row=1, column=note, value="Ghi chú")
+    ws.cell(row=3, column=note, value="PHIẾU HỎNG")
+    for c in ws[5]:
+        c.font = Font(strike=True)
+    ws.row_dimensions[6].hidden = True
+
+
+def formula_without_value(wb):
+    ws = wb.active
+    ws.title = "Phiếu khảo sát"
+    sheet_with_rows(ws, rows())
+    col = [c.value for c in ws[1]].index("C1_2") + 1
+    ws.cell(row=2, column=col, value="=MAX(1,C2)")
+
+
+def numbered_per_sheet(wb):
+    """One sheet per unit, questionnaires numbered from 1 on each."""
+    wb.remove(wb.active)
+    rs = rows()
+    for uid in UNITS:
+        unit = CFG.registry.unit(uid)
+        ws = wb.create_sheet(unit.name)
+        mine = [dict(r, respondent_id=str(k)) for k, r in enumerate((r for r in rs if r["unit_id"] == unit.name), 1)]
+        sheet_with_rows(ws, mine, drop=("unit_id",))
+
+
+def google_forms() -> bytes:
+    import csv
+    import io
+
+    m = CFG.methodology
+    cols = [("unit_id", "Đơn vị"), ("commune", "Xã, phường, thị trấn")] + [(v.id, v.label) for v in m.profile] \
+        + [(c.id, c.label) for c in m.criteria]
+    label = {c.id: {str(x.code): x.label for x in (*m.scale_of(c).values, *m.scale_of(c).missing)} for c in m.criteria}
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["Dấu thời gian", "Địa chỉ email"] + [h for _, h in cols])
+    for k, r in enumerate(rows()):
+        w.writerow([f"2023/09/{10 + k:02d} 10:22:33 SA GMT+7", f"a{k}@gmail.com"]
+                   + [label.get(i, {}).get(r.get(i), r.get(i)) for i, _ in cols])
+    return out.getvalue().encode("utf-8")
+
+
+def kobo_export() -> bytes:
+    """A KoboToolbox export of the generated XLSForm: group paths, codes, space-separated
+    select_multiple, no id/date/interviewer question answered (the meta columns give them)."""
+    import csv
+    import io
+
+    m = CFG.methodology
+    items = [it.id for it in m.expectations.items]
+    head = ["grp_admin/unit_id", "grp_admin/commune"] + [f"grp_profile/{v.id}" for v in m.profile] \
+        + [f"grp_{c.id.split('_')[0]}/{c.id}" for c in m.criteria] + ["expectations", "_id", "_uuid",
+                                                                       "_submission_time", "_index", "_submitted_by"]
+    code = {v.id: {c.label: c.code for c in v.categories} for v in m.profile if v.type == "category"}
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(head)
+    for k, r in enumerate(rows(), 1):
+        unit = next(u.id for u in CFG.units if u.name == r["unit_id"])
+        w.writerow([unit, r["commune"]] + [code.get(v.id, {}).get(r[v.id], r[v.id]) for v in m.profile]
+                   + [r[c.id] for c in m.criteria] + [" ".join(i for i in items if r.get(i)),
+                                                      1000 + k, f"uuid-{k:04d}", "2023-08-20T09:00:00", k, "dtv_kobo"])
+    return out.getvalue().encode("utf-8")
+
+
 def build() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     t = text()
@@ -261,6 +359,29 @@ def build() -> dict[str, bytes]:
     files["nfd_semicolon.csv"] = unicodedata.normalize("NFD", text(delimiter=";")).encode("utf-8")
     files["merged_header.xlsx"] = xlsx(merged_header)
     files["sheets_per_unit.xlsx"] = xlsx(sheets_per_unit_one_bad)
+    # issue 12: field files as they arrive
+    files["dates_month_first.csv"] = csv_bytes(with_dates(lambda d: f"{d.month}/{d.day}/{d.year}"))
+    amb = rows()
+    for i, r in enumerate(amb):
+        r["interview_date"] = f"{8 + i % 3}/{9 + i % 2}/2023"
+    files["dates_ambiguous.csv"] = csv_bytes(amb)
+    files["dates_excel_serial.csv"] = csv_bytes(with_dates(lambda d: str((d - __import__("datetime").date(1899, 12, 30)).days)))
+    comma = text().splitlines(keepends=True)
+    head = comma[0].split(",")
+    cells = comma[2].rstrip("\r\n").split(",")
+    j = head.index("Địa chỉ")
+    cells[j] = "Bản Nà Khum, Tam Đường"          # unquoted comma: the row shifts to the right
+    comma[2] = ",".join(cells) + "\r\n"
+    files["shifted_by_comma.csv"] = "".join(comma).encode("utf-8")
+    files["comment_with_phone.csv"] = csv_bytes(spoiled(0, comment="Gọi tôi số 09 1234 5678, CMND 123 456 789"))
+    files["header_variants.csv"] = csv_bytes(rows(), header_map={"unit_id": "Tên đơn vị", "interview_date": "Ngày khảo sát",
+                                                                 "c1_1": "Câu 1.1"})
+    files["google_forms.csv"] = google_forms()
+    files["kobo_export.csv"] = kobo_export()
+    files["hidden_sheets.xlsx"] = xlsx(hidden_sheets)
+    files["void_and_struck.xlsx"] = xlsx(void_and_struck)
+    files["formula_without_value.xlsx"] = xlsx(formula_without_value)
+    files["numbered_per_sheet.xlsx"] = xlsx(numbered_per_sheet)
     return files
 
 

@@ -68,11 +68,12 @@ def write_table(df: pd.DataFrame, stem: str | os.PathLike) -> list[Path]:
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
-def deterministic_zip(data: bytes, fix=None) -> bytes:
+def deterministic_zip(data: bytes, fix=None, level=None) -> bytes:
     """An Office file (xlsx, docx: a zip) rewritten so that the same content gives the
     same bytes: every entry dated :data:`ZIP_EPOCH`, owner-read-write permissions,
     deflated at level 9, in the order the writer chose. ``fix(name, data) -> data`` may
-    rewrite an entry (e.g. a modification date in ``docProps/core.xml``)."""
+    rewrite an entry (e.g. a modification date in ``docProps/core.xml``); ``level(name,
+    data) -> int`` may choose another deflate level for an entry (e.g. a large sheet)."""
     import io
     import zipfile
 
@@ -85,7 +86,7 @@ def deterministic_zip(data: bytes, fix=None) -> bytes:
             info = zipfile.ZipInfo(i.filename, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
-            dst.writestr(info, entry, compresslevel=9)
+            dst.writestr(info, entry, compresslevel=9 if level is None else level(i.filename, entry))
     return out.getvalue()
 
 

@@ -3,7 +3,7 @@ compare rows (straight-lining, identical vectors of one interviewer)."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .rules import IntakeRules
@@ -49,11 +49,12 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     crit = cb.ids(CRITERION)
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in records:
-        answers = [r.values.get(c) for c in crit]
+        cols, i = r.values.cols, r.values.i
+        answers = [cols[c][i] for c in crit]
         valid = [a for a, c in zip(answers, crit) if a in cb.code_sets[c][0]]
         if len(valid) >= rules.straight_line_min_answers and len(set(valid)) == 1:
             r.flags.append("straight_line")
-        off_mode = len(valid) - max(Counter(valid).values()) if valid else 0
+        off_mode = len(valid) - max(map(valid.count, set(valid))) if valid else 0
         if off_mode >= rules.duplicate_min_off_mode:
             key = (r.values.get("interviewer"), tuple(answers))
             if rules.duplicate_vector_with_profile:

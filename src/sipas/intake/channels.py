@@ -22,8 +22,6 @@ CSV exports, turned into ordinary tables before the column mapping.
 
 from __future__ import annotations
 
-import io
-
 from .normalize import header_key, is_blank
 
 KOBO_META = {"_uuid", "_submission_time", "_index", "_id", "_submitted_by", "meta_instanceid", "instanceid",
@@ -201,14 +199,3 @@ def xlsform_bytes(method, fields, units=None) -> bytes:
         survey.append(["text", method.comment.id, method.comment.label, "", "", "multiline"])
     return deterministic_xlsx(wb)
 
-
-def read_xlsform(data: bytes) -> dict[str, list[dict]]:
-    """The ``survey`` and ``choices`` sheets of an XLSForm as lists of row dicts."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    out = {}
-    for name in ("survey", "choices"):
-        rows = list(wb[name].iter_rows(values_only=True))
-        out[name] = [dict(zip(rows[0], r)) for r in rows[1:]]
-    return out

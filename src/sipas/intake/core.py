@@ -3,8 +3,8 @@ report (and the data-quality annex)."""
 
 from __future__ import annotations
 
+import gc
 import json
-import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +17,17 @@ from sipas.base.config import paths as default_paths
 
 from .across import add_flags, check_duplicates
 from .channels import adapt
-from .fieldwork import collection_mode, qualify_sheet_numbers, reg_path
+from .fieldwork import collection_mode, qualify_sheet_numbers
 from .fieldwork import date_order as _date_order
 from .mapping import CRITERION, Codebook
-from .output import atomic_files, parquet_bytes, quarantine_rows, quarantine_xlsx, to_frame
+from .output import atomic_files, parquet_bytes, processed_frame, quarantine_rows, quarantine_xlsx
 from .pii import mask_value
 from .readers import IntakeError, read_file
+from .rowmap import RowMapper
 from .rules import FLAG, REASON, REASONS, IntakeRules, load_rules
 from .schema import processed_schema
-from .validate import Record, RowMapper, TableMap, header_score, map_table
+from .validate import Record, TableMap, header_score, map_table
+from .xlsform import find_form
 
 UNKNOWN_UNIT = "_unknown"
 # validation.json lists at most this many quarantined and flagged rows (first in file
@@ -106,32 +108,57 @@ def find_inputs(year: int, p: Paths, inputs: list | None) -> list[Path]:
 # ------------------------------------------------------------------------- run
 
 
-def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None = None,
-               paths: Paths | None = None, write: bool = True) -> IntakeResult:
+def run_intake(year: int, inputs: list | None = None, **kw) -> IntakeResult:
     """Read, map and validate a year's raw files; write ``data/processed/<year>/``
     (``responses.parquet``, ``quarantine.xlsx``, ``validation.json``) and
     ``outputs/<year>/quality.html``. Files are written only when everything succeeded.
+    ``xlsform``: the form of a KoboToolbox/ODK export (else one found among the inputs,
+    :mod:`.xlsform`).
 
     Raises :class:`sipas.base.errors.SipasError` for a problem the analyst must fix.
+
+    The cyclic garbage collector is paused meanwhile: the millions of cells and records
+    hold no cycles, and its passes over them cost ~20% of the time.
     """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_intake(year, inputs, **kw)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | None = None,
+                paths: Paths | None = None, write: bool = True, xlsform: str | Path | None = None) -> IntakeResult:
+    """The body of :func:`run_intake`."""
     p = paths or default_paths(root)
     cfg = YearConfig(year, p)
     cb = Codebook.from_config(cfg)
     rules = load_rules(p.params)
-    files = find_inputs(year, p, inputs)
-
-    score = header_score(cb)
+    form, files = find_form(find_inputs(year, p, inputs), xlsform, cb)
+    if not files:
+        raise IntakeError("only an XLSForm, no survey data among the inputs", file=form.path,
+                          hint="add the KoboToolbox/ODK export (csv or xlsx) next to the form")
+    match = form.match(cb) if form else cb.match_header
+    score = header_score(match)
     maps: list[TableMap] = []
     file_info: dict[str, dict] = {}
     warnings: list[str] = []
     seen_names: set[str] = set()
+    if form:
+        warnings.append(f"{form.path.name}: XLSForm used to map the export (not data)"
+                        + (f"; questions naming no codebook column, ignored: {', '.join(form.unmatched)}"
+                           if form.unmatched else ""))
     for f in files:
         if f.name in seen_names:
             raise IntakeError("two input files have the same name", file=f,
                               hint="rename one of them: the file name identifies a row's origin")
         seen_names.add(f.name)
-        tables = read_file(f, score, cb.match_header)
+        tables = read_file(f, score, match)
         for t in tables:
+            if form and form.applies(t, cb):
+                form.apply(t, cb)
             adapt(t, cb)
         info = {"file": f.name, "sheets": [], "notes": [], "mode": collection_mode(f, tables, rules)}
         usable, legend_errors, file_maps = 0, [], []
@@ -183,7 +210,7 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                           file=", ".join(f.name for f in files),
                           hint="check that the right file was exported (with its data rows)")
     mapper = RowMapper(cb, rules)
-    records: list[Record] = [mapper.record(tm, i) for tm in maps for i in range(len(tm.table.rows))]
+    records: list[Record] = [r for tm in maps for r in mapper.records(tm)]
     for name in file_info:
         note = qualify_sheet_numbers([r for r in records if r.file == name])
         if note:
@@ -192,13 +219,19 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
     check_duplicates(records, cb, rules)
     accepted = [r for r in records if r.accepted]
     rejected = [r for r in records if not r.accepted]
+    for r in rejected:
+        r.raw = mapper.raw_of(r)
+    for tm in maps:          # the raw cells are no longer needed (memory)
+        tm.table.rows = []
     add_flags(accepted, cb, rules)
 
-    responses = _processed(accepted, cfg, cb)
+    responses = processed_frame(accepted, cfg, cb)
     schema = processed_schema(cb)
     schema.validate(responses, lazy=True)  # a failure here is a bug, not a user error
 
     qrows = quarantine_rows(rejected, cb)
+    for r in rejected:
+        r.raw = None         # in qrows now (memory)
     quarantine = pd.DataFrame(qrows)
     report = _report(cfg, cb, rules, records, accepted, rejected, file_info, responses, warnings)
     result = IntakeResult(
@@ -231,40 +264,6 @@ def run_intake(year: int, inputs: list | None = None, *, root: str | Path | None
                 pending.append((out[k], data))
         result.written = {k: out[k] for k in blobs}
     return result
-
-
-def _processed(accepted: list[Record], cfg: YearConfig, cb: Codebook) -> pd.DataFrame:
-    reg = cfg.registry
-    n_h = Counter(r.values["unit_id"] for r in accepted)
-    over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
-    if over:
-        u, n = over[0]
-        raise IntakeError(
-            f"{len(over)} unit(s) have more accepted questionnaires than people served: "
-            + ", ".join(f"{u.name} ({u.id}): {n} questionnaires, served {u.served}" for u, n in over[:5])
-            + " — the weight (served / questionnaires) would be below 1",
-            file=reg_path(cfg), key=f"{u.id}.served",
-            hint="check `served` for the unit in the registry (it is the number of people served in "
-                 "the year, not the sample), or whether rows of another unit were given this unit's name")
-    order = {u.id: i for i, u in enumerate(reg.units)}
-    rows = []
-    for r in sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"])):
-        unit = r.values["_unit"]
-        psu_col = reg.design.psu[unit.type]
-        if not reg.design.fpc:
-            fpc = math.nan
-        elif psu_col == "respondent_id":
-            fpc = float(unit.served)
-        elif psu_col == "commune":
-            fpc = float(len(unit.communes))
-        else:
-            fpc = math.nan
-        row = {k: v for k, v in r.values.items() if not k.startswith("_")}
-        row.update(year=cfg.year, unit_type=unit.type, stratum=unit.id,
-                   psu=str(r.values.get(psu_col)), weight=unit.served / n_h[unit.id], fpc=fpc,
-                   source_file=r.origin, source_row=r.row, flags=";".join(r.flags))
-        rows.append(row)
-    return to_frame(rows, cb)
 
 
 def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info, responses, warnings) -> dict:

@@ -47,6 +47,8 @@ def exact_key(text: object) -> str:
 def is_blank(value: object) -> bool:
     if value is None:
         return True
+    if type(value) is str:          # the common case first
+        return not value.strip()
     if isinstance(value, float) and math.isnan(value):
         return True
     try:

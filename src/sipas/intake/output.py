@@ -4,7 +4,11 @@ atomic writing of a year's files."""
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
+from collections import ChainMap, Counter
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,8 +19,11 @@ import pyarrow.parquet as pq
 
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
+from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
+from .readers import IntakeError
+from .rowmap import gather
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
@@ -57,12 +64,14 @@ def empty_frame(cb: Codebook) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series([], dtype=d) for n, _, d in processed_columns(cb)})
 
 
-def to_frame(rows: list[dict], cb: Codebook) -> pd.DataFrame:
-    if not rows:
+def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
+    """The processed table from its columns (name -> list of ``n`` values; each is read
+    once, so ``columns`` may make them one at a time)."""
+    if not n:
         return empty_frame(cb)
     data = {}
     for name, _, dtype in processed_columns(cb):
-        values = [r.get(name) for r in rows]
+        values = columns[name] if name in columns else [None] * n
         if dtype == "object":
             data[name] = pd.Series(values, dtype=object)
         elif dtype == "bool":
@@ -74,6 +83,44 @@ def to_frame(rows: list[dict], cb: Codebook) -> pd.DataFrame:
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
+
+
+def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
+    """The processed table of the accepted records, in contract order (unit, id), with the
+    design columns (stratum, psu, weight = served / accepted, fpc)."""
+    reg = cfg.registry
+    n_h = Counter(r.values["unit_id"] for r in accepted)
+    over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
+    if over:
+        u, n = over[0]
+        raise IntakeError(
+            f"{len(over)} unit(s) have more accepted questionnaires than people served: "
+            + ", ".join(f"{u.name} ({u.id}): {n} questionnaires, served {u.served}" for u, n in over[:5])
+            + " — the weight (served / questionnaires) would be below 1",
+            file=reg_path(cfg), key=f"{u.id}.served",
+            hint="check `served` for the unit in the registry (it is the number of people served in "
+                 "the year, not the sample), or whether rows of another unit were given this unit's name")
+    order = {u.id: i for i, u in enumerate(reg.units)}
+    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
+    extra: dict[str, list] = {k: [] for k in ("year", "unit_type", "stratum", "psu", "weight", "fpc",
+                                               "source_file", "source_row", "flags")}
+    for r in srt:
+        unit = r.values["_unit"]
+        psu_col = reg.design.psu[unit.type]
+        if not reg.design.fpc:
+            fpc = math.nan
+        elif psu_col == "respondent_id":
+            fpc = float(unit.served)
+        elif psu_col == "commune":
+            fpc = float(len(unit.communes))
+        else:
+            fpc = math.nan
+        for k, v in (("year", cfg.year), ("unit_type", unit.type), ("stratum", unit.id),
+                     ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
+                     ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
+            extra[k].append(v)
+    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
+
 
 
 def parquet_bytes(df: pd.DataFrame, cb: Codebook) -> bytes:
@@ -95,6 +142,14 @@ QUARANTINE_HEAD = [
 
 def quarantine_rows(records, cb: Codebook) -> list[dict]:
     out = []
+    masked: dict = {}
+
+    def mask_cell(v):      # cells repeat ("4", "Nam"): each distinct text is masked once
+        if type(v) is not str:
+            return mask_value(v)
+        if v not in masked:
+            masked[v] = mask_value(v)
+        return masked[v]
     for r in records:
         first = min(r.problems, key=lambda p: list(REASON).index(p.reason))
         row = {"source_file": r.file, "source_sheet": r.sheet or "", "source_row": r.row,
@@ -104,8 +159,8 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
                                         for p in sorted(r.problems, key=lambda p: list(REASON).index(p.reason)))}
         for cid, v in r.raw.items():
-            row[cid] = mask_value(v)      # a shifted row may carry personal data into any column
-        row["value"] = mask_value(row["value"])
+            row[cid] = mask_cell(v)       # a shifted row may carry personal data into any column
+        row["value"] = mask_cell(row["value"])
         out.append(row)
     return out
 
@@ -128,8 +183,10 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
-    for i, r in enumerate(rows, start=3):
-        vals = [_xl(r.get(k)) for k, _ in QUARANTINE_HEAD] + [_xl(r.get(c)) for c in data_cols]
+    keys = [k for k, _ in QUARANTINE_HEAD] + data_cols
+    grid = [[_xl(r.get(k)) for k in keys] for r in rows]
+    fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
+    for i, vals in enumerate([] if fast else grid, start=3):
         ws.append(vals)
         for j, v in enumerate(vals, start=1):
             if isinstance(v, str) and v.startswith("="):
@@ -145,7 +202,57 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         ws2.append([rr.code, rr.vi, rr.en, "cách ly / quarantine"])
     for f in FLAG.values():
         ws2.append([f.code, f.vi, f.en, "đánh dấu, vẫn dùng / flag, kept"])
-    return deterministic_xlsx(wb)
+    if not fast:
+        return deterministic_xlsx(wb)
+    last = f"{openpyxl.utils.get_column_letter(len(head))}{max(2, len(rows) + 2)}"
+    body = _sheet_rows(grid, [openpyxl.utils.get_column_letter(j) for j in range(1, len(head) + 1)])
+
+    def fix(name: str, data: bytes) -> bytes:
+        if name == "xl/worksheets/sheet1.xml":
+            data = re.sub(rb'<dimension ref="[A-Z0-9:]+"/>', f'<dimension ref="A1:{last}"/>'.encode(), data, count=1)
+            end = data.index(b"</sheetData>")
+            out = bytearray(data[:end])         # grown row by row: the sheet is never held twice
+            for row in body:
+                out += row
+            out += data[end:]
+            return out
+        return fix_dates(name, data)
+    return deterministic_xlsx(wb, fix)
+
+
+# The data rows of the quarantine sheet are written here, as openpyxl (with lxml) writes
+# them, byte for byte (inline strings, ``t="n"`` numbers, blank cells left out): openpyxl
+# takes ~10 us a cell, too slow for a quarantine of 20,000 rows. Other types (dates,
+# booleans, control characters) go through openpyxl.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _plain(v) -> bool:
+    if v is None or type(v) is int:
+        return True
+    if type(v) is float:
+        return math.isfinite(v)
+    return type(v) is str and not _ILLEGAL.search(v)
+
+
+def _sheet_rows(grid: list[list], letters: list[str]):
+    """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
+    for i, vals in enumerate(grid, start=3):
+        cells = [f'<row r="{i}">']
+        for col, v in zip(letters, vals):
+            if v is None:
+                continue
+            if type(v) is str:
+                if v == "":
+                    cells.append(f'<c r="{col}{i}" t="inlineStr"></c>')
+                    continue
+                t = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+                sp = ' xml:space="preserve"' if v != v.strip() else ""
+                cells.append(f'<c r="{col}{i}" t="inlineStr"><is><t{sp}>{t}</t></is></c>')
+            else:
+                cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
+        cells.append("</row>")
+        yield "".join(cells).encode("ascii", "xmlcharrefreplace")
 
 
 def _xl(v):
@@ -156,8 +263,17 @@ def _xl(v):
     return v
 
 
-def deterministic_xlsx(wb) -> bytes:
-    """Workbook bytes without timestamps (fixed document dates and zip entry times)."""
+fix_dates = fixed_core_dates("2000-01-01T00:00:00Z")
+BIG_ENTRY = 4_000_000   # bytes: a larger zip entry is deflated at level 1 (level 9 takes seconds)
+
+
+def _level(name: str, data: bytes) -> int:
+    return 9 if len(data) <= BIG_ENTRY else 1
+
+
+def deterministic_xlsx(wb, fix=None) -> bytes:
+    """Workbook bytes without timestamps (fixed document dates and zip entry times);
+    ``fix`` as for :func:`sipas.base.io.deterministic_zip` (it must fix the dates too)."""
     import datetime as dt
 
     fixed = dt.datetime(2000, 1, 1)
@@ -167,7 +283,7 @@ def deterministic_xlsx(wb) -> bytes:
     wb.properties.lastModifiedBy = "sipas"
     raw = io.BytesIO()
     wb.save(raw)
-    return deterministic_zip(raw.getvalue(), fixed_core_dates("2000-01-01T00:00:00Z"))
+    return deterministic_zip(raw.getvalue(), fix or fix_dates, _level)
 
 
 # --------------------------------------------------------------- atomic writes

@@ -127,25 +127,38 @@ def _guess_legacy(raw: bytes) -> str:
     return "a legacy 8-bit Vietnamese encoding (TCVN3/ABC or VNI)"
 
 
-def _mojibake(text: str) -> bool:
-    return any(s in text for s in ("á»", "áº", "Æ°", "Ä‘", "Ã¡", "Ã ", "Ã¢", "Ãª", "Ã´"))
+_MOJIBAKE = ("á»", "áº", "Æ°", "Ä‘", "Ã¡", "Ã ", "Ã¢", "Ãª", "Ã´")
+
+
+def _mojibake(text: str, utf8: bytes | None = None) -> bool:
+    """Text that was UTF-8 read as Windows-1252; ``utf8``: the bytes ``text`` was decoded
+    from as UTF-8, searched instead (much faster than the text of a large file)."""
+    if utf8 is not None:
+        return any(s.encode("utf-8") in utf8 for s in _MOJIBAKE)
+    return any(s in text for s in _MOJIBAKE)
 
 
 def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
-    """Bytes of a text file -> NFC text, with notes about what was done."""
+    """Bytes of a text file -> text (NFC once split in lines, :func:`_lines`), with notes
+    about what was done."""
     notes: list[str] = []
     if raw.startswith(b"\xef\xbb\xbf"):
-        text = raw[3:].decode("utf-8", errors="strict") if _utf8_ok(raw[3:]) else None
-        if text is None:
+        utf8 = raw
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
             raise IntakeError("the file starts with a UTF-8 mark but is not valid UTF-8", file=path,
-                              hint=RESAVE_HINT)
+                              hint=RESAVE_HINT) from None
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        utf8 = None
         text = raw.decode("utf-16")
         notes.append("read as UTF-16")
     else:
+        utf8 = raw
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            utf8 = None
             cand = nfc(raw.decode("cp1258", errors="replace"))
             if "\ufffd" not in cand and _looks_vietnamese(cand):
                 notes.append("converted from Windows-1258 (not UTF-8) / đã chuyển từ mã Windows-1258 sang Unicode")
@@ -157,7 +170,7 @@ def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
                     f"tệp không ở dạng Unicode UTF-8 (có vẻ là {enc})", file=path,
                     hint="convert it to Unicode (UniKey: Công cụ chuyển mã, Ctrl+Shift+F6, "
                          "from TCVN3/VNI to Unicode), then " + RESAVE_HINT) from None
-    if _mojibake(text):
+    if _mojibake(text, utf8):
         try:
             fixed = text.encode("cp1252").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
@@ -171,19 +184,30 @@ def decode_text(raw: bytes, path: Path) -> tuple[str, list[str]]:
                               hint="re-export the file from the original source; " + RESAVE_HINT)
     if "\ufffd" in text:
         notes.append("contains replacement characters (�): some characters were lost before the file reached us")
-    return nfc(text), notes
+    return text, notes      # NFC line by line as it is read (:func:`_lines`): no second copy
 
 
-def _utf8_ok(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
+def _lines(text: str, chunk: int = 1 << 20):
+    """The lines of ``text`` with their endings (\\n, \\r\\n or \\r), as a file opened with
+    ``newline=""`` gives them, NFC-normalised, a chunk of about ``chunk`` characters
+    (cut after a \\n) at a time, never a copy of the whole text (a line break composes
+    with nothing, so this is the NFC of the whole text)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + chunk)
+        end = len(text) if end < 0 else end + 1
+        yield from io.StringIO(nfc(text[start:end]), newline="")
+        start = end
 
 
 def _sniff_delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:30])
+    limit = 1 << 16          # the first 30 lines, without splitting the whole text
+    while True:
+        lines = text[:limit].splitlines()
+        if len(lines) > 30 or limit >= len(text):
+            break
+        limit *= 4
+    head = "\n".join(lines[:30])
     counts = {d: 0 for d in (",", ";", "\t")}
     in_quotes = False
     for ch in head:
@@ -205,20 +229,34 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
         raise IntakeError("this is an Excel workbook saved with a .csv name", file=path,
                           hint="rename it to .xlsx")
     text, notes = decode_text(raw, path)
+    del raw
     delim = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    reader = csv.reader(_lines(text), delimiter=delim)
     grid: list[list[object]] = []
     starts: list[int] = []
     prev = 0
+    # one object per distinct cell text: a 300,000-row file has ~20 million cells but few
+    # distinct answers, and a string object per cell would take over a gigabyte
+    same = {}.setdefault
     try:
         for rec in reader:
             starts.append(prev + 1)
             prev = reader.line_num
-            grid.append(list(rec))
+            grid.append(list(map(same, rec, rec)))
     except csv.Error as exc:
         raise IntakeError(f"not a readable CSV file near line {prev + 1}: {exc}", file=path,
                           hint=RESAVE_HINT) from None
     return [table_from_grid(path, None, grid, starts, score, match, notes)]
+
+
+def _blank_row(r: list) -> bool:
+    try:
+        return not "".join(r).strip()      # text cells (CSV): one join, not a test per cell
+    except TypeError:
+        return all(is_blank(c) for c in r)
+
+
+NO_MARKS: frozenset = frozenset()   # a row without marks (shared: one per row would cost 200 bytes)
 
 
 def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], line_numbers: list[int],
@@ -229,11 +267,11 @@ def table_from_grid(path: Path, sheet: str | None, grid: list[list[object]], lin
     rows, numbers, row_marks = [], [], []
     for k in range(h + 1, len(grid)):
         r = grid[k]
-        if all(is_blank(c) for c in r):
+        if _blank_row(r):
             continue
-        rows.append(list(r))
+        rows.append(r)
         numbers.append(line_numbers[k])
-        row_marks.append(marks[k] if marks else set())
+        row_marks.append(marks[k] if marks else NO_MARKS)
     return RawTable(path, sheet, headers, rows, numbers, header_row=line_numbers[h] if grid else 1,
                     notes=list(notes), marks=row_marks)
 

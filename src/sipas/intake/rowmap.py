@@ -1,0 +1,396 @@
+"""The row rules of :mod:`.validate`, applied a column at a time: each distinct cell of a
+column is mapped once (answers repeat: a 300,000-row file has a few hundred distinct
+cells per column), and a row's canonical values are a view on its table's mapped
+columns (:class:`Values`) rather than a dict of its own. Problems and flags are added
+to each row in the order the rules are listed: shape, void marks, answers (codebook
+order), administrative fields, enough answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from operator import itemgetter
+
+import numpy as np
+
+from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
+from .normalize import clean_text, is_blank, nfc
+from .pii import EMAIL, PHONE, mask_report
+from .readers import NO_MARKS
+from .rules import IntakeRules
+from .validate import Problem, Record, TableMap, _col_name, _show
+from .xlsx import HIDDEN, STRUCK, is_void_marker
+
+
+class Values(Mapping):
+    """Row ``i`` of a table's mapped columns (codebook id -> value), read and written in place."""
+
+    __slots__ = ("cols", "i")
+
+    def __init__(self, cols: dict[str, list], i: int):
+        self.cols, self.i = cols, i
+
+    def __getitem__(self, k):
+        return self.cols[k][self.i]
+
+    def __setitem__(self, k, v):
+        self.cols[k][self.i] = v
+
+    def get(self, k, default=None):
+        c = self.cols.get(k)
+        return default if c is None else c[self.i]
+
+    def __iter__(self):
+        return iter(self.cols)
+
+    def __len__(self):
+        return len(self.cols)
+
+
+_TEXT = {str, type(None)}
+
+
+class gather(Mapping):
+    """The records' values as columns (codebook id -> list, in the records' order), each
+    column made when asked for (so that only one is held at a time)."""
+
+    def __init__(self, recs: list[Record]):
+        tables: dict[int, tuple[dict, int]] = {}
+        for r in recs:
+            c = r.values.cols
+            if id(c) not in tables:
+                tables[id(c)] = (c, sum(len(next(iter(t.values()))) for t, _ in tables.values()))
+        self.tables = list(tables.values())
+        self.take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64,
+                                count=len(recs))
+        self.names = [k for k in self.tables[0][0] if not k.startswith("_")] if self.tables else []
+
+    def __getitem__(self, k):
+        if k not in self.names:
+            raise KeyError(k)
+        parts = [c[k] for c, _ in self.tables]
+        whole = np.empty(sum(map(len, parts)), dtype=object)
+        for (_, at), p in zip(self.tables, parts):
+            whole[at:at + len(p)] = p
+        return whole[self.take].tolist()
+
+    def __contains__(self, k):
+        return k in self.names
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+
+def _distinct(col, f) -> list:
+    """``[f(v) for v in col]``, computing ``f`` once per distinct value when every value
+    is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""
+    if set(map(type, col)) <= _TEXT:
+        m = {v: f(v) for v in set(col)}
+        return [m[v] for v in col]
+    return [f(v) for v in col]
+
+
+class RowMapper:
+    """Maps raw cells to canonical values, with a cache per column (answers repeat)."""
+
+    def __init__(self, cb: Codebook, rules: IntakeRules):
+        self.cb, self.rules = cb, rules
+        self.cfg = cb.cfg
+        self.period = cb.cfg.registry.survey_period
+        self._cache: dict[tuple, tuple] = {}
+        self.kinds = {c.id: c for c in cb.columns}
+        self._tables: dict[int, TableMap] = {}    # id(a table's mapped columns) -> its TableMap
+
+    def _cell(self, cid: str, value: object, labels: dict | None):
+        key = (cid, type(value).__name__, value if not isinstance(value, float) or value == value else "nan",
+               id(labels))
+        try:
+            return self._cache[key]
+        except (KeyError, TypeError):
+            pass
+        col = self.kinds[cid]
+        if col.kind == CRITERION:
+            out = self.cb.criterion(cid, value, labels)
+        elif col.kind in ANSWER_KINDS and col.type == "category":   # profile, perception, rated expectation
+            out = self.cb.category(cid, value, labels)
+        elif col.kind in ANSWER_KINDS and col.type == "integer":
+            out = self.cb.integer(cid, value)
+        elif col.kind == EXPECTATION:                                 # multiple choice
+            out = self.cb.flag(value, labels)
+        else:
+            out = (clean_text(value), "")
+        try:
+            self._cache[key] = out
+        except TypeError:
+            pass
+        return out
+
+    def _expected(self, cid: str, why: str) -> str:
+        """What a cell of ``cid`` may hold, for the quarantine's detail column."""
+        key = ("_expected", cid, why)
+        if key in self._cache:
+            return self._cache[key]
+        col = self.kinds[cid]
+        lead = "matches two answers once diacritics are removed; " if why == "ambiguous" else ""
+        if col.kind == CRITERION:
+            scale = self.cfg.methodology.scale_of(cid)
+            text = "expected " + ", ".join(f"{c.code} ({c.label})" for c in (*scale.values, *scale.missing))
+        elif col.type == "integer":
+            lo, hi = self.cb.ranges.get(cid, (None, None))
+            text = f"expected a whole number from {lo} to {hi}"
+        elif col.type == "category":
+            text = "expected one of: " + ", ".join(col.choices) + " (or blank)"
+        else:
+            text = "expected 'x' (chosen) or blank"
+        self._cache[key] = lead + text
+        return lead + text
+
+    # ------------------------------------------------------------------ columns
+    def _source(self, tm: TableMap, cid: str, raw: _Cells, n: int) -> list:
+        """The cells of ``cid`` (None where the row is short), as the rules read them."""
+        j = tm.columns.get(cid)
+        if j is None:
+            return [tm.unit_from_sheet if cid == "unit_id" and tm.unit_from_sheet else None] * n
+        col = raw[j]
+        labels = tm.table.value_labels.get(j)
+        if labels and self.kinds[cid].kind in (ADMIN, COMMENT):
+            col = [labels[v] if _in(v, labels) else v for v in col]
+        return col
+
+    def records(self, tm: TableMap) -> list[Record]:
+        t = tm.table
+        n, width = len(t.rows), len(t.headers)
+        raw = _Cells(t.rows, width)
+        cols: dict[str, list] = {}
+        self._tables[id(cols)] = tm
+        recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
+        self._shape(recs, tm, raw, width)
+        marks = t.marks + [NO_MARKS] * (n - len(t.marks))
+        void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
+        for i, r in enumerate(recs):
+            if STRUCK in marks[i]:
+                r.problems.append(Problem("marked_void", "", "", "every filled cell of the row is struck through"))
+            if i in void_at:
+                j = void_at[i]
+                r.problems.append(Problem("marked_void", _col_name(t, j, ""), _show(t.rows[i][j]),
+                                          "the note says the questionnaire is not to be counted"))
+            if HIDDEN in marks[i]:
+                if self.rules.hidden_rows == "quarantine":
+                    r.problems.append(Problem("marked_void", "", "", "row hidden in Excel (filter or hidden row)"))
+                else:
+                    r.flags.append("hidden_row")
+        for cid, col in self.kinds.items():
+            if col.kind == PERSONAL:
+                continue
+            src = self._source(tm, cid, raw, n)
+            j = tm.columns.get(cid)
+            if col.kind in ANSWER_KINDS:
+                labels = t.value_labels.get(j) if j is not None else None
+                out = _distinct(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
+                cols[cid] = [v for v, _ in out]
+                for i, (_, why) in enumerate(out):
+                    if why:
+                        self._answer_problem(recs[i], cid, col.kind, t, j, src[i], why)
+            elif col.kind == COMMENT:
+                out = _distinct(src, _comment)
+                cols[cid] = [v for v, _ in out]
+                for i, (_, masked) in enumerate(out):
+                    if masked:
+                        recs[i].flags.append("pii_masked")
+            else:
+                cols[cid] = src
+        cols["_id_header"] = [_col_name(t, tm.columns.get("respondent_id"), "respondent_id")] * n
+        cols["_unit"] = [None] * n
+        self._admin(recs, tm, cols)
+        self._enough(recs, cols)
+        return recs
+
+    def _answer_problem(self, rec: Record, cid: str, kind: str, t, j, value, why: str) -> None:
+        if kind == PROFILE and self.rules.invalid_profile == "clear":
+            rec.cleared.append(Problem("profile_cleared", _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+            if "profile_cleared" not in rec.flags:
+                rec.flags.append("profile_cleared")
+        else:
+            reason = "invalid_answer" if kind != PROFILE else "invalid_profile"
+            rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+
+    def _nfc(self, text: str) -> str:
+        key = ("_nfc", text)
+        if key not in self._cache:
+            self._cache[key] = nfc(text)
+        return self._cache[key]
+
+    def raw_of(self, rec: Record) -> dict[str, object]:
+        """A row's non-personal cells as read (comments masked), for the quarantine file."""
+        tm, i = self._tables[id(rec.values.cols)], rec.values.i
+        cells = tm.table.rows[i]
+        out: dict[str, object] = {}
+        for cid, col in self.kinds.items():
+            if col.kind == PERSONAL:
+                continue
+            j = tm.columns.get(cid)
+            value = cells[j] if j is not None and j < len(cells) else None
+            if cid == "unit_id" and j is None and tm.unit_from_sheet:
+                value = tm.unit_from_sheet
+            labels = tm.table.value_labels.get(j) if j is not None else None
+            if labels and _in(value, labels) and col.kind in (ADMIN, COMMENT):
+                value = labels[value]
+            out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
+            if col.kind == COMMENT and _comment(value)[1]:
+                out[cid] = _comment(value)[0]
+        return out
+
+    # -------------------------------------------------------------------- rules
+    @staticmethod
+    def _first_hit(columns: list[int], raw: _Cells, test, n: int) -> dict[int, int]:
+        """Row -> the first of ``columns`` whose cell passes ``test`` (once per distinct cell)."""
+        hit: dict[int, int] = {}
+        for j in columns:
+            col = raw[j]
+            bad = {v for v in set(col) if test(v)}
+            if bad:
+                for i, v in enumerate(col):
+                    if v in bad and i not in hit and type(v) is str:
+                        hit[i] = j
+        return hit
+
+    def _shape(self, recs: list[Record], tm: TableMap, raw: _Cells, width: int) -> None:
+        """Shifted columns: a cell count that fits neither the header nor the other rows,
+        or a value of the wrong kind in a column (an e-mail or a phone number outside the
+        personal and comment columns, as when an unquoted comma shifts a row)."""
+        done: set[int] = set()
+        for i, (r, cells) in enumerate(zip(recs, tm.table.rows)):
+            n = len(cells)
+            if n > width and any(not is_blank(c) for c in cells[width:]):
+                r.problems.append(Problem("malformed_row", "", "", f"{n} cells, header has {width}"))
+                done.add(i)
+            elif n != width and n != tm.modal_width and tm.table.kind == "table" and tm.modal_width >= width:
+                r.problems.append(Problem("malformed_row", "", "",
+                                          f"{n} cells, header and most rows have {max(width, tm.modal_width)} "
+                                          "(an unquoted comma or line break shifted the row?)"))
+                done.add(i)
+        for cid, j in tm.columns.items():
+            kind = self.kinds[cid].kind
+            if kind in (PERSONAL, COMMENT):
+                continue
+
+            def personal(v, admin=kind == ADMIN):
+                return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
+            for i in sorted(self._first_hit([j], raw, personal, len(recs))):
+                if i not in done:
+                    recs[i].problems.append(Problem("malformed_row", _col_name(tm.table, j, cid), "(personal data)",
+                                                    "an e-mail address or phone number in this column: "
+                                                    "the columns of the row are shifted"))
+                    done.add(i)
+
+    def _admin(self, recs: list[Record], tm: TableMap, cols: dict[str, list]) -> None:
+        t = tm.table
+        idcol = _col_name(t, tm.columns.get("respondent_id"), "respondent_id")
+        ucol = _col_name(t, tm.columns.get("unit_id"), "unit_id")
+        ccol = _col_name(t, tm.columns.get("commune"), "commune")
+        icol = _col_name(t, tm.columns.get("interviewer"), "interviewer")
+        dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
+        units = {u: self.cb.unit(u) for u in set(cols["unit_id"])} \
+            if set(map(type, cols["unit_id"])) <= _TEXT else None
+        dates: dict = {}
+        named: dict = {}
+        rids = _distinct(cols["respondent_id"], clean_text)
+        itvs = _distinct(cols["interviewer"], clean_text)
+        communes = _distinct(cols["commune"], clean_text)
+        period = self.period
+        for i, rec in enumerate(recs):
+            v = rec.values
+            cols["respondent_id"][i] = rid = rids[i]
+            if rid is None:
+                rec.problems.append(Problem("missing_id", idcol))
+            raw_unit = cols["unit_id"][i]
+            unit, why = units[raw_unit] if units is not None else self.cb.unit(raw_unit)
+            cols["unit_id"][i] = unit.id if unit else None
+            cols["_unit"][i] = unit
+            if unit is None:
+                reason = "missing_unit" if why == "blank" else "unknown_unit"
+                rec.problems.append(Problem(reason, ucol, _show(raw_unit), "" if why == "blank" else
+                                            f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
+            commune_raw = cols["commune"][i]
+            cols["commune"][i] = communes[i]
+            if unit is not None:
+                psu = self.cfg.registry.design.psu.get(unit.type)
+                if unit.communes and (psu == "commune" or communes[i] is not None):
+                    key = (unit.id, type(commune_raw), commune_raw)
+                    try:
+                        name, why = named[key]
+                    except (KeyError, TypeError):
+                        name, why = named[key] = self.cb.commune(unit.id, commune_raw)
+                    if name is None and (psu == "commune" or why != "blank"):
+                        rec.problems.append(Problem(
+                            "invalid_commune", ccol, _show(commune_raw),
+                            f"blank; {unit.name} is sampled by commune" if why == "blank" else
+                            f"not among the {len(unit.communes)} communes of {unit.name} in "
+                            f"params/units/{self.cfg.year}.yaml"))
+                    if name is not None:
+                        cols["commune"][i] = name
+            cols["interviewer"][i] = itvs[i]
+            if itvs[i] is None:
+                rec.problems.append(Problem("missing_interviewer", icol))
+            raw_date = v["interview_date"]
+            key = (type(raw_date), raw_date)
+            try:
+                d, why = dates[key]
+            except (KeyError, TypeError):
+                d, why = dates[key] = parse_date(raw_date, tm.date_order)
+            cols["interview_date"][i] = d
+            if d is None:
+                rec.problems.append(Problem("invalid_date", dcol, _show(raw_date),
+                                            "blank" if why == "blank" else
+                                            "expected dd/mm/yyyy" if tm.date_order == "dmy" else
+                                            "expected m/d/yyyy (the file's order)"))
+            elif not (period.start <= d <= period.end):
+                rec.problems.append(Problem(
+                    "date_out_of_period", dcol, _show(raw_date),
+                    f"{d:%d/%m/%Y} not in {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}"))
+
+    def _enough(self, recs: list[Record], cols: dict[str, list]) -> None:
+        crit = self.cb.ids(CRITERION)
+        n = len(recs)
+        valid = np.zeros(n, dtype=np.int64)
+        for c in crit:
+            valid += np.fromiter(map(self.cb.code_sets[c][0].__contains__, cols[c]), dtype=bool, count=n)
+        need = self.rules.min_valid_share * len(crit)
+        for i in np.flatnonzero(valid < need):
+            recs[i].problems.append(Problem("too_few_answers", "", "",
+                                            f"{valid[i]} of {len(crit)} criteria answered 1–5, need {need:g}"))
+
+
+class _Cells:
+    """Column ``j`` of a table's rows as a new list (None where a row is short), made when
+    asked for: the rules read one column at a time, so the whole grid is never transposed."""
+
+    def __init__(self, rows: list[list], width: int):
+        self.rows, self.width = rows, width
+        if any(len(r) < width for r in rows):      # the few short rows padded (copies)
+            self.rows = [r if len(r) >= width else r + [None] * (width - len(r)) for r in rows]
+
+    def __getitem__(self, j: int) -> list:
+        if j < self.width:
+            return list(map(itemgetter(j), self.rows))
+        return [r[j] if j < len(r) else None for r in self.rows]
+
+
+def _in(v, labels: dict) -> bool:
+    try:
+        return v in labels
+    except TypeError:
+        return False
+
+
+def _comment(value) -> tuple[str | None, bool]:
+    """A comment cell as text with personal data masked, and whether anything was masked."""
+    text = None if is_blank(value) else nfc(str(value)).replace("\r\n", "\n").strip()
+    if text:
+        masked, kinds = mask_report(text)
+        if kinds:
+            return masked, True
+    return text, False
