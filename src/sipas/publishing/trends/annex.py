@@ -21,7 +21,8 @@ from sipas.base.codebook import YearConfig
 from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 from sipas.publishing.charts import _wrap
-from sipas.publishing.markup import env, figure_html, heading, table_html, title_html
+from sipas.publishing.markup import figure_html, heading, table_html, title_html
+from sipas.publishing.templating import env
 from sipas.publishing.text import ci_text
 from sipas.publishing.trends.table import LEVEL_LABELS, NOTE_UNITS, available_years, parse_years, trends_table
 
