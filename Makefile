@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
+# compileall: with PYTHONDONTWRITEBYTECODE=1 (set on these machines) Python never writes the
+# package's bytecode, and every sipas process (driver, workers, kernels) compiled it again
 setup: $(STAMP) ## Create .venv, install the package and its test tools, and the system packages for PDF (idempotent)
 	@sh scripts/setup-system.sh
+	@$(BIN)/python -m compileall -q src
 
 demo-data: setup ## Generate the seeded demo survey files into data/raw/<year>/
 	$(SIPAS) demo-data $(addprefix --year ,$(YEARS))

@@ -1,8 +1,9 @@
 """HTML of the pages' parts, from the Jinja2 macros of ``templates/macros.html.j2``.
 
-Owns the template environment (autoescape on) and the Python side of each macro: a
-table (:func:`table_html`), tiles, a figure, citizens' comments, headings, paragraphs,
-lists, the footnote of intervals and reliability marks. Values are escaped by the
+Owns the Python side of each macro (the environment, autoescape on, is in
+:mod:`sipas.publishing.templating`): a table (:func:`table_html`), tiles, a figure,
+citizens' comments, headings, paragraphs, lists, the footnote of intervals and
+reliability marks. Values are escaped by the
 templates; text the package already built as markup (narrative sentences, links) is
 passed as :class:`markupsafe.Markup` and kept. The functions return plain ``str`` (so
 that sections can join them; a Markup joined with a str would escape the str).
@@ -11,32 +12,13 @@ that sections can join them; a Markup joined with a str would escape the str).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 
-import jinja2
 import pandas as pd
 from markupsafe import Markup
 
 from sipas.base import formats as fmt
-from sipas.estimation.indices import FLAG_NOTES, flag_footnote
-from sipas.estimation.policy import NOTES as POLICY_NOTES
+from sipas.publishing.templating import macros
 from sipas.publishing.text import FLAG_MARK, FLAG_MARKS, ci_text, flag_mark, is_suppressed
-
-_PKG = Path(__file__).parent
-
-
-@lru_cache(maxsize=1)
-def env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(_PKG / "templates"),
-                              autoescape=jinja2.select_autoescape(["html", "j2"]),
-                              keep_trailing_newline=True)
-
-
-@lru_cache(maxsize=1)
-def macros():
-    """The macros of ``macros.html.j2`` as callables returning Markup."""
-    return env().get_template("macros.html.j2").module
 
 
 def _pct_cell(v, lo=None, hi=None, flag=None, digits: int = 2) -> Markup:
@@ -93,6 +75,9 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
 def flag_note(rep) -> str:
     """Footnote: the interval legend, and the meaning of each reliability mark in use
     (wording from :func:`sipas.estimation.indices.flag_footnote`)."""
+    from sipas.estimation.indices import FLAG_NOTES, flag_footnote
+    from sipas.estimation.policy import NOTES as POLICY_NOTES
+
     parts = []
     if rep.has_intervals:
         parts.append(Markup.escape(f"Số nhỏ dưới mỗi tỷ lệ: {rep.ci_method_text} {rep.level_text} (đơn vị: %)."))

@@ -38,8 +38,8 @@ from sipas.base.io import fixed_core_dates, write_office, write_table, write_tex
 from sipas.estimation.indices import PROVINCE_ID
 from sipas.estimation.ranks import BANDS, _quantile_rank, _ranks, bands
 from sipas.publishing.data import read_published, require
-from sipas.publishing.markup import env
 from sipas.publishing.render import FOOTER, page
+from sipas.publishing.templating import env
 from sipas.publishing.text import ci_text
 
 METHOD = "independent-logit-normal-simulation"

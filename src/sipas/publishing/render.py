@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 from markupsafe import Markup
 
-from sipas.publishing.markup import env, macros
+from sipas.publishing.templating import env, macros
 
 _PKG = Path(__file__).parent
 

@@ -46,6 +46,8 @@ AGGREGATION_TEXT = {
 }
 CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin cậy Korn–Graubard",
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
+# (unit type, unit ids) -> (indices, ranks, ranking): see Report.ranking
+_RANKINGS: dict[tuple, tuple] = {}
 GROUP_COLUMNS = ["variable", "variable_label", "category", "category_label", "n", "rate", "p_adjusted",
                  "significant"]
 
@@ -212,11 +214,15 @@ class Report(Comparisons, Comments):
     def ranking(self, unit_type: str) -> pd.DataFrame:
         """Units of one type ranked by SIPAS (ties share the better rank); with the SIPAS
         interval (``ci_low``, ``ci_high``), ``flag`` and rank interval when available.
-        Computed once per report and type (a copy each call: callers may add columns)."""
-        memo = self.__dict__.setdefault("_rankings", {})
-        hit = memo.get(unit_type)
+        Computed once per process, tables and type (a copy each call: callers may add
+        columns): the tables are read once per process (:func:`load_year_data`), so a warm
+        kernel ranks a type once for all its annexes, not once per annex."""
+        key = (unit_type, tuple(self.unit_ids(unit_type)))
+        hit = _RANKINGS.get(key)
         if hit is None or hit[0] is not self.indices or hit[1] is not self._ranks:
-            hit = memo[unit_type] = (self.indices, self._ranks, self._ranking(unit_type))
+            if len(_RANKINGS) >= 32:  # other years or projects: keep the memo small
+                _RANKINGS.clear()
+            hit = _RANKINGS[key] = (self.indices, self._ranks, self._ranking(unit_type))
         return hit[2].copy()
 
     def _ranking(self, unit_type: str) -> pd.DataFrame:

@@ -19,10 +19,11 @@ from sipas.base.config import Paths
 from sipas.base.io import write_text
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing.data import years_with_tables
-from sipas.publishing.markup import env, flag_note, macros
+from sipas.publishing.markup import flag_note
 from sipas.publishing.render import FOOTER, page
 from sipas.publishing.report import Report, lc
 from sipas.publishing.sections import headline_tiles, ranking_table
+from sipas.publishing.templating import env, macros
 
 
 def excel_name(year: int) -> str:
