@@ -25,6 +25,7 @@ import numpy as np
 
 from sipas.base.codebook import Fields, Methodology, Settings, YearRegistry
 from sipas.demo import answers as model
+from sipas.demo.households import household_frame
 from sipas.demo.inject import inject, spares
 from sipas.demo.layout import final_order, key_of, text_rows
 from sipas.demo.profiles import _draw_profile, _personal, _tilt
@@ -43,6 +44,7 @@ class DemoSurvey:
     header: list[str]
     rows: list[list[str]]
     key: dict = field(default_factory=dict)
+    frame: list[list[str]] | None = None   # household design: the sampling frame rows
 
 
 # ------------------------------------------------------------------------ sample sizes
@@ -154,4 +156,6 @@ def generate(
     out_rows = [list(rows[i]) for i, _ in final]
     key = key_of(final, inj, rid, units, unit_idx, spare_flag, answers, valid, year=year, seed=seed,
                  methodology=methodology, targets=targets, level=pop.level, n_rows=len(out_rows))
-    return DemoSurvey(year=year, header=header, rows=out_rows, key=key)
+    hh = registry.design.households
+    frame = household_frame(seed, units, hh.unit_types, rid, unit_idx, ~spare_flag) if hh else None
+    return DemoSurvey(year=year, header=header, rows=out_rows, key=key, frame=frame)
