@@ -23,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sipas.base.errors import ConfigError
 
+FRAME_COLUMNS = ["village", "villages_in_unit", "villages_drawn", "households_in_village", "households_drawn",
+                 "household", "adults"]
+"""Columns of the sampling frame file after ``respondent_id`` and ``unit_id``."""
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sipas.base.designs import FRAME_COLUMNS
 from sipas.demo.text import _stable_rng
 
-FRAME_HEADER = ["respondent_id", "unit_id", "village", "villages_in_unit", "villages_drawn",
-                "households_in_village", "households_drawn", "household", "adults"]
+FRAME_HEADER = ["respondent_id", "unit_id", *FRAME_COLUMNS]
 RESPONDENTS_PER_VILLAGE = 12
 NONRESPONSE_RATE = 0.15       # of drawn households, per village (binomial)
 

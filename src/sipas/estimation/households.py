@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from sipas.base.codebook import YearConfig
-from sipas.base.designs import load_margins
+from sipas.base.designs import FRAME_COLUMNS, load_margins
 from sipas.base.errors import SipasError
 from sipas.estimation.survey import SurveyDesign
+
+__all__ = ["FRAME_COLUMNS", "household_design"]
 
 OTHER = "(khác)"
 """Margin level of the rows that are not raked (units outside the household design)."""
@@ -47,7 +49,12 @@ def design_columns(df: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
         raise SipasError("the sampling frame file of the household design is missing", file=path,
                          hint="it is named by design.households.frame in the registry "
                               f"(`sipas demo-data --year {cfg.year}` writes the demo's)")
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig").set_index("respondent_id")
+    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    lacking_cols = [c for c in ["respondent_id", *FRAME_COLUMNS] if c not in frame.columns]
+    if lacking_cols:
+        raise SipasError("the sampling frame file lacks columns", file=path, value=lacking_cols,
+                         hint=f"columns: respondent_id, unit_id, {', '.join(FRAME_COLUMNS)}")
+    frame = frame.set_index("respondent_id")
     out = pd.DataFrame({"stratum": df["stratum"].astype(str).to_numpy(),
                         "psu": df["respondent_id"].astype(str).to_numpy(),
                         "household": df["respondent_id"].astype(str).to_numpy(),
