@@ -29,3 +29,17 @@ def test_cluster_design_and_no_fpc():
 def test_demo_years_declare_the_dossier_design():
     for year in (2022, 2023):
         assert load_registry(year).design.sampling == "dossiers"
+
+
+def test_household_design_of_2025_is_stated():
+    from sipas.base.codebook import YearConfig
+
+    cfg = YearConfig(2025)
+    text = design_note(SimpleNamespace(cfg=cfg))
+    assert cfg.registry.design.households.unit_types == ["commune"]
+    assert "thôn, bản" in text and "một người trưởng thành" in text          # the stages
+    assert "hiệu chỉnh không trả lời" in text and "raking" in text            # non-response, calibration
+    assert "giới tính, nhóm tuổi, dân tộc" in text and "params/margins/2025.yaml" in text
+    assert "svyrecvar" in text and "cả hai giai đoạn" in text                 # variance method
+    assert "các sở, ban, ngành: mẫu ngẫu nhiên đơn giản phân tầng" in text    # departments: dossiers
+    assert "không hiệu chỉnh trọng số theo tổng thể" not in text

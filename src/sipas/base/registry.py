@@ -46,8 +46,10 @@ class UnitType(_Model):
 class Design(_Model):
     # how respondents were drawn, for the method note: "dossiers" = stratified simple
     # random sample of completed dossiers (people served) per unit; "commune_clusters"
-    # = communes as PSUs, then people served in them
-    sampling: Literal["dossiers", "commune_clusters"] = "commune_clusters"
+    # = communes as PSUs, then people served in them; "households" = dossiers for the
+    # units not in `households` (sipas.base.designs), adults at home for those in it
+    sampling: Literal["dossiers", "commune_clusters", "households"] = "commune_clusters"
+    households: HouseholdDesign | None = None
     stratum: Literal["unit_id"] = "unit_id"
     psu: dict[str, str]
     weight: Literal["served_over_sample"] = "served_over_sample"

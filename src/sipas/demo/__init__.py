@@ -2,7 +2,8 @@
 
 ``write_demo_data(year)`` writes ``data/raw/<year>/phieu-khao-sat-<year>.csv`` (UTF-8 with
 BOM, the format of docs/data-contract.md) and ``data/raw/<year>/_demo_key.json``, the list
-of bad records injected on purpose (kind, questionnaire id, row). The work is done by
+of bad records injected on purpose (kind, questionnaire id, row); under a household
+design (``design.households``) also the sampling frame file it names. The work is done by
 :func:`generate`, a pure function of (registry, methodology, fields, settings, spec, seed)
 that writes nothing; the knobs are in ``params/demo.yaml``.
 """
@@ -20,6 +21,7 @@ from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 
 from .generate import DemoSurvey, generate, sample_sizes, strip_accents
+from .households import FRAME_HEADER
 from .spec import DemoSpec, load_demo_spec
 
 __all__ = ["DemoSpec", "DemoSurvey", "demo_survey", "generate", "load_demo_spec", "sample_sizes",
@@ -68,7 +70,14 @@ def write_demo_data(year: int, seed: int | None = None, *, root: str | os.PathLi
     survey.key["file"] = csv_path.name
     _write_atomic(csv_path, to_csv_bytes(survey, spec.output.line_terminator))
     _write_atomic(key_path, (json.dumps(survey.key, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
-    return [csv_path, key_path]
+    written = [csv_path, key_path]
+    if survey.frame is not None:   # household design: where each adult was drawn
+        frame_path = out / cfg.registry.design.households.frame.format(year=year)
+        frame = DemoSurvey(year, FRAME_HEADER, survey.frame)
+        frame_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(frame_path, to_csv_bytes(frame, spec.output.line_terminator))
+        written.append(frame_path)
+    return written
 
 
 def write_national_demo(year: int = 2025, **kwargs) -> list[Path]:

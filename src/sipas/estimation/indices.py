@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from sipas.base.codebook import Methodology, YearConfig
+from sipas.estimation.households import household_design
 from sipas.estimation.survey import Linearized, SurveyDesign, interval
 
 BASE_COLUMNS = [
@@ -107,8 +108,11 @@ def survey_design(df: pd.DataFrame, cfg: YearConfig) -> SurveyDesign:
 
     Columns ``stratum``, ``psu``, ``weight``, ``fpc`` (docs/data-contract.md); without
     them: stratum = unit, every respondent a PSU, weight 1, no fpc. The fpc is used
-    when the registry's ``design.fpc`` is true.
+    when the registry's ``design.fpc`` is true. A household design
+    (``design.households``) is built by :func:`sipas.estimation.households.household_design`.
     """
+    if cfg.registry.design.households is not None:
+        return household_design(df, cfg)
     return SurveyDesign(
         df.reset_index(drop=True),
         strata="stratum" if "stratum" in df else "unit_id",

@@ -78,13 +78,18 @@ class Calibration:
 def correction(design, units: np.ndarray, z: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """The (T x T) change of the covariance when ``z`` (totals at sorted finest
     ``units``) is replaced by its calibration residual ``z - L beta``."""
+    return correction_from(design, cross_products(design, units, z), beta)
+
+
+def correction_from(design, C: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """:func:`correction` from ``C = cross_products(z)`` (T x G), which adds up over
+    blocks of whole first-stage PSUs."""
     cal = design._cal
-    C = _cross(design, units, z)                      # T x G
     Cb = C @ beta
     return beta.T @ cal.QLL @ beta - Cb - Cb.T
 
 
-def _cross(design, units: np.ndarray, z: np.ndarray) -> np.ndarray:
+def cross_products(design, units: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Bilinear stage variance C(z, L) between totals ``z`` at ``units`` and the
     calibration basis L (all units)."""
     cal = design._cal

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level
-from sipas.estimation.survey.calibration import correction
+from sipas.estimation.survey.calibration import correction, correction_from, cross_products
 from sipas.estimation.survey.intervals import interval, t_tests
 from sipas.estimation.survey.replicate import replicate_estimates
-from sipas.estimation.survey.variance import recursive_variance
+from sipas.estimation.survey.variance import Accumulator, recursive_variance
 
 if TYPE_CHECKING:
     from sipas.estimation.survey.design import SurveyDesign
@@ -118,25 +117,28 @@ class Linearized:
         var, df = np.zeros((Q, T)), np.zeros((Q, T))
         cells, betas, reps = [], [], []
         for q in range(Q):
-            # cells of the domains this aggregate uses, summed per finest unit in chunks
-            # of CHUNK cells (memory: the per-unit totals, not cells x T temporaries)
-            sel = np.flatnonzero((a[q] != 0).any(1)[self.cell_domain])
-            unit_ids, inverse = np.unique(self.cell_unit[sel], return_inverse=True)
-            totals = np.zeros((len(unit_ids), T))
-            counts = np.zeros((len(unit_ids), T), dtype=np.float32)
-            for lo in range(0, len(sel), CHUNK):
-                idx, inv = sel[lo:lo + CHUNK], inverse[lo:lo + CHUNK]
-                coef = a[q][self.cell_domain[idx]]
-                S = sparse.csr_matrix((np.ones(len(idx)), (inv, np.arange(len(idx)))),
-                                      shape=(len(unit_ids), len(idx)))
-                totals += S @ (self.cell_z[idx] * coef)
-                counts += S.astype(np.float32) @ (self.cell_included[idx] & (coef != 0)).astype(np.float32)
-            inc = counts > 0
-            del counts
-            var[q] = recursive_variance(self.design._stages, unit_ids, totals)
+            # the cells of the domains this aggregate uses, in blocks of whole first-stage
+            # PSUs (about CHUNK cells each): per block, totals per finest unit, their
+            # variance parts and counts; memory is a block's, not the units x T totals
+            acc = Accumulator(self.design._stages, T)
+            C = 0.0 if self.cal_beta is not None else None
+            n_psu, strata_met = np.zeros(T, dtype=np.int64), np.zeros((self.design.n_strata, T), dtype=bool)
+            kept = []
+            for unit_ids, totals, inc in self._blocks(a[q]):
+                acc.add(unit_ids, totals)
+                if C is not None:
+                    C = C + cross_products(self.design, unit_ids, totals)
+                by_psu, strata = _psus_and_strata(self.design, unit_ids, inc)
+                n_psu += by_psu.sum(0)
+                met, any_ = _any_by(strata, by_psu)
+                strata_met[met] |= any_
+                if keep_cells or self.rep_est is not None:
+                    kept.append((unit_ids, totals if keep_cells else totals[:, :0], inc))
+            var[q] = acc.variance()
+            unit_ids, totals, inc = (np.concatenate(c) for c in zip(*kept)) if kept else (None, None, None)
             if self.cal_beta is not None:
                 beta = np.einsum("dt,dgt->gt", a[q], self.cal_beta)
-                var[q] += np.diagonal(correction(self.design, unit_ids, totals, beta))
+                var[q] += np.diagonal(correction_from(self.design, C, beta))
                 betas.append(beta)
             if self.rep_est is not None:
                 used_q = a[q] != 0                                      # D x T
@@ -147,11 +149,12 @@ class Linearized:
                 psu_of = self.design._stages[0].unit[unit_ids]
                 df[q] = [self.design._rep.degf(psu_of[inc[:, t]]) for t in range(T)]
             else:
-                df[q] = _psus_minus_strata(self.design, unit_ids, inc)
+                df[q] = n_psu - strata_met.sum(0)
             if keep_cells:
                 cells.append((unit_ids, np.full(len(unit_ids), q), totals, inc))
             else:
-                cells.append((unit_ids[:0], np.zeros(0, dtype=np.int64), totals[:0], inc[:0]))
+                cells.append((np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, T)),
+                              np.zeros((0, T), dtype=bool)))
         cell_unit, cell_dom, cell_z, cell_inc = (np.concatenate(c) for c in zip(*cells))
         n = (used * self.n).sum(1)
         srs = (a ** 2 * self.srs_var).sum(1)
@@ -159,6 +162,25 @@ class Linearized:
         return Linearized(self.design, self.names, labels, est, var, None, n, df, srs,
                           cell_unit, cell_dom, cell_z, cell_inc, np.stack(betas) if betas else None,
                           np.stack(reps) if reps else None)
+
+    def _blocks(self, coef: np.ndarray):
+        """(sorted finest units, influence totals, included) of the cells that the
+        (D x T) coefficients use, in blocks of whole first-stage PSUs of about CHUNK
+        cells; totals are the cells' z times their domain's coefficients, summed per unit."""
+        sel = np.flatnonzero((coef != 0).any(1)[self.cell_domain])
+        sel = sel[np.argsort(self.cell_unit[sel], kind="stable")]
+        units = self.cell_unit[sel]
+        psu = self.design._stages[0].unit[units]
+        psu_starts = np.flatnonzero(np.r_[True, psu[1:] != psu[:-1]]) if len(sel) else np.zeros(0, dtype=np.int64)
+        at = np.searchsorted(psu_starts, np.arange(0, len(sel), CHUNK))
+        cuts = np.unique(psu_starts[at[at < len(psu_starts)]])
+        for lo, hi in zip(cuts, np.r_[cuts[1:], len(sel)]):
+            idx, u = sel[lo:hi], units[lo:hi]
+            starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+            c = coef[self.cell_domain[idx]]
+            totals = np.add.reduceat(self.cell_z[idx] * c, starts)
+            inc = np.logical_or.reduceat(self.cell_included[idx] & (c != 0), starts)
+            yield u[starts], totals, inc
 
     def contrast(self, coefficients, level: float | None = None) -> pd.DataFrame:
         """A linear combination of domain estimates, for every quantity (``svycontrast``),
@@ -288,14 +310,25 @@ def _linearize(design: SurveyDesign, y, x, included, coefs, names, dom, labels,
 def _psus_minus_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np.ndarray) -> np.ndarray:
     """Per column of ``included`` (cells x T): first-stage PSUs - strata among the
     included cells (R's ``degf`` of the subset design)."""
+    by_psu, strata = _psus_and_strata(design, cell_unit, included)
+    return by_psu.sum(0) - _any_by(strata, by_psu)[1].sum(0)
+
+
+def _psus_and_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np.ndarray):
+    """(PSUs x T: the PSU has an included cell, the PSUs' first-stage strata)."""
     psu_of = design._stages[0].unit[cell_unit]
     order = np.argsort(psu_of, kind="stable")
     psu = psu_of[order]
     starts = np.flatnonzero(np.r_[True, psu[1:] != psu[:-1]])
     by_psu = np.logical_or.reduceat(included[order], starts, axis=0)
-    h = design._psu_stratum[psu[starts]]
-    by_stratum = np.logical_or.reduceat(by_psu, np.flatnonzero(np.r_[True, h[1:] != h[:-1]]), axis=0)
-    return by_psu.sum(0) - by_stratum.sum(0)
+    return by_psu, design._psu_stratum[psu[starts]]
+
+
+def _any_by(strata: np.ndarray, by_psu: np.ndarray) -> np.ndarray:
+    """(strata met, per stratum and column: any of its PSUs included); ``strata`` are the
+    sorted PSUs' strata."""
+    starts = np.flatnonzero(np.r_[True, strata[1:] != strata[:-1]])
+    return strata[starts], np.logical_or.reduceat(by_psu, starts, axis=0)
 
 
 def _coefficients(components: list, combinations: Mapping | None) -> tuple[np.ndarray, list]:

@@ -91,10 +91,25 @@ def recursive_variance(stages: list[Stage], units: np.ndarray, totals: np.ndarra
 
     ``units``: sorted finest-unit ids, one per row of ``totals`` (units not listed are
     zeros). Returns a (p,) vector of variances, or (p x p) with ``cross``."""
+    inner, first_sq, strata, sums = stage_parts(stages, units, totals, cross)
+    centre = stages[0].centre[strata]
+    if cross:
+        return inner + (first_sq - (sums * centre[:, None]).T @ sums)
+    return inner + (first_sq - centre @ sums ** 2)
+
+
+def stage_parts(stages: list[Stage], units: np.ndarray, totals: np.ndarray, cross: bool = False):
+    """The recursive variance of ``totals`` in parts that add up over blocks of whole
+    first-stage PSUs: (the terms of stages 2.., the first stage's weighted sum of
+    squares, the first-stage strata met, their sums of z). The first stage's centring
+    term ``centre_h (sum_j z_hj)^2`` needs a stratum's sum over all its PSUs, so it is
+    left to the caller (:func:`recursive_variance`, or :class:`Accumulator` when the
+    totals come block by block)."""
     p = totals.shape[1]
-    out = np.zeros((p, p)) if cross else np.zeros(p)
+    inner = np.zeros((p, p)) if cross else np.zeros(p)
     z, ids = totals, units
-    for stage in reversed(stages):
+    for s in range(len(stages) - 1, -1, -1):
+        stage = stages[s]
         u = stage.unit[ids]
         starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
         if len(starts) != len(u):
@@ -105,12 +120,42 @@ def recursive_variance(stages: list[Stage], units: np.ndarray, totals: np.ndarra
         s1 = np.add.reduceat(z, hstarts)
         hh = h[hstarts]
         if cross:
-            out += (z * stage.scale[h][:, None]).T @ z - (s1 * stage.centre[hh][:, None]).T @ s1
+            sq = (z * stage.scale[h][:, None]).T @ z
         else:
-            out += stage.scale[h] @ z ** 2 - stage.centre[hh] @ s1 ** 2
+            sq = stage.scale[h] @ z ** 2
+        if s == 0:
+            return inner, sq, hh, s1
+        if cross:
+            inner += sq - (s1 * stage.centre[hh][:, None]).T @ s1
+        else:
+            inner += sq - stage.centre[hh] @ s1 ** 2
         # next (coarser) stage: map each unit of this stage to a finest unit id of it
         ids = _representative(stage, u)
-    return out
+    raise AssertionError("a design has at least one stage")  # pragma: no cover
+
+
+class Accumulator:
+    """The variance of totals given in blocks of whole first-stage PSUs (sorted
+    finest units; a stratum may span blocks): the blocks' :func:`stage_parts` summed,
+    the first stage's centring term from the strata's summed totals at the end. With
+    one block the result is :func:`recursive_variance`'s, bit for bit."""
+
+    def __init__(self, stages: list[Stage], p: int) -> None:
+        self.stages = stages
+        self.inner, self.first_sq = np.zeros(p), np.zeros(p)
+        self.sums = np.zeros((len(stages[0].n), p))
+        self.met = np.zeros(len(stages[0].n), dtype=bool)
+
+    def add(self, units: np.ndarray, totals: np.ndarray) -> None:
+        inner, first_sq, strata, sums = stage_parts(self.stages, units, totals)
+        self.inner += inner
+        self.first_sq += first_sq
+        self.sums[strata] += sums
+        self.met[strata] = True
+
+    def variance(self) -> np.ndarray:
+        strata = np.flatnonzero(self.met)
+        return self.inner + (self.first_sq - self.stages[0].centre[strata] @ self.sums[strata] ** 2)
 
 
 def _representative(stage: Stage, units: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape as e
 
+from sipas.publishing.design_note import household_note
 from sipas.publishing.report import Report
 
 
@@ -35,6 +36,8 @@ def design_note(rep: Report) -> str:
     """The sampling design, weights, calibration and variance method, from the year's
     ``design:`` block (params/units/<year>.yaml), as plain text."""
     d = rep.cfg.registry.design
+    if d.households is not None:
+        return household_note(rep.cfg)
     if d.sampling == "dossiers":
         draw = ("Thiết kế mẫu: mẫu ngẫu nhiên đơn giản phân tầng, mỗi đơn vị là một tầng; trong mỗi đơn vị "
                 "chọn ngẫu nhiên các hồ sơ đã giải quyết trong kỳ khảo sát (người dân, tổ chức đã hoàn thành thủ tục)")
