@@ -148,18 +148,29 @@ def test_parse_years_and_missing_table(project, tmp_path):
         trends_table([2022, 2023], root)
 
 
-def test_batch_trends_step_is_incremental(project):
-    """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs change."""
-    from sipas.running.batch import trends_step
+def test_batch_trends_step_is_incremental_and_in_the_manifest(project):
+    """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs
+    change, and records it in outputs/manifest.json like every artefact."""
+    import json
+
+    from sipas.running import cache
+    from sipas.running.site_steps import build_site
 
     root, _ = project
     shutil.copytree(REPO / "notebooks", root / "notebooks", dirs_exist_ok=True)
     p = make_paths(root)
-    first = trends_step(p, list(YEARS), "code-v1", force=False)
-    assert first.ok and first.rebuilt, first.error
+    libs = cache.versions()
+    first = build_site(p, list(YEARS), "code-v1", libs, force=False, trends=True)
+    assert [(o.step, o.ok, o.rebuilt) for o in first] == [("trends", True, True), ("site", True, True)], first
     html = (root / "outputs" / "trends.html").read_text(encoding="utf-8")
     assert "Xu hướng" in html and "<script" not in html
-    again = trends_step(p, list(YEARS), "code-v1", force=False)
-    assert again.ok and not again.rebuilt
-    changed = trends_step(p, list(YEARS), "code-v2", force=False)
-    assert changed.rebuilt and changed.reason == "inputs changed"
+    m = json.loads((root / "outputs" / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(a for a in m["artefacts"] if a["id"] == "trends")
+    assert entry["key"] == cache.key_of(entry["inputs"]) and entry["status"] == "ok"
+    assert {o["path"]: o["sha256"] for o in entry["outputs"]}["trends.html"] == cache.file_sha(root / "outputs" / "trends.html")
+    assert {"tables/trends.csv", "tables/trends.parquet", "notebooks/trends.ipynb"} <= {o["path"] for o in entry["outputs"]}
+    assert not (root / "outputs" / "notebooks" / "trends.key").exists()
+    again = build_site(p, list(YEARS), "code-v1", libs, force=False, trends=True)
+    assert [(o.step, o.rebuilt) for o in again] == [("trends", False), ("site", False)]
+    changed = build_site(p, list(YEARS), "code-v2", libs, force=False, trends=True)
+    assert changed[0].rebuilt and changed[0].reason == "sipas code changed"

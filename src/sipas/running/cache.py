@@ -42,8 +42,13 @@ import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipas.base.hashing import file_sha, frame_hash, json_hash, maybe_file_sha, sha256_bytes  # noqa: F401  (the run keys are made of these; callers say cache.file_sha)
+
+if TYPE_CHECKING:
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import Paths
 
 PKG = Path(__file__).resolve().parents[1]  # the whole sipas package
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "statsmodels", "matplotlib", "seaborn", "jinja2",
@@ -78,6 +83,38 @@ def versions() -> dict[str, str]:
 
 def key_of(inputs: dict) -> str:
     return json_hash(inputs)
+
+
+def params_files(cfg: YearConfig) -> list[Path]:
+    """The params files a year's run reads (its registry and methodology, the previous
+    year's when there is one, the settings and the fields)."""
+    from sipas.base.codebook import YearConfig
+    from sipas.base.errors import SipasError
+
+    p = cfg.paths
+    files = [p.params / "units" / f"{cfg.year}.yaml", p.params / "methodology" / f"{cfg.registry.methodology}.yaml",
+             p.params / "settings.yaml", p.params / "fields.yaml"]
+    prev = cfg.registry.previous_year
+    if prev is not None and (p.params / "units" / f"{prev}.yaml").is_file():
+        files.append(p.params / "units" / f"{prev}.yaml")
+        try:
+            files.append(p.params / "methodology" / f"{YearConfig(prev, p).registry.methodology}.yaml")
+        except SipasError:
+            pass
+    return sorted(set(files))
+
+
+def params_hash(cfg: YearConfig) -> str:
+    """Hash of :func:`params_files` (names relative to the project root, and bytes)."""
+    root = cfg.paths.root.resolve()
+    return json_hash({f.resolve().relative_to(root).as_posix(): maybe_file_sha(f) for f in params_files(cfg)})
+
+
+def tables_hash(p: Paths, year: int) -> str:
+    """Hash of every file in ``outputs/<year>/tables/`` (whatever tables the estimation writes)."""
+    d = p.tables(year)
+    files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")) if d.is_dir() else []
+    return json_hash({f.name: file_sha(f) for f in files})
 
 
 class RowHashes:
