@@ -1,8 +1,9 @@
 """``sipas run --watch``: run, then run again whenever what a run reads changes, with the same warm workers.
 
-The files are polled (their modification time and size, every 0.3 s: a few hundred
-files, well under a millisecond of CPU each time), and a change is acted on once nothing
-has moved for one more interval, so that a writer has finished.
+The files are polled (their modification time and size, every 0.3 s: a few dozen files,
+under a millisecond of CPU each time; why not ``watchfiles``: the README's Contributing
+section), and a change is acted on once nothing has moved for one more interval, so
+that a writer has finished.
 """
 
 from __future__ import annotations
