@@ -148,7 +148,7 @@ def test_parse_years_and_missing_table(project, tmp_path):
         trends_table([2022, 2023], root)
 
 
-def test_batch_trends_step_is_incremental_and_in_the_manifest(project):
+def test_batch_trends_step_is_incremental(project):
     """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs
     change, and records it in outputs/manifest.json like every artefact."""
     import json

@@ -16,12 +16,7 @@ from sipas.running.kernel import shutdown_kernels, warm_up
 
 
 class DaskPool:
-    """The same tasks on a Dask distributed cluster (an existing one, or a LocalCluster).
-
-    Every Dask worker thread keeps its own warm kernel between tasks; with an existing
-    cluster the kernels stay warm from one ``sipas run`` to the next (a kernel whose
-    worker has other ``sipas`` code refuses the task: restart the workers after an update).
-    """
+    """``jobs`` workers of one thread each (a LocalCluster), or the cluster at ``scheduler``."""
 
     def __init__(self, jobs: int, scheduler: str | None = None, cwd: str | None = None):
         self.jobs = max(1, jobs)
