@@ -21,6 +21,10 @@ pdf          the annex HTML (bytes), the ``sipas`` source, the libraries.
 workbook     the year's tables, params, source, libraries.
 index page   the year's tables, the years that have tables, the annexes present and
              the documents present (PDF, Excel, quality page: the page lists them).
+trends       the tables of the run's years, ``notebooks/trends.ipynb``, every params file,
+             the ``sipas`` source, the libraries.
+site         each year with a front door: its tables and the documents present; the
+             trends page; the params; the ``sipas`` source; the libraries.
 
 So correcting a comment of one unit recomputes no table and rebuilds that unit's annex
 and the province report only (which quote the comments); correcting a
@@ -159,6 +163,8 @@ REASONS = {
     "html": "annex changed",
     "annexes": "list of annexes changed",
     "steps": "formats changed",
+    "years": "a year's figures or documents changed",
+    "trends": "trends annex changed",
 }
 
 
