@@ -154,13 +154,13 @@ def test_batch_trends_step_is_incremental(project):
     import json
 
     from sipas.running import cache
-    from sipas.running.site_steps import build_site
+    from sipas.running.site_steps import build_site, site_ledger, trends_step
 
     root, _ = project
     shutil.copytree(REPO / "notebooks", root / "notebooks", dirs_exist_ok=True)
     p = make_paths(root)
-    libs = cache.versions()
-    first = build_site(p, list(YEARS), "code-v1", libs, force=False, trends=True)
+    code, libs = cache.source_hash(), cache.versions()
+    first = build_site(p, list(YEARS), code, libs, force=False, trends=True)
     assert [(o.step, o.ok, o.rebuilt) for o in first] == [("trends", True, True), ("site", True, True)], first
     html = (root / "outputs" / "trends.html").read_text(encoding="utf-8")
     assert "Xu hướng" in html and "<script" not in html
@@ -170,7 +170,7 @@ def test_batch_trends_step_is_incremental(project):
     assert {o["path"]: o["sha256"] for o in entry["outputs"]}["trends.html"] == cache.file_sha(root / "outputs" / "trends.html")
     assert {"tables/trends.csv", "tables/trends.parquet", "notebooks/trends.ipynb"} <= {o["path"] for o in entry["outputs"]}
     assert not (root / "outputs" / "notebooks" / "trends.key").exists()
-    again = build_site(p, list(YEARS), "code-v1", libs, force=False, trends=True)
+    again = build_site(p, list(YEARS), code, libs, force=False, trends=True)
     assert [(o.step, o.rebuilt) for o in again] == [("trends", False), ("site", False)]
-    changed = build_site(p, list(YEARS), "code-v2", libs, force=False, trends=True)
-    assert changed[0].rebuilt and changed[0].reason == "sipas code changed"
+    with site_ledger(p, max(YEARS), force=False) as ledger:
+        assert ledger.decide(trends_step(p, list(YEARS), "other code", libs)) == "sipas code changed"

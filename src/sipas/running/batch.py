@@ -13,7 +13,8 @@ key and builder) of each year (:class:`sipas.running.year.YearJob`) and across y
                     writes ``workbook`` (``--formats xlsx``) and ``docx`` / ``docx-pdf``
                     (``--formats docx``);
 3. ``index``        ``outputs/<year>/index.html``, the year's front door;
-4. ``trends``       (two or more years) ``outputs/trends.html``, and ``site``: ``outputs/index.html``.
+4. ``trends``       (two or more years) ``outputs/trends.html`` (on the workers too), and
+   ``site``         ``outputs/index.html``.
 
 A step whose key is unchanged and whose files are still there (same bytes) is not
 rebuilt; ``--force`` rebuilds everything. Every file is written under a temporary name
@@ -159,7 +160,8 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             report.outcomes += [j.index() for j in ready]  # layer 3
             if ready:  # layer 4
                 report.outcomes += build_site(p, years, code, libs, force,
-                                              trends=len(years) >= 2 and len(ready) == len(years))
+                                              trends=len(years) >= 2 and len(ready) == len(years),
+                                              run=lambda task: list(workers.get(1).run([task]))[0])
         except BaseException:
             workers.close(cancel=True)
             raise

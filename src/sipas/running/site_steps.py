@@ -17,6 +17,7 @@ import fcntl
 
 from sipas.base.config import Paths
 from sipas.running import cache
+from sipas.running.executor import AnnexResult, AnnexTask, run_task
 from sipas.running.manifest import Manifest
 from sipas.running.steps import Ledger, Step
 from sipas.running.summary import Outcome
@@ -32,13 +33,23 @@ def site_ledger(p: Paths, year: int, force: bool):
         yield Ledger(Manifest.load(base / "manifest.json", None), base, year, force)
 
 
+def _in_process(task: AnnexTask) -> AnnexResult:
+    from sipas.running.kernel import shutdown_kernels
+
+    try:
+        return run_task(task)
+    finally:
+        shutdown_kernels()
+
+
 def _params_hash(p: Paths) -> str:
     return cache.json_hash({f.relative_to(p.params).as_posix(): cache.file_sha(f) for f in sorted(p.params.rglob("*.yaml"))})
 
 
-def trends_step(p: Paths, years: list[int], code: str, libs: dict) -> Step:
+def trends_step(p: Paths, years: list[int], code: str, libs: dict, run=None) -> Step:
     """The trends annex: rebuilt when a year's tables, the trends notebook, the params,
-    the code or the libraries changed."""
+    the code or the libraries changed. ``run(task)`` builds its :class:`AnnexTask` (the
+    run's workers); by default :func:`run_task` in this process, in a kernel stopped after."""
     from sipas.publishing import trends
 
     inputs = {"years": cache.json_hash(years), "tables": cache.json_hash({str(y): cache.tables_hash(p, y) for y in years}),
@@ -46,18 +57,14 @@ def trends_step(p: Paths, years: list[int], code: str, libs: dict) -> Step:
               "libraries": cache.json_hash(libs), "params": _params_hash(p)}
 
     def build():
-        from sipas.running.executor import AnnexTask, run_task
-        from sipas.running.kernel import shutdown_kernels
-
         tables = trends.write_trends_table(years, paths=p)
         page = trends.trends_spec(years, p)
         page["executed"].parent.mkdir(parents=True, exist_ok=True)
-        res = run_task(AnnexTask(year=max(years), name="trends", notebook=str(page["notebook"]),
-                                 parameters=page["parameters"], html=str(page["html"]),
-                                 executed=str(page["executed"]), log=str(p.outputs() / "notebooks" / "trends.log"),
-                                 title=page["title"], kicker=page["kicker"], footer=page["footer"],
-                                 nav=page["nav"]))
-        shutdown_kernels()
+        task = AnnexTask(year=max(years), name="trends", notebook=str(page["notebook"]),
+                         parameters=page["parameters"], html=str(page["html"]), executed=str(page["executed"]),
+                         log=str(p.outputs() / "notebooks" / "trends.log"), title=page["title"],
+                         kicker=page["kicker"], footer=page["footer"], nav=page["nav"], code_hash=code)
+        res = run(task) if run else _in_process(task)
         if not res.ok:
             raise RuntimeError(res.error)
         return [*tables, page["html"], page["executed"]]
@@ -85,9 +92,10 @@ def front_door_step(p: Paths, code: str, libs: dict) -> Step:
     return Step("site", "site", "site", inputs, build)
 
 
-def build_site(p: Paths, years: list[int], code: str, libs: dict, force: bool, trends: bool) -> list[Outcome]:
-    """The trends annex (when ``trends``) and the site's front door."""
+def build_site(p: Paths, years: list[int], code: str, libs: dict, force: bool, trends: bool,
+               run=None) -> list[Outcome]:
+    """The trends annex (when ``trends``; ``run``: see :func:`trends_step`) and the site's front door."""
     with site_ledger(p, max(years), force) as ledger:
-        out = [ledger.build(trends_step(p, years, code, libs))] if trends else []
+        out = [ledger.build(trends_step(p, years, code, libs, run))] if trends else []
         out.append(ledger.build(front_door_step(p, code, libs)))
     return out

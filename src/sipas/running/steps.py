@@ -12,15 +12,16 @@ in the manifest (:meth:`Ledger.record`) and returns the summary's :class:`Outcom
 
 The graph is layered; a step's inputs are hashed when the layer before it is done:
 
-=========  ============================================  ==========================
-layer      steps (manifest ids)                          built by
-=========  ============================================  ==========================
-1          ``tables``                                    the driver (or a Dask worker)
-2          ``annex:<name>``, ``pdf:<name>``              the workers (warm kernels)
-2          ``workbook``, ``docx``, ``docx-pdf``          a driver thread, meanwhile
-3          ``index`` (the year's front door)             the driver
-4          ``trends``, ``site`` (``outputs/index.html``)  the driver; in ``outputs/manifest.json``
-=========  ============================================  ==========================
+=====  =============================================  ===================================
+layer  steps (manifest ids)                           built by
+=====  =============================================  ===================================
+1      ``tables``                                     the driver (or a Dask worker)
+2      ``annex:<name>``, ``pdf:<name>``               the workers (warm kernels)
+2      ``workbook``, ``docx``, ``docx-pdf``           a driver thread, meanwhile
+3      ``index`` (the year's front door)              the driver
+4      ``trends``                                     the workers; in ``outputs/manifest.json``
+4      ``site`` (``outputs/index.html``)              the driver; in ``outputs/manifest.json``
+=====  =============================================  ===================================
 """
 
 from __future__ import annotations
