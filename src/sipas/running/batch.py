@@ -47,7 +47,7 @@ from sipas.running.summary import Outcome, RunReport, print_summary, progress
 from sipas.running.year import YearJob
 
 
-def _clean_temporaries(folder) -> None:
+def clean_temporaries(folder) -> None:
     """Remove what an interrupted run may have left: ``.<name>.tmp-*`` files (never read)."""
     if folder.is_dir():
         for tmp in folder.rglob(".*.tmp-*"):
@@ -56,7 +56,7 @@ def _clean_temporaries(folder) -> None:
 
 
 @contextlib.contextmanager
-def _year_lock(folder):
+def year_lock(folder):
     """One ``sipas run`` at a time per year's outputs (a second one gets a clear error)."""
     import fcntl
 
@@ -123,8 +123,8 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
     own = workers is None
     with contextlib.ExitStack() as stack:
         for y in years:
-            stack.enter_context(_year_lock(p.outputs(y)))
-            _clean_temporaries(p.outputs(y))
+            stack.enter_context(year_lock(p.outputs(y)))
+            clean_temporaries(p.outputs(y))
         jobs_ = {y: YearJob(cfgs[y], annexes[y], formats, force, code, libs, timeout) for y in years}
         if own:
             workers = Workers(executor, jobs, scheduler, str(p.notebooks), str(p.outputs() / "logs"))
@@ -134,7 +134,7 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             # computed) when something probably has to be built
             if any(j.probably_stale() for j in jobs_.values()) or any(j.tables_reason() for j in jobs_.values()):
                 workers.get(n_annexes)
-            submit = _dask_submit(workers.pool) if executor == "dask" and workers.pool is not None else None
+            submit = dask_submit(workers.pool) if executor == "dask" and workers.pool is not None else None
             for j in jobs_.values():  # layer 1
                 report.outcomes.append(j.build_tables(submit))
             ready = [j for j in jobs_.values() if j.tables_ok]
@@ -144,7 +144,7 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
                 report.outcomes += fresh
                 todo += [(j, a, steps, why) for a, steps, why in build]
             # layer 2: the workbooks and Word documents are written by the driver while the workers run
-            side = _Side(([j.workbook for j in ready] if "xlsx" in formats else [])
+            side = Side(([j.workbook for j in ready] if "xlsx" in formats else [])
                          + ([j.official for j in ready] if "docx" in formats else []))
             if todo:
                 # the front door will probably change (new tables, or never built): the driver
@@ -187,13 +187,13 @@ def _preimport_site() -> None:
         pass
 
 
-def _dask_submit(pool):
+def dask_submit(pool):
     def submit(fn, *args):
         return pool.submit(fn, *args).result()
     return submit
 
 
-class _Side:
+class Side:
     """Run callables in a background thread of the driver (the workbooks, the Word documents)."""
 
     def __init__(self, fns):
