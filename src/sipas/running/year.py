@@ -177,11 +177,11 @@ class YearJob:
         files = {k: {**o, "path": rel(o["path"], self.base)} for k, o in sorted(res.outputs.items())}
         if "html" in steps:
             ok = "html" in res.outputs
+            pages = [o for k, o in files.items() if k in ("html", "ipynb")]
             out.append(self.ledger.record(
-                self.steps[f"annex:{a.name}"], reason, [o for k, o in files.items() if k in ("html", "ipynb")],
-                res.seconds - res.timings.get("pdf", 0.0), "ok" if ok else "failed", "" if ok else res.error,
-                notebook=rel(a.notebook, self.p.root), timings=res.timings, log=rel(self.base / "logs" / f"{a.name}.log",
-                                                                                     self.base), worker=res.worker))
+                self.steps[f"annex:{a.name}"], reason, pages, res.seconds - res.timings.get("pdf", 0.0),
+                "ok" if ok else "failed", "" if ok else res.error, notebook=rel(a.notebook, self.p.root),
+                timings=res.timings, log=f"logs/{a.name}.log", worker=res.worker))
         if "pdf" in steps:
             if "html" in steps and "html" not in res.outputs:
                 status, error = "failed", "annex failed"
