@@ -118,7 +118,7 @@ def demo(tmp_path_factory) -> Path:
 # Test modules whose tests start Jupyter kernels, Dask clusters or a browser: marked
 # ``slow`` (they still run in ``make test``; ``make test-fast`` leaves them out). A new
 # test of that kind elsewhere carries ``@pytest.mark.slow`` itself.
-SLOW_MODULES = {"test_batch", "test_batch_incremental", "test_browser", "test_dask", "test_end_to_end",
+SLOW_MODULES = {"test_batch", "test_batch_incremental", "test_browser", "test_dask", "test_end_to_end", "test_faults",
                 "test_methods_run", "test_notebooks", "test_pdf"}
 SLOW_TESTS = {"test_trends.py::test_batch_trends_step_is_incremental"}
 

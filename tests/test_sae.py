@@ -1,7 +1,10 @@
 """Fay-Herriot small-area estimates (sipas.estimation.sae) against an independent REML
 written here (direct maximisation of the restricted log-likelihood with SciPy, and the
 Prasad-Rao MSE typed from Rao & Molina 2015, eq. 6.2.11 and 6.2.18), and a balanced case
-with a closed form. Tolerances: 1e-6 relative on A (the two optimisers stop at different
+with a closed form. (The Python package ``svy-sae`` that issue 15 names is not usable
+here: the registry this project installs from offers only its 0.0.1, a placeholder with no
+code, checked with ``pip download svy-sae`` on 3/12/2026; hence the REML written
+separately below.) Tolerances: 1e-6 relative on A (the two optimisers stop at different
 points of a flat likelihood), 1e-7 absolute on EBLUP and MSE."""
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ class BandSettings(_Model):
 
     groups: int = Field(3, ge=2, le=5)
     wide_share: float = Field(0.25, gt=0, le=1)   # a rank interval wider than this share of the units
+    unit_types: list[str] = ["commune"]           # rankings and narrative of these types use the bands
 
 
 class PublicationPolicy(_Model):

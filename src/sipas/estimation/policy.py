@@ -24,9 +24,9 @@ from sipas.base.codebook import YearConfig
 from sipas.estimation.indices import FLAG_SUPPRESS
 
 PUBLICATION_COLUMNS = ["publication", "published", "published_low", "published_high"]
-MARKS = {"caution": "†", "model_based": "ᴹ"}
+MARKS = {"caution": "§", "model_based": "ᴹ"}
 NOTES = {
-    "caution": ("† Ước lượng trực tiếp từ mẫu nhỏ, độ tin cậy thấp (cỡ mẫu hiệu dụng dưới 30 hoặc "
+    "caution": ("§ Ước lượng trực tiếp từ mẫu nhỏ, độ tin cậy thấp (cỡ mẫu hiệu dụng dưới 30 hoặc "
                 "khoảng tin cậy rộng): chỉ để tham khảo, không dùng để so sánh, xếp hạng."),
     "model_based": ("ᴹ Ước lượng dựa trên mô hình (ước lượng cho địa bàn nhỏ, mô hình Fay–Herriot): "
                     "kết hợp kết quả khảo sát của đơn vị với đặc điểm của đơn vị (phường/xã, quy mô, "
@@ -58,6 +58,21 @@ def apply_policy(indices: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
     return out
 
 
+RULE_TEXT = {
+    "suppress": ("ước lượng trực tiếp không đủ độ tin cậy (cỡ mẫu hiệu dụng dưới 30 hoặc khoảng tin cậy quá "
+                 "rộng) không được công bố: ô để trống"),
+    "caution": ("ước lượng trực tiếp không đủ độ tin cậy vẫn được công bố, kèm dấu § (chỉ để tham khảo, không "
+                "dùng để so sánh, xếp hạng)"),
+    "model_based": ("ước lượng trực tiếp không đủ độ tin cậy không được công bố; thay vào đó công bố ước lượng "
+                    "theo mô hình (dấu ᴹ)"),
+}
+
+
+def rule_text(unit_type: str, rule: str) -> str:
+    """'Chính sách công bố (publication.levels.commune = model_based): …' (plain text)."""
+    return f"Chính sách công bố (tùy chọn publication.levels.{unit_type} = {rule}): {RULE_TEXT[rule]}."
+
+
 def policy_footnote(publication) -> str:
     """Footnote for the marks that occur in a ``publication`` column."""
     used = set(publication)
@@ -68,4 +83,5 @@ def mark(publication: str) -> str:
     return MARKS.get(publication, "")
 
 
-__all__ = ["PUBLICATION_COLUMNS", "MARKS", "NOTES", "apply_policy", "policy_footnote", "mark"]
+__all__ = ["PUBLICATION_COLUMNS", "MARKS", "NOTES", "RULE_TEXT", "apply_policy", "policy_footnote", "mark",
+           "rule_text"]

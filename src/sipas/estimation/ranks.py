@@ -47,7 +47,7 @@ from sipas.estimation.survey import SurveyDesign
 
 RANK_COLUMNS = ["year", "unit_id", "unit_type", "level", "item_id", "estimate", "boot_se", "rank",
                 "rank_low", "rank_high", "n_units", "n_boot", "seed", "method", "band", "strict_rank"]
-BANDS = {"top": "Nhóm cao", "middle": "Nhóm giữa", "bottom": "Nhóm thấp"}
+BANDS = {"top": "Nhóm đầu", "middle": "Nhóm giữa", "bottom": "Nhóm cuối"}
 METHOD = "rao-wu-rescaling-bootstrap"
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sipas.base import formats as fmt
 from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.estimation.ranks import BANDS
 from sipas.publishing import charts, narrative
 from sipas.publishing.markup import (
     comments_html,
@@ -32,6 +33,7 @@ from sipas.publishing.markup import (
     tiles_html,
     title_html,
 )
+from sipas.publishing.model_based import model_table_args, policy_note, with_model
 from sipas.publishing.province import ProvinceReport
 from sipas.publishing.report import Report, lc
 from sipas.publishing.sections import (
@@ -60,15 +62,17 @@ class UnitAnnex(Sections):
         self.u = self.rep.unit(unit_id)
         self.peers = self.rep.type_label(self.u.type, plural=True)
         self.group = group_id(self.u.type)
+        self.model = self.rep.shows_model(self.u.type)   # model-based columns (publication.sae.unit_types)
 
     def title(self) -> str:
         rep, u = self.rep, self.u
-        rank, total = rep.rank_of(self.unit_id)
+        pl = rep.place(self.unit_id)
         s = rep.sample_of(self.unit_id)
         tiles = [
             (rep.method.index_label.split(" (")[0], fmt.pct(rep.value(self.unit_id)),
              interval_note(rep, self.unit_id) or f"Bình quân nhóm: {fmt.pct(rep.value(self.group))}"),
-            ("Xếp hạng trong nhóm", f"{rank}/{total}", self.peers),
+            ("Xếp hạng trong nhóm", BANDS[pl["band"]], f"khoảng hạng {pl['rank_low']}–{pl['rank_high']}/{pl['total']}; "
+             f"{self.peers}") if pl["banded"] else ("Xếp hạng trong nhóm", f"{pl['rank']}/{pl['total']}", self.peers),
             change_tile(rep.change(self.unit_id)),
             ("Phiếu hợp lệ", fmt.number(s.achieved), f"cỡ mẫu dự kiến {fmt.number(s.target)}"),
         ]
@@ -82,11 +86,20 @@ class UnitAnnex(Sections):
         prof = rep.element_profile(self.unit_id)
         names = {"unit": self.u.name, "group": f"Bình quân {lc(self.peers)}", "province": "Toàn tỉnh"}
         banded, band = by_aspect(rep, prof)   # by aspect, when the methodology has aspects
-        tbl = table_html(banded, {"item_label": "Yếu tố", **names, "diff_group": "Chênh lệch với nhóm (điểm %)"},
-                         pct=("unit", "group", "province"), pp=("diff_group",), ci=ci_cols(rep, "unit"),
-                         flags=flag_cols(rep, "unit"), note=note(rep), css="sipas-table profile", group=band)
+        cols = {"item_label": "Yếu tố", "unit": self.u.name}
+        ci, flags, foot, pct = ci_cols(rep, "unit"), flag_cols(rep, "unit"), note(rep), ("unit", "group", "province")
+        if self.model:                     # model-based figures beside the direct ones (publication policy)
+            banded = with_model(rep, banded, self.unit_id)
+            m = model_table_args(cols)
+            cols, ci, flags, pct = m["columns"], {**ci, **m["ci"]}, {**flags, **m["flags"]}, (*pct, "estimate_sae")
+            foot = " ".join(x for x in (foot, policy_note(rep, self.u.type)) if x)
+        cols.update({"group": names["group"], "province": names["province"],
+                     "diff_group": "Chênh lệch với nhóm (điểm %)"})
+        tbl = table_html(banded, cols, pct=pct, pp=("diff_group",), ci=ci, flags=flags, note=foot,
+                         css="sipas-table profile", group=band)
         fig = charts.profile_chart(prof, names, f"Chỉ số theo yếu tố, năm {rep.year}")
-        return (self._h("Chỉ số theo yếu tố") + tbl
+        text = paragraphs(narrative.model_based_text(rep, self.unit_id)) if self.model else ""
+        return (self._h("Chỉ số theo yếu tố") + text + tbl
                 + figure_html(fig, f"Biểu đồ chỉ số theo yếu tố của {self.u.name}, bình quân nhóm và toàn tỉnh"))
 
     def criteria(self) -> str:
@@ -94,10 +107,16 @@ class UnitAnnex(Sections):
         crit = rep.criteria(self.unit_id)
         crit["group"] = [rep.value(self.group, c) for c in crit.item_id]
         crit["province"] = [rep.value(PROVINCE_ID, c) for c in crit.item_id]
-        tbl = table_html(crit, {"item_label": "Tiêu chí", "estimate": "Tỷ lệ hài lòng", "group": "Bình quân nhóm",
-                                "province": "Toàn tỉnh", "n": "Số câu trả lời hợp lệ"},
-                         pct=("estimate", "group", "province"), num=("n",), group="element",
-                         ci=ci_cols(rep), flags=flag_cols(rep), note=note(rep), css="sipas-table criteria")
+        cols = {"item_label": "Tiêu chí", "estimate": "Tỷ lệ hài lòng"}
+        ci, flags, foot, pct = ci_cols(rep), flag_cols(rep), note(rep), ("estimate", "group", "province")
+        if self.model:
+            crit = with_model(rep, crit, self.unit_id)
+            m = model_table_args(cols)
+            cols, ci, flags, pct = m["columns"], {**ci, **m["ci"]}, {**flags, **m["flags"]}, (*pct, "estimate_sae")
+            foot = " ".join(x for x in (foot, policy_note(rep, self.u.type)) if x)
+        cols.update({"group": "Bình quân nhóm", "province": "Toàn tỉnh", "n": "Số câu trả lời hợp lệ"})
+        tbl = table_html(crit, cols, pct=pct, num=("n",), group="element", ci=ci, flags=flags, note=foot,
+                         css="sipas-table criteria")
         low = crit.dropna(subset=["estimate"])
         below = int((low.estimate < low.group - narrative.NEAR_ZERO).sum())
         text = paragraphs([f"{below}/{len(low)} tiêu chí có tỷ lệ hài lòng thấp hơn bình quân "
@@ -188,6 +207,8 @@ class UnitAnnex(Sections):
         fn = flag_note(rep)
         if fn:
             items.append(fn)
+        if self.model or rep.uses_bands(self.u.type):
+            items.append(policy_note(rep, self.u.type, bands=True))
         items.append("Số liệu đầy đủ: bảng <code>tables/indices.csv</code> và Phụ lục Excel của năm.")
         return heading(None, "Ghi chú phương pháp") + paragraphs(items)
 

@@ -29,7 +29,8 @@ from sipas.base.errors import SipasError
 
 SCHEMA: dict[str, tuple[str, ...]] = {
     "indices": ("unit_id", "unit_name", "unit_type", "level", "item_id", "item_label", "parent_id", "estimate",
-                "n", "se", "ci_low", "ci_high", "ci_method", "flag"),
+                "n", "se", "ci_low", "ci_high", "ci_method", "flag", "estimate_sae", "mse_sae", "ci_low_sae",
+                "ci_high_sae", "shrinkage", "publication", "published", "published_low", "published_high"),
     "tests": ("test", "family", "unit_id", "item_id", "estimate", "p_value", "p_adjusted", "significant"),
     "sample": ("unit_id", "unit_name", "unit_type", "served", "target", "achieved", "communes_listed",
                "communes_sampled"),
@@ -37,7 +38,7 @@ SCHEMA: dict[str, tuple[str, ...]] = {
     "expectations": ("unit_id", "item_id", "item_label", "n", "share"),
     "perceptions": ("unit_id", "variable", "variable_label", "category", "category_label", "positive", "n",
                     "share"),
-    "ranks": ("unit_id", "unit_type", "item_id", "rank", "rank_low", "rank_high", "n_boot"),
+    "ranks": ("unit_id", "unit_type", "item_id", "rank", "rank_low", "rank_high", "n_boot", "band", "strict_rank"),
     "reliability": ("unit_id", "level", "element_id", "item_id", "item_label", "n", "n_items", "alpha", "ci_low",
                     "ci_high", "item_rest", "flag"),
     "drivers": ("model", "term", "variable", "reference", "p_value", "odds_ratio", "ci_low", "ci_high",

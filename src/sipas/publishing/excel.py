@@ -21,6 +21,7 @@ no creation date of its own.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,7 @@ from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
 from sipas.base.io import fixed_core_dates, write_office
 from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.publishing.model_based import policy_note
 from sipas.publishing.report import Report, lc
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII"]
@@ -47,6 +49,18 @@ INDEX_COLUMNS = {
     "n_eff": ("Cỡ mẫu hiệu dụng", "num"), "df": ("Bậc tự do", "int"), "flag": ("Cảnh báo độ tin cậy", "text"),
     "aggregation": ("Cách tổng hợp", "text"),
 }
+
+
+SAE_INDEX_COLUMNS = {
+    "estimate_sae": ("Ước lượng theo mô hình", "pct"), "ci_low_sae": ("Cận dưới KTC (mô hình)", "pct"),
+    "ci_high_sae": ("Cận trên KTC (mô hình)", "pct"), "mse_sae": ("Sai số bình phương trung bình (mô hình)", "num"),
+    "shrinkage": ("Hệ số co", "num"), "publication": ("Số liệu công bố", "text"),
+}
+
+
+def index_columns(indices: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Phụ lục III's columns: :data:`INDEX_COLUMNS`, and the model-based ones when the year has any."""
+    return INDEX_COLUMNS | (SAE_INDEX_COLUMNS if indices["estimate_sae"].notna().any() else {})
 
 
 def workbook_path(cfg: YearConfig) -> Path:
@@ -151,10 +165,14 @@ def write_workbook(cfg: YearConfig) -> Path:
         avg = indices[(indices.unit_id == group_id(t.id)) & (indices.item_id == "sipas")].estimate
         note = (f"Bình quân nhóm: {fmt.pct(float(avg.iloc[0]))}. " if len(avg) else "") + \
             threshold_sentence(rep, t.id, threshold)
+        cols = rank_cols
+        if rep.shows_model(t.id) or rep.uses_bands(t.id):   # model-based columns and bands (publication policy)
+            r, cols = model_sheet_columns(rep, t.id, r, rank_cols)
+            note += " " + html.unescape(policy_note(rep, t.id, bands=True))
         _write_sheet(ws, f"Phụ lục {ROMAN[k]}. Xếp hạng {lc(t.label_plural)} "
                          f"theo {method.index_label}, tỉnh {province}, năm {cfg.year}",
-                     r, rank_cols, note=note, widths={"unit_name": 40, "unit_id": 18, "rank": 7, "stt": 6,
-                                                      "change_text": 16, "rank_interval": 10})
+                     r, cols, note=note, widths={"unit_name": 40, "unit_id": 18, "rank": 7, "stt": 6,
+                                                 "change_text": 16, "rank_interval": 10, "band": 12})
         k += 1
 
     # III: criteria (and every level) by unit, peer group, province
@@ -164,8 +182,11 @@ def write_workbook(cfg: YearConfig) -> Path:
                                             | {"group": "Nhóm đơn vị", "province": "Toàn tỉnh"}).fillna(idx["unit_type"])
     ws = wb.create_sheet(f"Phụ lục {ROMAN[k]}")
     _write_sheet(ws, f"Phụ lục {ROMAN[k]}. Chỉ số theo tiêu chí, yếu tố và chỉ số chung của từng đơn vị, "
-                     f"nhóm đơn vị và toàn tỉnh, năm {cfg.year}", idx, INDEX_COLUMNS,
-                 note="Một dòng cho mỗi (đơn vị, chỉ số); cùng số liệu với tables/indices.csv.",
+                     f"nhóm đơn vị và toàn tỉnh, năm {cfg.year}", idx, index_columns(indices),
+                 note="Một dòng cho mỗi (đơn vị, chỉ số); cùng số liệu với tables/indices.csv."
+                      + ("" if not indices["estimate_sae"].notna().any() else
+                         " Các cột “theo mô hình”: ước lượng cho địa bàn nhỏ (Fay–Herriot), không phải ước lượng "
+                         "trực tiếp; xem chú thích ở Phụ lục xếp hạng và trang Ghi chú."),
                  widths={"unit_name": 34, "item_label": 48, "unit_id": 18, "item_id": 10, "parent_id": 8,
                          "aggregation": 18})
     k += 1
@@ -200,6 +221,8 @@ def write_workbook(cfg: YearConfig) -> Path:
     lines = [f"Phụ lục kết quả khảo sát sự hài lòng năm {cfg.year}, tỉnh {province}.",
              f"Phương pháp: {method.title}.",
              method_note_text(rep),
+             *[html.unescape(policy_note(rep, t.id, bands=True)) for t in types
+               if rep.shows_model(t.id) or rep.uses_bands(t.id)],
              "Tỷ lệ lưu dưới dạng số thập phân (0,8266 = 82,66%), định dạng phần trăm.",
              "Nguồn: outputs/<năm>/tables/indices.csv, sample.csv, profile.csv (cùng số liệu)."]
     notes.column_dimensions["A"].width = 120
@@ -215,6 +238,33 @@ def write_workbook(cfg: YearConfig) -> Path:
     path = workbook_path(cfg)
     # openpyxl stamps the save time (docProps/core.xml) and dates every zip entry now
     return write_office(path, wb, fixed_core_dates(f"{cfg.year}-12-31T00:00:00Z"))
+
+
+def model_sheet_columns(rep: Report, unit_type: str, r: pd.DataFrame, rank_cols: dict) -> tuple[pd.DataFrame, dict]:
+    """The ranking sheet of a unit type with model-based figures and bands: the official
+    rows ``r`` with the SIPAS's ``estimate_sae``, ``ci_low_sae``, ``ci_high_sae``,
+    ``shrinkage`` (when modelled) and ``band`` (when the type uses bands: the band where
+    the rank interval is wide, and then no strict rank; empty where the rank stands), and
+    their headers after the direct figures."""
+    from sipas.estimation.ranks import BANDS
+    from sipas.publishing.model_based import MODEL, SHRINK
+
+    mine = rep.ranking(unit_type).set_index("unit_id")
+    r = r.copy()
+    cols: dict = {}
+    for c, head in rank_cols.items():
+        cols[c] = head
+        if c == "flag" and rep.shows_model(unit_type):
+            for m, h in (("estimate_sae", f"{MODEL} (SIPAS)"), ("ci_low_sae", "Cận dưới KTC (mô hình)"),
+                         ("ci_high_sae", "Cận trên KTC (mô hình)"), ("shrinkage", SHRINK)):
+                r[m] = r.unit_id.map(mine[m])
+                cols[m] = (h, "num" if m == "shrinkage" else "pct")
+        if c == "rank_interval" and rep.uses_bands(unit_type):
+            wide = ~mine["strict_rank"].astype(bool)
+            r["band"] = r.unit_id.map(mine["band"].where(wide).map(BANDS))
+            r.loc[r["band"].notna(), "rank"] = None          # the band instead of a strict rank
+            cols["band"] = ("Nhóm (khoảng hạng rộng)", "text")
+    return r, cols
 
 
 def read_sheet(path: Path, sheet: str) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from sipas.base import formats as fmt
 from sipas.estimation.indices import FLAG_NOTES, flag_footnote
+from sipas.estimation.policy import NOTES as POLICY_NOTES
 from sipas.publishing.text import FLAG_MARK, FLAG_MARKS, ci_text, flag_mark, is_suppressed
 
 _PKG = Path(__file__).parent
@@ -97,6 +98,9 @@ def flag_note(rep) -> str:
         parts.append(Markup.escape(f"Số nhỏ dưới mỗi tỷ lệ: {rep.ci_method_text} {rep.level_text} (đơn vị: %)."))
     if rep.has_flags:
         for code in rep.flag_codes:
+            if code in POLICY_NOTES:           # publication policy "caution" (sipas.estimation.policy)
+                parts.append(macros().flagnote(FLAG_MARKS[code], POLICY_NOTES[code].split(" ", 1)[1]))
+                continue
             if code not in FLAG_NOTES:
                 raise ValueError(f"reliability flag {code!r} has no footnote in sipas.estimation.indices.FLAG_NOTES")
             text = flag_footnote([code]).split(") ", 1)[-1]

@@ -24,6 +24,7 @@ from sipas.base import formats as fmt
 from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.estimation.sae import SAE_COLUMNS
 from sipas.publishing.comments import Comments
 from sipas.publishing.comparisons import Comparisons
 from sipas.publishing.data import load_year_data, years_with_tables
@@ -47,6 +48,14 @@ CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin c�
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
 GROUP_COLUMNS = ["variable", "variable_label", "category", "category_label", "n", "rate", "p_adjusted",
                  "significant"]
+
+
+def displayed(indices: pd.DataFrame) -> pd.DataFrame:
+    """The index table as the pages show it: a figure the publication policy publishes
+    with a caution mark (``publication == "caution"``) carries the flag ``caution`` (§,
+    shown) instead of ``suppress`` (‡, left empty); otherwise unchanged."""
+    caution = indices["publication"].eq("caution")
+    return indices.assign(flag=indices["flag"].where(~caution, "caution")) if caution.any() else indices
 
 
 class _Lookup:
@@ -77,7 +86,7 @@ class Report(Comparisons, Comments):
         self.cfg = data.cfg
         self.year = int(year)
         self.method = self.cfg.methodology
-        self.indices = data.tables["indices"]
+        self.indices = displayed(data.tables["indices"])
         self.sample = data.tables["sample"]
         self.profile = data.tables["profile"]
         self.expectations = data.tables["expectations"]
@@ -218,7 +227,7 @@ class Report(Comparisons, Comments):
         wide.columns.name = None
         sip = idx[idx.item_id == "sipas"].set_index("unit_id")
         wide["n"] = wide["unit_id"].map(sip["n"])
-        for col in ("ci_low", "ci_high", "flag"):
+        for col in ("ci_low", "ci_high", "flag", *SAE_COLUMNS, "publication"):
             wide[col] = wide["unit_id"].map(sip[col])
         wide = wide.sort_values(["sipas", "unit_id"], ascending=[False, True], kind="mergesort")
         wide.insert(0, "rank", wide["sipas"].rank(method="min", ascending=False).astype(int))
@@ -228,12 +237,45 @@ class Report(Comparisons, Comments):
         return wide.reset_index(drop=True)
 
     def rank_intervals(self) -> pd.DataFrame | None:
-        """``unit_id, rank_low, rank_high`` of the SIPAS from the ``ranks`` table (None when empty)."""
+        """``unit_id, rank_low, rank_high, band, strict_rank`` of the SIPAS from the ``ranks``
+        table (None when empty)."""
         r = self._ranks
         if r is None or not len(r):
             return None
         r = r[r["item_id"] == "sipas"]  # sipas.estimation.ranks writes every index; the ranking is by the overall one
-        return r[["unit_id", "rank_low", "rank_high"]].drop_duplicates("unit_id")
+        return r[["unit_id", "rank_low", "rank_high", "band", "strict_rank"]].drop_duplicates("unit_id")
+
+    # ------------------------------------------- publication policy, bands
+
+    def rule(self, unit_type: str) -> str:
+        """The publication policy of a unit type: suppress, caution or model_based."""
+        return self.cfg.settings.publication.rule(unit_type)
+
+    def shows_model(self, unit_type: str) -> bool:
+        """Whether the pages show model-based figures beside the direct ones for a unit
+        type: it is modelled (``publication.sae.unit_types``) and the table has figures."""
+        if unit_type not in self.cfg.settings.publication.sae.unit_types:
+            return False
+        rows = self.indices[self.indices.unit_id.isin(self.unit_ids(unit_type))]
+        return bool(rows["estimate_sae"].notna().any())
+
+    def uses_bands(self, unit_type: str) -> bool:
+        """Whether rankings of a unit type show bands where rank intervals are wide
+        (``publication.bands.unit_types``)."""
+        return unit_type in self.cfg.settings.publication.bands.unit_types
+
+    def place(self, unit_id: str) -> dict:
+        """Where a unit stands among its peers: ``rank``, ``total``, ``rank_low``,
+        ``rank_high``, ``band`` and ``banded`` (true: publish the band, not the rank)."""
+        r = self.ranking(self.unit(unit_id).type)
+        me = r[r.unit_id == unit_id].iloc[0]
+        band = me.get("band")
+        banded = bool(self.uses_bands(self.unit(unit_id).type) and isinstance(band, str)
+                      and not bool(me.get("strict_rank")))
+        low, high = me.get("rank_low", np.nan), me.get("rank_high", np.nan)
+        return {"rank": int(me["rank"]), "total": len(r), "band": band if isinstance(band, str) else None,
+                "banded": banded, "rank_low": None if pd.isna(low) else int(low),
+                "rank_high": None if pd.isna(high) else int(high)}
 
     def rank_of(self, unit_id: str) -> tuple[int, int]:
         r = self.ranking(self.unit(unit_id).type)

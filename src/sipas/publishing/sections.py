@@ -15,7 +15,8 @@ import pandas as pd
 from sipas.base import formats as fmt
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing import narrative
-from sipas.publishing.markup import flag_note, heading, table_html, tiles_html, with_ci
+from sipas.publishing.markup import flag_note, heading, table_html, tiles_html
+from sipas.publishing.model_based import model_table_args, policy_note, rank_cell, ranking_with_model
 from sipas.publishing.report import Report
 
 TITLE = "Kết quả đo lường sự hài lòng của người dân, tổ chức đối với sự phục vụ của cơ quan hành chính nhà nước"
@@ -130,9 +131,10 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
         r["unit_cell"] = [links.get(u, html.escape(n)) for u, n in zip(r.unit_id, r.unit_name)]
     else:
         r["unit_cell"] = [html.escape(n) for n in r.unit_name]
+    utype = rep.unit(r.unit_id.iloc[0]).type if len(r) else None
     if "rank_low" in r:
-        r["rank_cell"] = [with_ci(k, f"{int(a)}–{int(b)}") if not pd.isna(a) else str(k)
-                          for k, a, b in zip(r["rank"], r.rank_low, r.rank_high)]
+        r["rank_cell"] = [rank_cell(rep, utype, k, a, b, band, strict) for k, a, b, band, strict in
+                          zip(r["rank"], r.rank_low, r.rank_high, r.band, r.strict_rank)]
     else:
         r["rank_cell"] = r["rank"].astype(str)
     tops = [k for k, _ in rep.top_items]
@@ -140,9 +142,17 @@ def ranking_table(rep: Report, r: pd.DataFrame, links: dict[str, str] | None = N
     from sipas.publishing.official.tables import official_columns
 
     r, extra = official_columns(rep, r)
-    cols = {"stt": "STT", "rank_cell": "Hạng", "unit_cell": "Đơn vị", "sipas": "Chỉ số chung", **extra,
-            **dict(rep.top_items)}
-    return table_html(r, cols, pct=("sipas", *tops), html_cols=("rank_cell", "unit_cell"),
-                      ci={"sipas": ("ci_low", "ci_high")} if "ci_low" in r and r.ci_low.notna().any() else None,
-                      flags={"sipas": "flag"} if "flag" in r and rep.has_flags else None,
-                      css="sipas-table ranking", note=note(rep))
+    cols = {"stt": "STT", "rank_cell": "Hạng", "unit_cell": "Đơn vị", "sipas": "Chỉ số chung"}
+    ci = {"sipas": ("ci_low", "ci_high")} if "ci_low" in r and r.ci_low.notna().any() else {}
+    flags = {"sipas": "flag"} if "flag" in r and rep.has_flags else {}
+    foot = note(rep)
+    if utype is not None and rep.shows_model(utype):          # model-based figures beside the direct ones
+        r = ranking_with_model(r)
+        m = model_table_args(cols)
+        cols, ci, flags = m["columns"], {**ci, **m["ci"]}, {**flags, **m["flags"]}
+    if utype is not None and (rep.shows_model(utype) or rep.uses_bands(utype)):
+        foot = " ".join(x for x in (foot, policy_note(rep, utype, bands=True)) if x)
+    cols.update({**extra, **dict(rep.top_items)})
+    return table_html(r, cols, pct=("sipas", *tops, *(["estimate_sae"] if "estimate_sae" in cols else [])),
+                      html_cols=("rank_cell", "unit_cell"), ci=ci or None, flags=flags or None,
+                      css="sipas-table ranking", note=foot)

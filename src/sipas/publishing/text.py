@@ -21,7 +21,8 @@ from sipas.base import formats as fmt
 from sipas.base.config import Paths
 
 FLAG_MARK = "*"  # a flag the package does not know
-FLAG_MARKS = {"review": "†", "suppress": "‡"}  # sipas.estimation.indices.reliability_flag codes
+FLAG_MARKS = {"review": "†", "suppress": "‡",  # sipas.estimation.indices.reliability_flag codes
+              "caution": "§", "model_based": "ᴹ"}  # sipas.estimation.policy.MARKS
 SUPPRESS = "suppress"
 _ASSETS = Path(__file__).parent / "assets"
 

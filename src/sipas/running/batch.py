@@ -134,7 +134,8 @@ def run(years: list[int], units: list[str] | None = None, jobs: int | None = Non
             # computed) when something probably has to be built
             if any(j.probably_stale() for j in jobs_.values()) or any(j.tables_reason() for j in jobs_.values()):
                 workers.get(n_annexes)
-            submit = dask_submit(workers.pool) if executor == "dask" and workers.pool is not None else None
+            # on a Dask worker with this code; a lost scheduler stops the run clearly (faults, issue 16)
+            submit = workers.pool.call if executor == "dask" and workers.pool is not None else None
             for j in jobs_.values():  # layer 1
                 report.outcomes.append(j.build_tables(submit))
             ready = [j for j in jobs_.values() if j.tables_ok]
@@ -187,12 +188,6 @@ def _preimport_site() -> None:
         pass
 
 
-def dask_submit(pool):
-    def submit(fn, *args):
-        return pool.submit(fn, *args).result()
-    return submit
-
-
 class Side:
     """Run callables in a background thread of the driver (the workbooks, the Word documents)."""
 
@@ -223,6 +218,7 @@ def _execute(pool, todo, report: RunReport, console: Console) -> None:
             report.outcomes += j.record(a, steps, why, res)
             state = "ok" if res.ok else ("LỖI" if "html" in steps and "html" not in res.outputs else "pdf?")
             bar.update(tid, advance=1, last=f"{res.id} {state} {res.seconds:.1f}s")
+    report.add_notes(pool)  # faults (issue 16)
 
 
 def run_years(years: list[int], units: list[str] | None = None, jobs: int | None = None,

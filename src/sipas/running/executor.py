@@ -8,7 +8,9 @@ names the cell, the exception and its message) and writes the annex's log. The s
 task runs in a process of the local pool (:mod:`sipas.running.local_pool`), on a Dask
 worker (:mod:`sipas.running.dask_pool`), or in the caller's process (the tests).
 A notebook has an overall timeout; a worker with other ``sipas`` code than the driver
-refuses the task.
+refuses the task. A kernel that dies during an annex (killed, out of memory) is replaced
+and the annex retried once; if it dies again, the annex fails and its previous page is
+kept (:class:`_Attempt`, issue 16).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class AnnexResult:
     pdf_unavailable: str = ""  # reason, when sipas.publishing.pdf could not render
     timings: dict = field(default_factory=dict)
     worker: str = ""
+    kernel_deaths: int = 0  # faults (issue 16): kernels that died under this annex (1: retried)
+    kept_previous: bool = False  # the kernel died twice: the previous page, if any, was left in place
 
     @property
     def id(self) -> str:
@@ -105,7 +109,8 @@ def _timed_out_cell(nb) -> int | None:
 _CODE_HASH: str | None = None
 
 
-def _worker_code_hash() -> str:
+def worker_code_hash() -> str:
+    """This process's ``sipas`` source hash (the one the manifest records), computed once."""
     global _CODE_HASH
     if _CODE_HASH is None:
         from sipas.running.cache import source_hash
@@ -125,36 +130,20 @@ def run_task(task: AnnexTask) -> AnnexResult:
     res = AnnexResult(task.year, task.name, False, 0.0, worker=f"{os.uname().nodename}:{os.getpid()}")
     details = ""
     warm: kernels.WarmKernel | None = None
+    attempt: _Attempt | None = None
     nb = None
     try:
-        if task.code_hash and _worker_code_hash() != task.code_hash:
+        if task.code_hash and worker_code_hash() != task.code_hash:
             raise RuntimeError("this worker runs a different version of the sipas code than the driver "
                                "(restart the workers after updating the code)")
         cwd = str(Path(task.notebook).parent)
         if "html" in task.steps:
-            from papermill.iorw import load_notebook_node
-            from papermill.parameterize import parameterize_notebook
-
             from sipas.publishing.render import notebook_html
 
             t0 = time.perf_counter()
-            warm = kernels.kernel_for(cwd)
-            t1 = time.perf_counter()
-            nb = load_notebook_node(task.notebook)
-            _stable_cell_ids(nb, task.notebook)
-            nb = parameterize_notebook(nb, task.parameters, kernel_name=kernels.KERNEL_NAME, language="python")
-            for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
-                if "injected-parameters" in cell.metadata.get("tags", []):
-                    cell["id"] = "injected-parameters"
-            try:
-                kernels.event_loop().run_until_complete(warm.execute(nb, task.timeout, cwd))
-            except BaseException as exc:
-                if not (warm.timed_out or isinstance(exc, asyncio.TimeoutError)):
-                    raise
-                idx = _timed_out_cell(nb)
-                nb = None  # the message is the timeout, not the interrupt it caused
-                raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
-                                   + (f" (in cell {idx + 1})" if idx is not None else "")) from None
+            attempt = _Attempt(task, cwd)
+            attempt.run(res)  # faults (issue 16): a dead kernel is replaced and the annex retried once
+            nb, warm, t1, details = attempt.nb, attempt.kernel, attempt.started, attempt.details
             t2 = time.perf_counter()
             with atomic_path(task.executed) as tmp:
                 nbformat.write(nb, str(tmp))
@@ -178,11 +167,15 @@ def run_task(task: AnnexTask) -> AnnexResult:
         if res.pdf_unavailable:
             res.error = f"PDF not produced: {res.pdf_unavailable}"
     except Exception as exc:  # noqa: BLE001 - one failing annex must not stop the others
+        if attempt is not None:
+            nb, warm = attempt.nb, attempt.kernel
         if nb is not None:
             res.error, details = _cell_error(nb, exc)
         else:
             res.error = f"{type(exc).__name__}: {exc}"
             details = _ANSI.sub("", traceback.format_exc())
+        if attempt is not None and attempt.details:
+            details = f"{attempt.details}\n{details}"
         if warm is not None:
             tail = warm.log_tail()
             if tail.strip():
@@ -191,9 +184,12 @@ def run_task(task: AnnexTask) -> AnnexResult:
             kernels.drop_kernel()  # a fresh kernel for the next annex
         except Exception:  # noqa: BLE001
             kernels.STATE.kernel = None
-        # a failed annex leaves no stale page behind that a reader could take for current
+        # a failed annex leaves no stale page behind that a reader could take for current;
+        # but a kernel that died twice (killed, out of memory) says nothing against the
+        # notebook: the previous page is kept, and the summary says so (faults, issue 16)
+        res.kept_previous = isinstance(exc, KernelDied)
         for stale in (task.html, task.executed, task.pdf):
-            if stale and "html" in task.steps:
+            if stale and "html" in task.steps and not res.kept_previous:
                 Path(stale).unlink(missing_ok=True)
         if nb is not None:
             try:
@@ -204,6 +200,72 @@ def run_task(task: AnnexTask) -> AnnexResult:
     res.seconds = time.perf_counter() - start
     write_log(task, res, details)
     return res
+
+
+# ---- faults (issue 16): a kernel that dies during an annex -------------------------
+
+
+class KernelDied(RuntimeError):
+    """The kernel died during the annex twice (the first time it was replaced and retried)."""
+
+
+class _Attempt:
+    """Execute ``task``'s notebook in this thread's warm kernel; when the kernel process dies
+    under it (killed, out of memory: nbclient's ``DeadKernelError``, or any error with the
+    kernel gone), start a new kernel and execute a fresh copy of the notebook once more.
+    A notebook that fails in a live kernel is not retried (it would fail again). After the
+    call (or its exception) ``nb`` and ``kernel`` are those of the last attempt."""
+
+    def __init__(self, task: AnnexTask, cwd: str):
+        self.task, self.cwd = task, cwd
+        self.nb = None
+        self.kernel: kernels.WarmKernel | None = None
+        self.started = 0.0
+        self.details = ""
+
+    def _notebook(self):
+        from papermill.iorw import load_notebook_node
+        from papermill.parameterize import parameterize_notebook
+
+        nb = load_notebook_node(self.task.notebook)
+        _stable_cell_ids(nb, self.task.notebook)
+        nb = parameterize_notebook(nb, self.task.parameters, kernel_name=kernels.KERNEL_NAME, language="python")
+        for cell in nb.cells:  # papermill gives the injected cell a random id: make it stable
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell["id"] = "injected-parameters"
+        return nb
+
+    def run(self, res: AnnexResult) -> None:
+        task, loop = self.task, kernels.event_loop()
+        for tries in (1, 2):
+            self.kernel = kernel = kernels.kernel_for(self.cwd)
+            if loop.run_until_complete(kernel.died()):  # died while idle (out of memory?): a new one
+                kernels.drop_kernel()
+                self.kernel = kernel = kernels.kernel_for(self.cwd)
+            self.started = time.perf_counter()
+            self.nb = self._notebook()
+            try:
+                loop.run_until_complete(kernel.execute(self.nb, task.timeout, self.cwd, task.id))
+                return
+            except BaseException as exc:
+                dead = isinstance(exc, Exception) and loop.run_until_complete(kernel.died())
+                if not dead and (kernel.timed_out or isinstance(exc, asyncio.TimeoutError)):
+                    idx = _timed_out_cell(self.nb)
+                    self.nb = None  # the message is the timeout, not the interrupt it caused
+                    raise TimeoutError(f"notebook timed out after {task.timeout:g} s"
+                                       + (f" (in cell {idx + 1})" if idx is not None else "")) from None
+                if not dead:
+                    raise
+                res.kernel_deaths = tries
+                tail = kernel.log_tail()
+                self.details += (f"--- attempt {tries}: the kernel died ({type(exc).__name__}: {exc})\n"
+                                 + (f"--- kernel output (tail)\n{tail}\n" if tail.strip() else ""))
+                kernels.drop_kernel()
+                self.kernel = None
+                if tries == 2:
+                    self.nb = None
+                    raise KernelDied("the kernel died twice during this annex (killed, or out of memory?); "
+                                     "the previous page, if any, is kept") from None
 
 
 def _stable_cell_ids(nb, path: str) -> None:

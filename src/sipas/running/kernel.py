@@ -5,7 +5,9 @@ The kernel pre-imports pandas, matplotlib, seaborn and the ``sipas`` modules onc
 namespace, execution counter, matplotlib rcParams and figures, pandas options, random
 states, working folder, environment, ``sipas`` module attributes). The caller
 (:func:`sipas.running.executor.run_task`) replaces it after a failure, a timeout, a dead
-kernel, or ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50).
+kernel, or ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50). A kernel that dies *during*
+an annex (killed, out of memory: :meth:`WarmKernel.died`) is replaced and the annex retried
+once (:class:`sipas.running.executor._Attempt`, issue 16).
 
 Kernels talk over ``ipc`` sockets in a private temporary folder (no TCP ports, so no port
 clashes between parallel kernels and no unencrypted-TCP warning); a failed start is
@@ -96,7 +98,7 @@ class WarmKernel:
     async def reset(self, cwd: str) -> None:
         await self.run_silent(f"__import__('sipas.running.kernel_state', fromlist=['reset']).reset({cwd!r})", timeout=60)
 
-    async def execute(self, nb, timeout: float, cwd: str):
+    async def execute(self, nb, timeout: float, cwd: str, task_id: str = ""):
         from nbclient import NotebookClient
 
         await self.reset(cwd)
@@ -105,6 +107,9 @@ class WarmKernel:
                                 allow_errors=False, record_timing=False, interrupt_on_timeout=False,
                                 resources={"metadata": {"path": cwd}})
         client.kc = self.kc
+        from sipas.running.faults import arm_kill_hook
+
+        arm_kill_hook(client, self, task_id)  # tests only (SIPAS_TEST_KILL_KERNEL); no-op otherwise
         # at the deadline the kernel is interrupted (the running cell stops with
         # KeyboardInterrupt); should it not respond, the execution is abandoned later
         self.timed_out = False
@@ -120,6 +125,19 @@ class WarmKernel:
         finally:
             handle.cancel()
         return nb
+
+    @property
+    def pid(self) -> int | None:
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    async def died(self) -> bool:
+        """Whether the kernel process is gone (killed, out of memory), as opposed to a
+        notebook that failed in a live kernel (faults, issue 16)."""
+        try:
+            return self.km is None or not await self.km.is_alive()
+        except Exception:  # noqa: BLE001 - a manager that cannot tell: treat as dead
+            return True
 
     def log_tail(self, n: int = 4000) -> str:
         if not self.tmp:

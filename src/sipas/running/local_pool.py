@@ -3,8 +3,10 @@
 Workers are spawned processes; each boots its kernel (:mod:`sipas.running.kernel`) and
 imports papermill and nbconvert at once, then takes :class:`~sipas.running.executor.AnnexTask`
 after task and sends back their :class:`~sipas.running.executor.AnnexResult`
-(messages ``ready``, ``start``, ``done``). A worker that dies (killed, out of memory) or
-hangs past its task's timeout fails only the annex it was running, and is replaced;
+(messages ``ready``, ``start``, ``done``). A worker that dies (killed, out of memory) is
+replaced and the annex it was running retried once in a new one (then it fails, its
+previous page kept: faults, issue 16); one that hangs past its task's timeout fails only
+the annex it was running, and is replaced;
 a worker whose driver is gone stops, and so does its kernel; Ctrl-C reaches the driver
 alone, which stops the workers and their kernels.
 """
@@ -122,12 +124,13 @@ class LocalPool:
         self.procs[wid] = p
 
     def run(self, tasks: list[AnnexTask], on_start: Callable[[str], None] | None = None) -> Iterator[AnnexResult]:
-        """Run ``tasks``; yield results as they complete (a dead worker fails its task only)."""
+        """Run ``tasks``; yield results as they complete (a dead worker's task is retried once)."""
         by_id = {t.id: t for t in tasks}
         pending = set(by_id)
         for t in tasks:
             self.tasks.put(t)
         started_at: dict[str, float] = {}
+        retried: set[str] = set()
         last_event = time.monotonic()
         while pending:
             try:
@@ -167,12 +170,16 @@ class LocalPool:
                     p.join(5)
                 del self.procs[wid]
                 self.current.pop(wid, None)
-                if tid in pending:
+                if tid in pending and not hung and tid not in retried:
+                    retried.add(tid)  # faults (issue 16): killed (out of memory?): once more, in a new worker
+                    self.tasks.put(by_id[tid])
+                elif tid in pending:
                     pending.discard(tid)
                     t = by_id[tid]
-                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}"
+                    why = "hung past its timeout" if hung else f"exit code {p.exitcode}, twice"
                     res = AnnexResult(t.year, t.name, False, time.monotonic() - started_at.get(tid, time.monotonic()),
-                                      error=f"worker process died ({why})")
+                                      error=f"worker process died ({why}); the previous page, if any, is kept",
+                                      kept_previous=True)
                     write_log(t, res, "")
                     yield res
                 if pending:

@@ -36,12 +36,13 @@ from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 from sipas.base.errors import SipasError
 from sipas.running import cache
-from sipas.running.batch import Side, Workers, clean_temporaries, dask_submit, year_lock
+from sipas.running.batch import Side, Workers, clean_temporaries, year_lock
+from sipas.running.faults import SchedulerLost
 from sipas.running.manifest import Manifest, now
 from sipas.running.plan import DEFAULT_TIMEOUT, FORMATS, PROVINCE_TASK, plan
 from sipas.running.site_steps import build_site
 from sipas.running.steps import Ledger, Step
-from sipas.running.summary import Outcome, RunReport, progress
+from sipas.running.summary import Outcome, RunReport, print_notes, progress
 from sipas.running.year import YearJob
 
 INTAKE_KEY = "intake-key.json"
@@ -121,7 +122,7 @@ class _Helpers:
         """``fn(item, submit)`` for every item, ``jobs`` at a time; results in order."""
         submit = None
         if self.executor == "dask":
-            submit = dask_submit(self.workers.get(self.jobs))
+            submit = self.workers.get(self.jobs).call  # a lost scheduler stops the run (faults, issue 16)
         elif many and self.jobs > 1:
             if self.procs is None:
                 import multiprocessing as mp
@@ -198,6 +199,8 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                     args = (year, str(roots[pid]), code)
                     text = submit(intake_step, *args) if submit else intake_step(*args)
                     return Outcome(year, "intake", pid, True, True, due[pid], time.perf_counter() - t0, "", "ok"), text
+                except SchedulerLost:  # faults (issue 16): no province can go on
+                    raise
                 except Exception as exc:  # noqa: BLE001 - this province is reported, the others go on
                     why = exc.render() if isinstance(exc, SipasError) else f"{type(exc).__name__}: {exc}"
                     return Outcome(year, "intake", pid, False, True, due[pid], time.perf_counter() - t0, why), ""
@@ -224,6 +227,8 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                 j = ready[pid]
                 try:
                     out = j.build_tables(submit)
+                except SchedulerLost:
+                    raise
                 except SipasError as exc:
                     return Outcome(year, "tables", pid, False, True, "", 0.0, exc.render()), ([], [])
                 return out, (j.todo("pdf" in formats) if j.tables_ok else ([], []))
@@ -292,6 +297,7 @@ def _execute(pool, todo, report: NationalReport, console: Console) -> None:
             pid, j, a, steps, why = where[res.id]
             report.add(pid, j.record(a, steps, why, res))
             bar.update(tid, advance=1, last=f"{res.name} {'ok' if res.ok else 'LỖI'} {res.seconds:.1f}s")
+    report.add_notes(pool)  # faults (issue 16): e.g. the Dask workers refused
 
 
 def national_step(folder: Path, year: int, roots: dict[str, Path], p: Paths, code: str, force: bool) -> Outcome:
@@ -343,6 +349,7 @@ def print_national(report: NationalReport, console: Console, folder: Path) -> No
             if o.step == "annex":
                 log = folder / pid / "outputs" / str(o.year) / "logs" / f"{o.name}.log"
                 console.print(f"  log: {log}", highlight=False, soft_wrap=True)
+    print_notes(report, console)
     nat = report.national
     if nat is not None:
         what = "LỖI / FAILED: " + nat.error if not nat.ok else ("dựng lại / rebuilt" if nat.rebuilt else "up to date")

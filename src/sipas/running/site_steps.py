@@ -18,6 +18,7 @@ import fcntl
 from sipas.base.config import Paths
 from sipas.running import cache
 from sipas.running.executor import AnnexResult, AnnexTask, run_task
+from sipas.running.faults import SchedulerLost
 from sipas.running.manifest import Manifest
 from sipas.running.steps import Ledger, Step
 from sipas.running.summary import Outcome
@@ -70,7 +71,7 @@ def trends_step(p: Paths, years: list[int], code: str, libs: dict, run=None) -> 
         return [*tables, page["html"], page["executed"]]
 
     parameters = {k: v for k, v in trends.trends_spec(years, p)["parameters"].items() if k != "root"}
-    return Step("trends", "trends", "trends", inputs, build, parameters)
+    return Step("trends", "trends", "trends", inputs, build, parameters, fatal=SchedulerLost)  # faults (issue 16)
 
 
 def front_door_step(p: Paths, code: str, libs: dict) -> Step:

@@ -99,6 +99,20 @@ class Ledger:
         self.manifest.save()
         return Outcome(self.year, step.kind, step.name, status == "ok", True, reason, entry["seconds"], error, status)
 
+    def keep_previous(self, ids: list[str], error: str, **attempt) -> bool:
+        """faults (issue 16): the build of the steps ``ids`` failed but left their previous
+        files in place (a kernel died twice). Their entries keep describing those files
+        (previous key and hashes: the next run rebuilds them when their inputs changed),
+        with the failed attempt noted; False when ``ids[0]`` had no previous build to keep."""
+        for step_id in ids:
+            entry = self.manifest.get(step_id)
+            if entry is not None and entry.get("status") == "ok":
+                self.manifest.put({**entry, "last_attempt": {"at": now(), "status": "failed", "error": error,
+                                                             **attempt}})
+        self.manifest.save()
+        entry = self.manifest.get(ids[0])
+        return entry is not None and entry.get("status") == "ok"
+
     def build(self, step: Step) -> Outcome:
         """Decide, build (on the driver) and record ``step``; its exception (unless
         ``step.fatal``: the run stops) is the step's error in the summary and the manifest."""

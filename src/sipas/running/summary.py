@@ -34,6 +34,11 @@ class Outcome:
 class RunReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # faults (issue 16): e.g. Dask workers refused
+
+    def add_notes(self, pool) -> None:
+        """The notes of the pool that ran the annexes (what it worked around), once each."""
+        self.notes += [n for n in getattr(pool, "notes", []) if n not in self.notes]
 
     @property
     def failed(self) -> list[Outcome]:
@@ -69,6 +74,11 @@ def summary_table(report: RunReport, changed_only: bool = False) -> Table:
     return table
 
 
+def print_notes(report: RunReport, console: Console) -> None:
+    for note in report.notes:  # faults (issue 16): what the run worked around (refused workers)
+        console.print(f"[yellow]NOTE[/yellow] {note}", highlight=False, soft_wrap=True)
+
+
 def print_summary(report: RunReport, console: Console, p: Paths, changed_only: bool = False) -> None:
     if report.outcomes and not (changed_only and not any(o.rebuilt or not o.ok for o in report.outcomes)):
         console.print(summary_table(report, changed_only))
@@ -78,6 +88,7 @@ def print_summary(report: RunReport, console: Console, p: Paths, changed_only: b
         console.print(f"[red]{tag}[/red] {o.year} {what}: {o.error}", highlight=False, soft_wrap=True)
         if o.step == "annex":
             console.print(f"  log: {p.outputs(o.year) / 'logs' / (o.name + '.log')}", highlight=False, soft_wrap=True)
+    print_notes(report, console)
     annexes = report.of("annex")
     failed = [o for o in annexes if not o.ok]
     rebuilt = sum(o.rebuilt for o in report.outcomes)

@@ -174,6 +174,10 @@ class YearJob:
     def record(self, a: Annex, steps: tuple, reason: str, res: AnnexResult) -> list[Outcome]:
         """Record what a worker built for annex ``a`` (its page, its PDF) in the manifest."""
         out = []
+        log = f"logs/{a.name}.log"
+        if res.kept_previous and self.ledger.keep_previous(  # faults (issue 16): the previous page stays
+                [f"annex:{a.name}", f"pdf:{a.name}"], res.error, log=log, worker=res.worker):
+            return [Outcome(self.year, "annex", a.name, False, True, reason, round(res.seconds, 3), res.error)]
         files = {k: {**o, "path": rel(o["path"], self.base)} for k, o in sorted(res.outputs.items())}
         if "html" in steps:
             ok = "html" in res.outputs
@@ -181,7 +185,7 @@ class YearJob:
             out.append(self.ledger.record(
                 self.steps[f"annex:{a.name}"], reason, pages, res.seconds - res.timings.get("pdf", 0.0),
                 "ok" if ok else "failed", "" if ok else res.error, notebook=rel(a.notebook, self.p.root),
-                timings=res.timings, log=f"logs/{a.name}.log", worker=res.worker))
+                timings=res.timings, log=log, worker=res.worker))
         if "pdf" in steps:
             if "html" in steps and "html" not in res.outputs:
                 status, error = "failed", "annex failed"

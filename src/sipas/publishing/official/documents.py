@@ -26,6 +26,7 @@ from sipas.base import formats as fmt
 from sipas.base.config import Paths
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing import narrative
+from sipas.publishing.model_based import band_text, place_text
 from sipas.publishing.official import tables as ot
 from sipas.publishing.official.docx import Builder
 from sipas.publishing.official.settings import Official, Release, load_official, national_for
@@ -110,7 +111,7 @@ def ranking_annex(ctx: Context, unit_type: str, roman: str, path: Path) -> Path:
             body.append([f"{r.stt}. {r.unit_name}"] + [""] * (len(header) - 1))
             continue
         fig, ci = _pct_cell(r.sipas, r.ci_low, r.ci_high, r.flag)
-        body.append([str(r.stt), r.unit_name, fig, ci, str(r.rank), r.rank_interval, r.change_text or "–",
+        body.append([str(r.stt), r.unit_name, fig, ci, place_text(rep, r.unit_id), r.rank_interval, r.change_text or "–",
                      *[ot.pct_text(getattr(r, k)) for k, _ in tops]])
     avg = rep.value(group_id(unit_type))
     body.append(["", "Bình quân", ot.pct_text(avg), "", "", "", "", *[ot.pct_text(rep.value(group_id(unit_type), k))
@@ -123,6 +124,8 @@ def ranking_annex(ctx: Context, unit_type: str, roman: str, path: Path) -> Path:
     notes.append("Xếp hạng theo chỉ số hài lòng chung; các đơn vị bằng điểm cùng hạng. Khoảng hạng: khoảng tin cậy "
                  f"{rep.level_text} của thứ hạng (bootstrap)." if rows.rank_low.notna().any() else
                  "Xếp hạng theo chỉ số hài lòng chung; các đơn vị bằng điểm cùng hạng.")
+    if rep.uses_bands(unit_type):                     # bands instead of wide ranks (sipas.publishing.model_based)
+        notes.append(band_text(rep))
     if not prev:
         notes.append("Không so sánh thứ hạng với năm trước: năm trước dùng bộ chỉ số khác hoặc chưa có số liệu.")
     for n in notes:
@@ -203,7 +206,7 @@ def unit_annex(ctx: Context, unit_id: str, path: Path) -> Path:
     fig, ci = _pct_cell(me.sipas, me.ci_low, me.ci_high, me.flag)
     b.heading("1. Chỉ số chung và thứ hạng")
     b.table(["Chỉ số hài lòng", f"KTC {rep.level_text}", "Xếp hạng", "Khoảng hạng", "Thay đổi thứ hạng"],
-            [[fig, ci, f"{me['rank']}/{len(rows)}", me.rank_interval, me.change_text or "–"]],
+            [[fig, ci, place_text(rep, unit_id, total=True), me.rank_interval, me.change_text or "–"]],
             [33, 33, 33, 33, 33], center={0, 1, 2, 3, 4})
     b.paragraph()
     b.heading("2. Chỉ số theo yếu tố")

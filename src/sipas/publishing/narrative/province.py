@@ -1,152 +1,31 @@
-"""Vietnamese sentences generated from the numbers, so the text stays true when the
-data changes.
-
-Each function returns a list of sentences (or paragraphs) as trusted HTML: names and
-labels come from the registry and the codebook and are escaped here; respondents' free
-text never enters a sentence. The word "có ý nghĩa thống kê" is written only where the
-statistics' test table says so (:meth:`sipas.publishing.report.Report.test`); without a test
-table a change is reported as a plain difference.
-"""
+"""Sentences of the province report: summary, basis, sample, results, rankings, changes,
+respondent groups, limitations and recommendations."""
 
 from __future__ import annotations
 
-import math
 from html import escape as e
-
-import numpy as np
 
 from sipas.base import formats as fmt
 from sipas.estimation.indices import PROVINCE_ID, group_id
-from sipas.publishing.report import Report, ci_text, flag_mark, is_flagged, is_suppressed, lc
-
-SIGNIFICANT = "có ý nghĩa thống kê"
-NOT_SIGNIFICANT = "khác biệt không có ý nghĩa thống kê"
-NEAR_ZERO = 0.00005
-
-
-def b(text: str) -> str:
-    return f"<strong>{e(text)}</strong>"
-
-
-def i(text: str) -> str:
-    return f"<em>{e(text)}</em>"
-
-
-def _compare(a: float, ref: float, what: str) -> str:
-    d = a - ref
-    if abs(d) < NEAR_ZERO:
-        return f"bằng {what} ({fmt.pct(ref)})"
-    word = "cao hơn" if d > 0 else "thấp hơn"
-    return f"{word} {what} ({fmt.pct(ref)}) {fmt.pp(abs(d), sign=False)}"
-
-
-def change_phrase(diff: float, significant: bool | None) -> str:
-    """``tăng 1,23 điểm %`` plus the test's verdict when there is one."""
-    if diff is None or (isinstance(diff, float) and math.isnan(diff)):
-        return "không so sánh được"
-    if abs(diff) < NEAR_ZERO:
-        return "không đổi" + (f" ({NOT_SIGNIFICANT})" if significant is False else "")
-    word = "tăng" if diff > 0 else "giảm"
-    size = fmt.pp(abs(diff), sign=False)
-    if significant is True:
-        return f"{word} {size}, mức {word} {SIGNIFICANT}"
-    if significant is False:
-        return f"{word} {size}, nhưng {NOT_SIGNIFICANT}"
-    return f"{word} {size}"
-
-
-def _with_ci(rep: Report, scope: str, item: str = "sipas") -> str:
-    ci = rep.interval(scope, item)
-    return f" (khoảng tin cậy {rep.level_text}: {ci_text(*ci)}%)" if ci else ""
-
-
-# ------------------------------------------------------------------ unit annex
-
-
-def unit_summary(rep: Report, unit_id: str) -> list[str]:
-    u = rep.unit(unit_id)
-    value = rep.value(unit_id)
-    rank, total = rep.rank_of(unit_id)
-    group = rep.value(group_id(u.type))
-    prov = rep.value(PROVINCE_ID)
-    peers = lc(rep.type_label(u.type, plural=True))
-    out = [
-        f"Năm {rep.year}, {e(rep.method.index_label)} của {b(u.name)} đạt {b(fmt.pct(value))}"
-        f"{_with_ci(rep, unit_id)}, xếp thứ {b(f'{rank}/{total}')} trong {e(peers)}; "
-        f"{_compare(value, group, 'mức bình quân của ' + e(peers))} và "
-        f"{_compare(value, prov, 'mức chung của tỉnh')}."
-    ]
-    peer = rep.test("peer", unit_id)
-    if peer is not None:
-        out.append("So với các đơn vị còn lại trong nhóm, " + (
-            f"chênh lệch {SIGNIFICANT}." if peer["significant"] else f"{NOT_SIGNIFICANT}."))
-    if rep.flagged(unit_id):
-        out.append("Lưu ý: chỉ số chung của đơn vị được đánh dấu về độ tin cậy (xem chú thích "
-                   f"{flag_mark(rep.flag(unit_id))} ở cuối bảng).")
-    prof = rep.element_profile(unit_id)
-    elems = prof[prof.item_id.isin([x.id for x in rep.method.elements])].dropna(subset=["unit"])
-    if len(elems) >= 2:
-        best = elems.loc[elems["unit"].idxmax()]
-        worst = elems.loc[elems["unit"].idxmin()]
-        out.append(f"Yếu tố được đánh giá cao nhất là {i(best.item_label)} ({fmt.pct(best['unit'])}); "
-                   f"thấp nhất là {i(worst.item_label)} ({fmt.pct(worst['unit'])}).")
-        below = elems[elems["unit"] < elems["group"] - NEAR_ZERO]
-        if len(below) == 0:
-            out.append(f"Tất cả các yếu tố đều bằng hoặc cao hơn mức bình quân của {e(peers)}.")
-        else:
-            out.append(f"Có {len(below)}/{len(elems)} yếu tố thấp hơn mức bình quân của {e(peers)}: "
-                       + ", ".join(i(x) for x in below.item_label) + ".")
-    crit = rep.criteria(unit_id).dropna(subset=["estimate"])
-    if len(crit):
-        low = crit.sort_values(["estimate", "item_id"], kind="mergesort").iloc[0]
-        out.append(f"Tiêu chí có tỷ lệ hài lòng thấp nhất: {i(low.item_label)} ({fmt.pct(low.estimate)}).")
-    c = rep.change(unit_id)
-    if c is not None:
-        out.append(f"So với năm {c['previous_year']} ({fmt.pct(c['previous'])}), chỉ số "
-                   f"{change_phrase(c['diff'], c['significant'])}.")
-    return out
-
-
-def unit_change_rows(rep: Report, unit_id: str):
-    """Rows for the change table of a unit: every element and the index."""
-    import pandas as pd
-
-    rows = []
-    for item_id, label in rep.items():
-        c = rep.change(unit_id, item_id)
-        if c is None:
-            continue
-        verdict = "" if c["significant"] is None else ("Có ý nghĩa" if c["significant"] else "Không có ý nghĩa")
-        rows.append({"item_label": label, "previous": c["previous"], "current": c["current"], "diff": c["diff"],
-                     "verdict": verdict})
-    return pd.DataFrame(rows, columns=["item_label", "previous", "current", "diff", "verdict"])
-
-
-def standing(rep: Report, unit_id: str) -> list[str]:
-    u = rep.unit(unit_id)
-    r = rep.ranking(u.type)
-    me = r[r.unit_id == unit_id].iloc[0]
-    peers = lc(rep.type_label(u.type, plural=True))
-    above = int((r.sipas > me.sipas + NEAR_ZERO).sum())
-    below = int((r.sipas < me.sipas - NEAR_ZERO).sum())
-    out = [f"{b(u.name)} xếp thứ {me['rank']}/{len(r)} trong {e(peers)}: {above} đơn vị có chỉ số cao hơn, "
-           f"{below} đơn vị có chỉ số thấp hơn."]
-    if "rank_low" in r and not np.isnan(me.get("rank_low", np.nan)):
-        out.append(f"Tính đến sai số chọn mẫu, vị trí của đơn vị nằm trong khoảng hạng "
-                   f"{int(me.rank_low)}–{int(me.rank_high)} (khoảng {rep.level_text}).")
-    elif rep.has_intervals:
-        out.append("Các khoảng tin cậy trên biểu đồ cho thấy mức độ chắc chắn của từng chỉ số; chênh lệch nhỏ "
-                   "giữa các đơn vị liền kề chưa đủ để khẳng định thứ hạng khác nhau.")
-    return out
-
-
-# --------------------------------------------------------------- province report
+from sipas.estimation.ranks import BANDS
+from sipas.publishing.narrative.common import (
+    NEAR_ZERO,
+    NOT_SIGNIFICANT,
+    SIGNIFICANT,
+    b,
+    change_phrase,
+    compare,
+    i,
+    with_ci,
+)
+from sipas.publishing.narrative.method import method_note
+from sipas.publishing.report import Report, is_flagged, is_suppressed, lc
 
 
 def province_summary(rep: Report) -> list[str]:
     prov = rep.value(PROVINCE_ID)
     parts = [f"Năm {rep.year}, {e(rep.method.index_label)} chung của tỉnh {e(rep.province)} đạt "
-             f"{b(fmt.pct(prov))}{_with_ci(rep, PROVINCE_ID)} ({e(rep.aggregation_text)})."]
+             f"{b(fmt.pct(prov))}{with_ci(rep, PROVINCE_ID)} ({e(rep.aggregation_text)})."]
     for t in rep.unit_types:
         r = rep.ranking(t)
         label = rep.type_label(t, plural=True)
@@ -213,7 +92,7 @@ def results_text(rep: Report) -> list[str]:
         a, c = rep.unit_types
         va, vc = rep.value(group_id(a)), rep.value(group_id(c))
         out.append(f"Chỉ số bình quân của {e(lc(rep.type_label(a, plural=True)))} "
-                   f"{_compare(va, vc, 'của ' + e(lc(rep.type_label(c, plural=True))))}.")
+                   f"{compare(va, vc, 'của ' + e(lc(rep.type_label(c, plural=True))))}.")
     crit = rep.criteria(PROVINCE_ID).dropna(subset=["estimate"]).sort_values(["estimate", "item_id"], kind="mergesort")
     if len(crit) >= 6:
         out.append("Ba tiêu chí có tỷ lệ hài lòng thấp nhất: " + "; ".join(
@@ -247,7 +126,31 @@ def ranking_text(rep: Report, unit_type: str) -> list[str]:
         if len(wide):
             out.append(f"Với {len(wide)} đơn vị, khoảng hạng {rep.level_text} trải rộng từ 4 bậc trở lên: thứ hạng "
                        "của các đơn vị này chưa phân biệt rõ với các đơn vị liền kề.")
-    return out
+    return out + bands_text(rep, unit_type)
+
+
+def bands_text(rep: Report, unit_type: str) -> list[str]:
+    """Top, middle and bottom groups instead of strict ranks (types that use bands, units
+    whose rank interval is wide; ``publication.bands``): who is surely in the top or the
+    bottom group, and how many cannot be told apart."""
+    if not rep.uses_bands(unit_type):
+        return []
+    r = rep.ranking(unit_type)
+    if "band" not in r or not r["band"].notna().any():
+        return []
+    wide = r[~r["strict_rank"].astype(bool)]
+    if not len(wide):
+        return []
+    label = lc(rep.type_label(unit_type, plural=True))
+
+    def names(band: str) -> str:
+        g = r[r["band"] == band]
+        return ", ".join(e(x) for x in g.unit_name) if len(g) else "không có đơn vị nào"
+    n_mid = int((r["band"] == "middle").sum())
+    return [f"Khoảng hạng của {len(wide)}/{len(r)} {e(label)} quá rộng để xếp thứ hạng cụ thể, nên kết quả được "
+            f"công bố theo nhóm. {b(BANDS['top'])} (chắc chắn thuộc 1/{rep.cfg.settings.publication.bands.groups} "
+            f"số vị trí đầu): {names('top')}. {b(BANDS['bottom'])}: {names('bottom')}. {n_mid} đơn vị còn lại "
+            f"thuộc {b(BANDS['middle'].lower())}: không phân biệt được với nhau theo số liệu khảo sát."]
 
 
 def changes_text(rep: Report, unit_type: str | None = None) -> list[str]:
@@ -290,55 +193,6 @@ def groups_text(rep: Report, scope: str = PROVINCE_ID, min_n: int = 30) -> list[
                    f"chênh lệch {fmt.pp(hi.rate - lo.rate, sign=False)}{verdict}.")
     return out
 
-
-def expectations_text(rep: Report, scope: str = PROVINCE_ID, k: int = 3) -> list[str]:
-    ex = rep.expectations_of(scope)
-    if not len(ex):
-        return []
-    top = ex.head(k)
-    how = f"đánh giá cần cải thiện {e(rep.expectation_top)}" if rep.expectation_top else "chọn"
-    return ["Những nội dung người dân, tổ chức mong muốn cải thiện nhiều nhất: " + "; ".join(
-        f"{i(r.item_label)} ({fmt.pct(r.share, 1)} người trả lời {how})" for r in top.itertuples()) + "."]
-
-
-def perceptions_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:
-    """The perception topics' "chỉ số đánh giá" (share of positive answers), highest and
-    lowest, against the province for a unit."""
-    pi = rep.perception_index(scope)
-    if not len(pi):
-        return []
-    pi = pi.dropna(subset=["estimate"]).sort_values(["estimate", "variable"], ascending=[False, True],
-                                                    kind="mergesort")
-    if not len(pi):
-        return []
-    out = ["Chỉ số đánh giá của mỗi chủ đề nhận thức là tỷ lệ câu trả lời tích cực (các phương án được bộ "
-           "câu hỏi coi là tích cực) trên tổng số câu trả lời của chủ đề."]
-
-    def one(r) -> str:
-        txt = f"{i(r.variable_label)}: {fmt.pct(r.estimate, 1)}"
-        if scope != PROVINCE_ID and not np.isnan(float(r.province)):
-            txt += f" (toàn tỉnh {fmt.pct(r.province, 1)})"
-        return txt
-
-    hi, lo = pi.iloc[0], pi.iloc[-1]
-    out.append("Cao nhất: " + one(hi) + (("; thấp nhất: " + one(lo)) if len(pi) > 1 else "") + ".")
-    return out
-
-
-def themes_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:
-    th = rep.comment_themes(scope)
-    total = th.attrs.get("comments", 0)
-    if not total:
-        return ["Không có ý kiến khác."]
-    resp = th.attrs.get("respondents", 0)
-    top = th[th.n > 0].head(3)
-    out = [f"Có {fmt.number(total)} người trả lời ghi ý kiến khác"
-           + (f" ({fmt.pct(total / resp, 1)} số người trả lời)" if resp else "") + "."]
-    if len(top):
-        out.append("Các chủ đề được nhắc đến nhiều nhất: " + "; ".join(
-            f"{i(r.theme)} ({fmt.number(r.n)} ý kiến)" for r in top.itertuples()) + ". Một ý kiến có thể thuộc "
-            "nhiều chủ đề; chủ đề được nhận diện theo từ khóa.")
-    return out
 
 
 def limitations(rep: Report) -> list[str]:
@@ -405,42 +259,3 @@ def recommendations(rep: Report, k: int = 3) -> list[str]:
                "của nhóm, để đề ra giải pháp cụ thể.")
     return out
 
-
-def method_note_text(rep: Report) -> str:
-    """How the indices are computed, in one plain-text paragraph (the workbook's notes)."""
-    m = rep.method
-    scale = m.scales[m.default_scale]
-    pos = ", ".join(f"“{scale.label_of(c)}”" for c in scale.positive)
-    miss = ", ".join(f"“{c.label}”" for c in scale.missing)
-    top = "khía cạnh" if m.aspects else "yếu tố"
-    return (
-        f"Chỉ số của mỗi tiêu chí là tỷ lệ câu trả lời {pos} trên tổng số câu trả lời hợp lệ, có trọng số thiết kế "
-        f"(không tính {miss} và bỏ trống); chỉ số yếu tố là trung bình cộng chỉ số các tiêu chí; chỉ số chung "
-        f"của đơn vị là trung bình cộng chỉ số các {top}. Chỉ số của nhóm đơn vị và của tỉnh: "
-        f"{rep.aggregation_text} (tùy chọn {rep.aggregation}). " + design_note(rep)
-    )
-
-
-def method_note(rep: Report) -> str:
-    """:func:`method_note_text` for a page: escaped, the option's name as code."""
-    text = method_note_text(rep)
-    option = f"(tùy chọn {rep.aggregation})."
-    head, _, tail = text.partition(option)
-    return e(head) + f"(tùy chọn <code>{e(rep.aggregation)}</code>)." + e(tail)
-
-
-def design_note(rep: Report) -> str:
-    """The sampling design, weights, calibration and variance method, from the year's
-    ``design:`` block (params/units/<year>.yaml), as plain text."""
-    d = rep.cfg.registry.design
-    if d.sampling == "dossiers":
-        draw = ("Thiết kế mẫu: mẫu ngẫu nhiên đơn giản phân tầng, mỗi đơn vị là một tầng; trong mỗi đơn vị "
-                "chọn ngẫu nhiên các hồ sơ đã giải quyết trong kỳ khảo sát (người dân, tổ chức đã hoàn thành thủ tục)")
-    else:
-        draw = ("Thiết kế mẫu: mẫu phân tầng theo đơn vị; đơn vị cấp huyện chọn cụm xã, phường, thị trấn "
-                "rồi người được phục vụ trong cụm, sở, ngành chọn ngẫu nhiên người được phục vụ")
-    fpc = (", có hiệu chỉnh quần thể hữu hạn theo số hồ sơ đã giải quyết" if d.fpc
-           else ", không hiệu chỉnh quần thể hữu hạn")
-    return (f"{draw}. Trọng số = số hồ sơ đã giải quyết / số phiếu hợp lệ của đơn vị; không hiệu chỉnh "
-            f"trọng số theo tổng thể (calibration). Sai số chuẩn: tuyến tính hóa Taylor theo thiết kế"
-            f"{fpc} (như gói survey của R).")
