@@ -56,8 +56,8 @@ def render_annexes(root: Path, year: int, names: list[str], notebook: Path | Non
     from sipas.base.codebook import YearConfig
     from sipas.base.config import paths
     from sipas.publishing.render import annex_chrome
-    from sipas.running.batch import PROVINCE_TASK, plan
     from sipas.running.executor import AnnexTask, run_task
+    from sipas.running.plan import PROVINCE_TASK, plan
 
     cfg = YearConfig(year, paths(root))
     for a in plan(cfg, [n for n in names if n != PROVINCE_TASK]):

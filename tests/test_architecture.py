@@ -103,11 +103,4 @@ def test_the_import_checker_sees_a_violation(tmp_path, monkeypatch):
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
 def test_no_module_over_400_lines(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
-    if n > MAX_LINES and str(path.relative_to(SRC)) in KNOWN_LONG:
-        pytest.xfail(f"{n} lines: being split (issue 11)")
     assert n <= MAX_LINES, f"{path.relative_to(SRC)} has {n} lines (at most ~{MAX_LINES}): split it by responsibility"
-
-
-# modules still over the limit, each being split by its owner; remove a name once split
-KNOWN_LONG: set[str] = {
-                        "running/batch.py", "running/executor.py"}

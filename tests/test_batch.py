@@ -4,14 +4,13 @@ that a warm kernel gives the same bytes as a fresh one."""
 from __future__ import annotations
 
 import json
-import sys
-import types
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from sipas.running import executor
+from sipas.running import kernel as kernels
 from sipas.running.executor import AnnexTask, run_task
 
 
@@ -74,9 +73,9 @@ print(repr(state))
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory):
     """A fresh warm kernel for this module (in the test process's thread)."""
-    executor._drop_kernel()
+    kernels.drop_kernel()
     yield tmp_path_factory.mktemp("warm")
-    executor.shutdown_kernels()
+    kernels.shutdown_kernels()
 
 
 def _stdout(executed: str) -> str:
@@ -88,12 +87,12 @@ def test_state_does_not_leak_between_annexes_in_one_warm_kernel(warm):
     clean = _nb(warm / "check.ipynb", CHECK)
     first = run_task(_task(warm, clean, "first"))
     assert first.ok, first.error
-    kernel = executor._STATE.kernel
+    kernel = kernels.STATE.kernel
     leaky = run_task(_task(warm, _nb(warm / "leaky.ipynb", LEAKY), "leaky"))
     assert leaky.ok, leaky.error
     after = run_task(_task(warm, clean, "after"))
     assert after.ok, after.error  # every assertion of CHECK held after LEAKY ran
-    assert executor._STATE.kernel is kernel, "the three annexes ran in the same warm kernel"
+    assert kernels.STATE.kernel is kernel, "the three annexes ran in the same warm kernel"
     assert kernel.count >= 3
     # same random state and warning filters as the first annex: the kernel was reset, not reused dirty
     assert _stdout(first.outputs["ipynb"]["path"]) == _stdout(after.outputs["ipynb"]["path"])
@@ -124,44 +123,37 @@ def test_timeout_stops_the_notebook_and_the_next_one_runs(warm):
     assert ok.ok, ok.error
 
 
-def test_pdf_goes_through_sipas_pdf_and_its_absence_is_reported(warm, monkeypatch):
+def test_pdf_step_reports_a_missing_renderer_and_prints_with_chromium(warm, monkeypatch):
+    """The PDF of a page goes through sipas.publishing.pdf: without a browser the task says
+    why (and writes nothing); with Chromium it writes the A4 PDF, atomically."""
+    from sipas.publishing import pdf
+
     page = warm / "page.html"
-    page.write_text("<html><body>x</body></html>", encoding="utf-8")
-    fake = types.ModuleType("sipas.publishing.pdf")
-
-    class PdfUnavailable(RuntimeError):
-        pass
-
-    fake.PdfUnavailable = PdfUnavailable
-
-    def unavailable(html_path, pdf_path):
-        raise PdfUnavailable("no renderer on this machine")
-
-    fake.render_pdf = unavailable
-    monkeypatch.setitem(sys.modules, "sipas.publishing.pdf", fake)
-    import sipas.publishing
-
-    monkeypatch.setattr(sipas.publishing, "pdf", fake, raising=False)
+    page.write_text("<html><head><title>p</title></head><body><h1>Đơn vị</h1></body></html>", encoding="utf-8")
     task = AnnexTask(2023, "p", "unused.ipynb", {}, str(page), str(warm / "p.ipynb"), str(warm / "logs" / "p.log"),
                      "p", steps=("pdf",), pdf=str(warm / "p.pdf"))
+    monkeypatch.setattr(pdf, "_BROWSER", None)  # as in a fresh process: the browser is looked for
+    monkeypatch.setenv("SIPAS_CHROMIUM", str(page))  # a file, not a browser
     res = run_task(task)
-    assert not res.ok and res.pdf_unavailable == "no renderer on this machine" and not (warm / "p.pdf").exists()
-
-    def render(html_path, pdf_path):
-        Path(pdf_path).write_bytes(b"%PDF-1.4 " + Path(html_path).read_bytes())
-
-    fake.render_pdf = render
+    assert not res.ok and not (warm / "p.pdf").exists()
+    assert res.pdf_unavailable == f"SIPAS_CHROMIUM={page} is not an executable file"
+    assert res.error == f"PDF not produced: {res.pdf_unavailable}"
+    if not shutil.which("chromium"):
+        pytest.skip("no Chromium on this machine")
+    monkeypatch.delenv("SIPAS_CHROMIUM")
     res = run_task(task)
-    assert res.ok and (warm / "p.pdf").read_bytes().startswith(b"%PDF") and res.outputs["pdf"]["bytes"] > 9
-    assert not list(warm.glob(".p.tmp-*"))
+    assert res.ok, res.error
+    assert (warm / "p.pdf").read_bytes().startswith(b"%PDF") and res.outputs["pdf"]["bytes"] > 1000
+    assert not list(warm.glob(".p*.tmp-*"))
 
 
 def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
     """An annex executed after two others in a warm kernel == the same annex in a new kernel."""
     from sipas.base.codebook import YearConfig
     from sipas.base.config import paths
-    from sipas.running.batch import YearJob, plan
     from sipas.running.cache import source_hash, versions
+    from sipas.running.plan import plan
+    from sipas.running.year import YearJob
 
     cfg = YearConfig(2023, paths(demo))
     annexes = {a.name: a for a in plan(cfg, ["so-tu-phap", "tam-duong"])}
@@ -172,14 +164,14 @@ def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
         return AnnexTask(**{**t.__dict__, "html": str(where / f"{name}.html"),
                             "executed": str(where / f"{name}.ipynb"), "log": str(where / f"{name}.log")})
 
-    executor._drop_kernel()
+    kernels.drop_kernel()
     for name in ("province", "so-tu-phap", "tam-duong"):
         res = run_task(task(name, tmp_path / "warm"))
         assert res.ok, res.error
-    executor._drop_kernel()  # a brand-new kernel for the same annex
+    kernels.drop_kernel()  # a brand-new kernel for the same annex
     res = run_task(task("tam-duong", tmp_path / "fresh"))
     assert res.ok, res.error
-    executor._drop_kernel()
+    kernels.drop_kernel()
     for suffix in (".html", ".ipynb"):
         warm_bytes = (tmp_path / "warm" / f"tam-duong{suffix}").read_bytes()
         assert warm_bytes == (tmp_path / "fresh" / f"tam-duong{suffix}").read_bytes(), suffix

@@ -20,7 +20,8 @@ from sipas.base.codebook import YearConfig
 from sipas.base.config import paths
 from sipas.estimation.tables import write_tables
 from sipas.running import cache
-from sipas.running.batch import YearJob, plan
+from sipas.running.plan import plan
+from sipas.running.year import YearJob
 
 from .demo_project import copy_project, sipas
 
@@ -47,7 +48,7 @@ def rebuilt(root: Path) -> dict[str, str]:
     """What the next run would rebuild and why (decided without executing anything)."""
     cfg = YearConfig(2023, paths(root))
     job = YearJob(cfg, plan(cfg, list(UNITS)), ("html",), False, cache.source_hash(), cache.versions(), 60)
-    build, _ = job.todo(False, "")
+    build, _ = job.todo(False)
     return {a.name: why for a, _, why in build}
 
 
@@ -81,12 +82,17 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     assert annex["parameters"] == {"year": 2023, "unit_id": "tam-duong"}
     assert m["versions"]["python"] and m["versions"]["pandas"] and m["sipas"]["source_sha256"] == cache.source_hash()
     assert m["data"]["sha256"] == cache.file_sha(root / "data" / "processed" / "2023" / "responses.parquet")
+    # the site's front door is a step too, recorded with the steps across years
+    site = json.loads((root / "outputs" / "manifest.json").read_text(encoding="utf-8"))
+    assert site["year"] is None and [a["id"] for a in site["artefacts"]] == ["site"]
+    assert site["artefacts"][0]["outputs"][0]["path"] == "index.html"
+    assert site["artefacts"][0]["outputs"][0]["sha256"] == cache.file_sha(root / "outputs" / "index.html")
 
     # nothing changed: nothing rebuilt, no worker started
     logs = root / "outputs" / "logs"
     shutil.rmtree(logs)
     again = run(root)
-    assert "3 annexes written, 0 failed; 0 steps rebuilt, 5 up to date" in again.stderr
+    assert "3 annexes written, 0 failed; 0 steps rebuilt, 6 up to date" in again.stderr
     assert manifest(root)["artefacts"] == m["artefacts"]
     assert not list(logs.glob("worker-*.log"))
     assert manifest(root)["inputs"]["notebooks"] == {
@@ -99,7 +105,7 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     del data["inputs"]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     guessed = run(root)
-    assert "0 failed; 0 steps rebuilt, 5 up to date" in guessed.stderr
+    assert "0 failed; 0 steps rebuilt, 6 up to date" in guessed.stderr
     assert list(logs.glob("worker-*.log"))
     assert manifest(root)["artefacts"] == m["artefacts"] and "inputs" in manifest(root)
 
@@ -111,8 +117,8 @@ def test_incremental_runs_rebuild_exactly_what_changed(demo, tmp_path):
     edit_responses(root, comment)
     assert rebuilt(root) == {"province": "data changed", "tam-duong": "unit's data changed"}
     proc = run(root)
-    # province, tam-duong; not the tables (no table reads a comment), not the index page
-    assert "0 failed; 2 steps rebuilt, 3 up to date" in proc.stderr, proc.stderr
+    # province, tam-duong; not the tables (no table reads a comment), not the front doors
+    assert "0 failed; 2 steps rebuilt, 4 up to date" in proc.stderr, proc.stderr
     incremental = shas(root)
     # what was skipped (so-tu-phap) is byte for byte what a forced build gives now
     sipas(root, "run", "--year", "2023", "--unit", "so-tu-phap", "--jobs", "1", "--force")
@@ -291,7 +297,7 @@ def test_watch_rebuilds_on_change_with_the_same_warm_worker_and_stops_cleanly(de
             i = df.index[df.unit_id == "tam-duong"][0]
             df.loc[i, "comment"] = "Ý kiến sửa trong lúc theo dõi"
         edit_responses(root, comment)
-        assert "0 failed; 2 steps rebuilt, 3 up to date" in wait_for_summary(2, 90)
+        assert "0 failed; 2 steps rebuilt, 4 up to date" in wait_for_summary(2, 90)
         second = {a["id"]: a for a in manifest(root)["artefacts"]}
         # the same worker process (its kernel warm) built the annex in both runs
         assert second["annex:tam-duong"]["worker"] == first["annex:tam-duong"]["worker"]
@@ -306,9 +312,9 @@ def test_watch_rebuilds_on_change_with_the_same_warm_worker_and_stops_cleanly(de
         rows[i][-1] = "Ý kiến sửa trong tệp gốc"
         with open(raw, "w", encoding="utf-8-sig", newline="") as f:
             csv.writer(f).writerows(rows)
-        # the unit, the province and the front door, which now links the quality page the
-        # intake wrote (outputs/2023/quality.html was not in this project before)
-        assert "0 failed; 3 steps rebuilt, 2 up to date" in wait_for_summary(3, 120), "".join(lines[-20:])
+        # the unit, the province and the front doors (the year's and the site's), which now
+        # link the quality page the intake wrote (outputs/2023/quality.html was not there before)
+        assert "0 failed; 4 steps rebuilt, 2 up to date" in wait_for_summary(3, 120), "".join(lines[-20:])
         assert (root / "outputs" / "2023" / "quality.html").is_file()
         assert any("accepted" in ln and "quarantined" in ln for ln in lines), "".join(lines)
         assert any("index" in ln and "documents changed" in ln for ln in lines[-12:]), "".join(lines[-12:])

@@ -400,3 +400,45 @@ def test_worker_with_other_code_gets_no_task_and_the_summary_says_so(clean, tmp_
     assert code == 2, err
     assert "no Dask worker of" in flat and f"Dask worker {bad_addr} runs another version" in flat, err
     assert "Traceback" not in err and rebuilt(copy, snap2) == set()
+
+
+# ------------------------------------------------------------- 5. a national run
+
+
+def test_national_run_notes_a_refused_worker_and_stops_clearly_when_the_scheduler_is_lost(tmp_path, cluster):
+    from .test_national import PROVINCES, tiny_national
+
+    folder = tiny_national(tmp_path / "project")
+    cluster.scheduler()
+    good, good_addr = cluster.worker()
+    bad, bad_addr = cluster.worker(env={"PYTHONPATH": str(other_code(tmp_path))})
+    cluster.wait_workers(good_addr, bad_addr)
+
+    def run(*args: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "sipas.cli", "run", "--provinces", str(folder), "--year", "2025",
+                                 "--executor", "dask", "--scheduler", cluster.address, *args], cwd=folder.parent,
+                                env={**_environ(), "SIPAS_ROOT": str(folder.parent)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    code, err = finish(run(), timeout=300)
+    flat = " ".join(err.split())
+    assert code == 0, err
+    assert "2 provinces; 10 annexes written, 0 failed" in flat, err
+    assert f"NOTE Dask worker {bad_addr} runs another version of the sipas code" in flat, err
+    workers = {a["worker"] for pid in PROVINCES for a in json.loads(
+        (folder / pid / "outputs" / "2025" / "manifest.json").read_text(encoding="utf-8"))["artefacts"]
+        if a["kind"] == "annex"}
+    assert {int(w.rsplit(":", 1)[1]) for w in workers} == {good.pid}
+    # the scheduler lost during the annexes: the same clear stop as a one-province run
+    proc = run("--force")
+    try:
+        wait_for(lambda: any(str(k).startswith("sipas-annex-") for keys in cluster.client.processing().values()
+                             for k in keys), 200, "an annex running")
+        cluster.kill(cluster.procs[0])  # the scheduler
+        code, err = finish(proc)
+    finally:
+        _kill(proc)
+    flat = " ".join(err.split())
+    assert code == 3, err
+    assert "the Dask scheduler at" in flat and "was lost during the run" in flat, err
+    assert "builds only what is missing" in flat and "Traceback" not in err

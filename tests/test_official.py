@@ -228,7 +228,7 @@ def test_docx_step_is_incremental(root, tmp_path):
     import shutil
 
     from sipas.base.codebook import YearConfig
-    from sipas.running.batch import YearJob
+    from sipas.running.year import YearJob
 
     r = tmp_path / "p"
     shutil.copytree(root, r, ignore=lambda d, names: [n for n in names if n in ("official", "release", "manifest.json")])

@@ -149,17 +149,28 @@ def test_parse_years_and_missing_table(project, tmp_path):
 
 
 def test_batch_trends_step_is_incremental(project):
-    """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs change."""
-    from sipas.running.batch import trends_step
+    """A multi-year `sipas run` builds outputs/trends.html once, then only when inputs
+    change, and records it in outputs/manifest.json like every artefact."""
+    import json
+
+    from sipas.running import cache
+    from sipas.running.site_steps import build_site, site_ledger, trends_step
 
     root, _ = project
     shutil.copytree(REPO / "notebooks", root / "notebooks", dirs_exist_ok=True)
     p = make_paths(root)
-    first = trends_step(p, list(YEARS), "code-v1", force=False)
-    assert first.ok and first.rebuilt, first.error
+    code, libs = cache.source_hash(), cache.versions()
+    first = build_site(p, list(YEARS), code, libs, force=False, trends=True)
+    assert [(o.step, o.ok, o.rebuilt) for o in first] == [("trends", True, True), ("site", True, True)], first
     html = (root / "outputs" / "trends.html").read_text(encoding="utf-8")
     assert "Xu hướng" in html and "<script" not in html
-    again = trends_step(p, list(YEARS), "code-v1", force=False)
-    assert again.ok and not again.rebuilt
-    changed = trends_step(p, list(YEARS), "code-v2", force=False)
-    assert changed.rebuilt and changed.reason == "inputs changed"
+    m = json.loads((root / "outputs" / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(a for a in m["artefacts"] if a["id"] == "trends")
+    assert entry["key"] == cache.key_of(entry["inputs"]) and entry["status"] == "ok"
+    assert {o["path"]: o["sha256"] for o in entry["outputs"]}["trends.html"] == cache.file_sha(root / "outputs" / "trends.html")
+    assert {"tables/trends.csv", "tables/trends.parquet", "notebooks/trends.ipynb"} <= {o["path"] for o in entry["outputs"]}
+    assert not (root / "outputs" / "notebooks" / "trends.key").exists()
+    again = build_site(p, list(YEARS), code, libs, force=False, trends=True)
+    assert [(o.step, o.rebuilt) for o in again] == [("trends", False), ("site", False)]
+    with site_ledger(p, max(YEARS), force=False) as ledger:
+        assert ledger.decide(trends_step(p, list(YEARS), "other code", libs)) == "sipas code changed"

@@ -131,7 +131,9 @@ def run(years: tuple[str, ...], units: tuple[str, ...], jobs: int | None, format
     Only what changed since the last run is rebuilt (see outputs/<year>/manifest.json);
     exit code 0 only when every requested artefact was produced.
     """
-    from sipas.running.batch import FORMATS, run_years, watch_years
+    from sipas.running.batch import run_years
+    from sipas.running.plan import FORMATS
+    from sipas.running.watch import watch_years
 
     fmts = [f.lower() for f in _split((formats,))]
     bad = [f for f in fmts if f not in FORMATS]

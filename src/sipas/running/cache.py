@@ -21,6 +21,10 @@ pdf          the annex HTML (bytes), the ``sipas`` source, the libraries.
 workbook     the year's tables, params, source, libraries.
 index page   the year's tables, the years that have tables, the annexes present and
              the documents present (PDF, Excel, quality page: the page lists them).
+trends       the tables of the run's years, ``notebooks/trends.ipynb``, every params file,
+             the ``sipas`` source, the libraries.
+site         each year with a front door: its tables and the documents present; the
+             trends page; the params; the ``sipas`` source; the libraries.
 
 So correcting a comment of one unit recomputes no table and rebuilds that unit's annex
 and the province report only (which quote the comments); correcting a
@@ -42,8 +46,13 @@ import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipas.base.hashing import file_sha, frame_hash, json_hash, maybe_file_sha, sha256_bytes  # noqa: F401  (the run keys are made of these; callers say cache.file_sha)
+
+if TYPE_CHECKING:
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import Paths
 
 PKG = Path(__file__).resolve().parents[1]  # the whole sipas package
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "statsmodels", "matplotlib", "seaborn", "jinja2",
@@ -78,6 +87,38 @@ def versions() -> dict[str, str]:
 
 def key_of(inputs: dict) -> str:
     return json_hash(inputs)
+
+
+def params_files(cfg: YearConfig) -> list[Path]:
+    """The params files a year's run reads (its registry and methodology, the previous
+    year's when there is one, the settings and the fields)."""
+    from sipas.base.codebook import YearConfig
+    from sipas.base.errors import SipasError
+
+    p = cfg.paths
+    files = [p.params / "units" / f"{cfg.year}.yaml", p.params / "methodology" / f"{cfg.registry.methodology}.yaml",
+             p.params / "settings.yaml", p.params / "fields.yaml"]
+    prev = cfg.registry.previous_year
+    if prev is not None and (p.params / "units" / f"{prev}.yaml").is_file():
+        files.append(p.params / "units" / f"{prev}.yaml")
+        try:
+            files.append(p.params / "methodology" / f"{YearConfig(prev, p).registry.methodology}.yaml")
+        except SipasError:
+            pass
+    return sorted(set(files))
+
+
+def params_hash(cfg: YearConfig) -> str:
+    """Hash of :func:`params_files` (names relative to the project root, and bytes)."""
+    root = cfg.paths.root.resolve()
+    return json_hash({f.resolve().relative_to(root).as_posix(): maybe_file_sha(f) for f in params_files(cfg)})
+
+
+def tables_hash(p: Paths, year: int) -> str:
+    """Hash of every file in ``outputs/<year>/tables/`` (whatever tables the estimation writes)."""
+    d = p.tables(year)
+    files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith(".")) if d.is_dir() else []
+    return json_hash({f.name: file_sha(f) for f in files})
 
 
 class RowHashes:
@@ -122,6 +163,8 @@ REASONS = {
     "html": "annex changed",
     "annexes": "list of annexes changed",
     "steps": "formats changed",
+    "years": "a year's figures or documents changed",
+    "trends": "trends annex changed",
 }
 
 

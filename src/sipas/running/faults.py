@@ -102,12 +102,12 @@ def is_connection_loss(exc: BaseException) -> bool:
 def check_workers(client, code: str) -> tuple[list[str], dict[str, str]]:
     """(addresses of the workers that run the driver's ``sipas`` code, {address: message}
     for the others). A worker that cannot answer counts as another version."""
-    from sipas.running.executor import _worker_code_hash
+    from sipas.running.executor import worker_code_hash
 
     workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
     if not workers:
         return [], {}
-    hashes = client.run(_worker_code_hash, workers=workers, on_error="return")
+    hashes = client.run(worker_code_hash, workers=workers, on_error="return")
     good, bad = [], {}
     for w in workers:
         h = hashes.get(w)

@@ -1,7 +1,8 @@
 """``outputs/<year>/manifest.json``: every artefact of a year, traceable to its inputs.
 
 One entry per build step (``tables``, ``annex:<name>``, ``pdf:<name>``, ``workbook``,
-``index``), sorted by id, each with
+``docx``, ``docx-pdf``, ``index``; in ``outputs/manifest.json``, with ``"year": null``, the
+steps across years: ``trends``, ``site``), sorted by id, each with
 
 * ``outputs``: the files it wrote (path relative to the year's folder, sha256, bytes);
 * ``key`` and ``inputs``: the hash of every input it depends on (see :mod:`sipas.running.cache`),
@@ -32,7 +33,7 @@ def now() -> str:
 
 
 class Manifest:
-    def __init__(self, path: Path, year: int):
+    def __init__(self, path: Path, year: int | None):
         self.path = Path(path)
         self.year = year
         self.entries: dict[str, dict] = {}
@@ -40,7 +41,7 @@ class Manifest:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: Path, year: int) -> Manifest:
+    def load(cls, path: Path, year: int | None) -> Manifest:
         m = cls(path, year)
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))

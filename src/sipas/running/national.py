@@ -5,7 +5,7 @@ as ``sipas demo-data --national`` writes under ``data/national/<year>/``). One r
 
 1. **intake** of every province whose field files (``data/raw/<year>/``), params or code
    changed since its last intake (key in ``data/processed/<year>/intake-key.json``), then
-   the **tables** of every province (:class:`sipas.running.batch.YearJob`, the same keys
+   the **tables** of every province (:class:`sipas.running.year.YearJob`, the same keys
    and manifest as ``sipas run`` in that project), several provinces at once: in
    ``--jobs`` processes beside the booting workers, or on the Dask cluster;
 2. every stale **annex of every province** as one pool of tasks (the workers never wait
@@ -36,25 +36,14 @@ from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 from sipas.base.errors import SipasError
 from sipas.running import cache
-from sipas.running.batch import (
-    DEFAULT_TIMEOUT,
-    FORMATS,
-    PROVINCE_TASK,
-    Outcome,
-    RunReport,
-    Workers,
-    YearJob,
-    _clean_temporaries,
-    _dask_submit,
-    _decide,
-    _file_entries,
-    _progress,
-    _Side,
-    _tables_hash,
-    _year_lock,
-    plan,
-)
+from sipas.running.batch import Side, Workers, clean_temporaries, year_lock
+from sipas.running.faults import SchedulerLost
 from sipas.running.manifest import Manifest, now
+from sipas.running.plan import DEFAULT_TIMEOUT, FORMATS, PROVINCE_TASK, plan
+from sipas.running.site_steps import build_site
+from sipas.running.steps import Ledger, Step
+from sipas.running.summary import Outcome, RunReport, print_notes, progress
+from sipas.running.year import YearJob
 
 INTAKE_KEY = "intake-key.json"
 
@@ -133,7 +122,7 @@ class _Helpers:
         """``fn(item, submit)`` for every item, ``jobs`` at a time; results in order."""
         submit = None
         if self.executor == "dask":
-            submit = _dask_submit(self.workers.get(self.jobs))
+            submit = self.workers.get(self.jobs).call  # a lost scheduler stops the run (faults, issue 16)
         elif many and self.jobs > 1:
             if self.procs is None:
                 import multiprocessing as mp
@@ -194,10 +183,10 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
     helpers = _Helpers(jobs, workers, executor)
     jobs_: dict[str, YearJob] = {}
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_year_lock(folder))
+        stack.enter_context(year_lock(folder))
         for root in roots.values():
-            stack.enter_context(_year_lock(default_paths(root).outputs(year)))
-            _clean_temporaries(default_paths(root).outputs(year))
+            stack.enter_context(year_lock(default_paths(root).outputs(year)))
+            clean_temporaries(default_paths(root).outputs(year))
         try:
             # 1. intake where the field files changed, then every province's keys and tables
             due = {pid: r for pid in roots if (r := intake_reason(default_paths(roots[pid]), year, code, force))}
@@ -210,6 +199,8 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
                     args = (year, str(roots[pid]), code)
                     text = submit(intake_step, *args) if submit else intake_step(*args)
                     return Outcome(year, "intake", pid, True, True, due[pid], time.perf_counter() - t0, "", "ok"), text
+                except SchedulerLost:  # faults (issue 16): no province can go on
+                    raise
                 except Exception as exc:  # noqa: BLE001 - this province is reported, the others go on
                     why = exc.render() if isinstance(exc, SipasError) else f"{type(exc).__name__}: {exc}"
                     return Outcome(year, "intake", pid, False, True, due[pid], time.perf_counter() - t0, why), ""
@@ -230,20 +221,17 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
             guess = [pid for pid, j in ready.items() if j.probably_stale()]
             if guess:
                 workers.get(sum(len(j.annexes) for j in ready.values()))
-            import importlib.util
-
-            pdf_missing = "" if "pdf" not in formats or importlib.util.find_spec("sipas.publishing.pdf") else \
-                "sipas.publishing.pdf is not installed yet (no PDF renderer module)"
-
             def tables(pid, submit):
                 """The province's tables, then its annexes' keys at once (the driver holds
                 the microdata of ``jobs`` provinces at a time, not of all of them)."""
                 j = ready[pid]
                 try:
                     out = j.build_tables(submit)
+                except SchedulerLost:
+                    raise
                 except SipasError as exc:
                     return Outcome(year, "tables", pid, False, True, "", 0.0, exc.render()), ([], [])
-                return out, (j.todo("pdf" in formats, pdf_missing) if j.tables_ok else ([], []))
+                return out, (j.todo("pdf" in formats) if j.tables_ok else ([], []))
             todo = []
             for pid, (out, (build, fresh)) in zip(ready, helpers.map(tables, list(ready), len(guess) > 1)):
                 report.add(pid, [out, *fresh])
@@ -255,20 +243,15 @@ def run_national(folder: str | os.PathLike, year: int, provinces: list[str] | No
             # 2. every annex of every province, one pool
             side_fns = [(pid, f) for pid, j in jobs_.items() for f in
                         ([j.workbook] if "xlsx" in formats else []) + ([j.official] if "docx" in formats else [])]
-            side = _Side([_tagged(pid, f) for pid, f in side_fns]) if side_fns else None
+            side = Side([_tagged(pid, f) for pid, f in side_fns]) if side_fns else None
             if todo:
                 _execute(workers.get(len(todo)), todo, report, console)
             workers.close(cancel=not todo)
             if side:
                 for pid, o in side.join():
                     report.add(pid, o)
-            for pid, j in jobs_.items():
-                out = j.index()
-                report.add(pid, out)
-                if out.rebuilt or not (j.p.outputs() / "index.html").exists():
-                    from sipas.publishing.site import write_site_index
-
-                    write_site_index(j.p)
+            for pid, j in jobs_.items():  # each province's front doors: its year's, its site's
+                report.add(pid, [j.index(), *build_site(j.p, [year], code, libs, force, trends=False)])
             # 3. the national front door: every province of the folder with current tables
             # (those left out by --province with their last build), none whose tables failed now
             failed = {pid for pid, r in report.provinces.items() if any(not o.ok and o.step in ("intake", "tables")
@@ -308,13 +291,13 @@ def _execute(pool, todo, report: NationalReport, console: Console) -> None:
         t = dataclasses.replace(j.task(a, steps), name=f"{pid}/{a.name}")
         tasks.append(t)
         where[t.id] = (pid, j, a, steps, why)
-    with _progress(console) as bar:
+    with progress(console) as bar:
         tid = bar.add_task("phụ lục / annexes", total=len(tasks), last="")
         for res in pool.run(tasks):
             pid, j, a, steps, why = where[res.id]
             report.add(pid, j.record(a, steps, why, res))
-            j.manifest.save()
             bar.update(tid, advance=1, last=f"{res.name} {'ok' if res.ok else 'LỖI'} {res.seconds:.1f}s")
+    report.add_notes(pool)  # faults (issue 16): e.g. the Dask workers refused
 
 
 def national_step(folder: Path, year: int, roots: dict[str, Path], p: Paths, code: str, force: bool) -> Outcome:
@@ -323,29 +306,19 @@ def national_step(folder: Path, year: int, roots: dict[str, Path], p: Paths, cod
     from sipas.base.codebook import load_settings
     from sipas.publishing.official.settings import load_official
 
-    manifest = Manifest.load(folder / "manifest.json", year)
     settings, threshold = load_settings(p), load_official(p).threshold
     inputs = {"code": code, "settings": cache.json_hash(settings.model_dump(mode="json")), "threshold": threshold,
-              "provinces": cache.json_hash({pid: [_tables_hash(default_paths(r), year),
+              "provinces": cache.json_hash({pid: [cache.tables_hash(default_paths(r), year),
                                                   (r / "outputs" / str(year) / "index.html").is_file()]
                                             for pid, r in sorted(roots.items())})}
-    reason = _decide(manifest.get("national"), inputs, folder, force)
-    if reason is None:
-        return Outcome(year, "national", "index", True, False, "up to date")
-    t0 = time.perf_counter()
-    entry = {"id": "national", "kind": "national", "name": "index", "key": cache.key_of(inputs), "inputs": inputs,
-             "parameters": {"year": year, "provinces": sorted(roots)}, "built_at": now()}
-    try:
+
+    def build():
         from sipas.publishing.national import write_national
 
-        files = write_national(folder, year, list(roots.items()), settings, threshold)
-        entry.update(outputs=_file_entries(files, folder), status="ok", error="")
-    except Exception as exc:  # noqa: BLE001 - reported in the summary
-        entry.update(outputs=[], status="failed", error=f"{type(exc).__name__}: {exc}")
-    entry["seconds"] = round(time.perf_counter() - t0, 3)
-    manifest.put(entry)
-    manifest.save()
-    return Outcome(year, "national", "index", entry["status"] == "ok", True, reason, entry["seconds"], entry["error"])
+        return write_national(folder, year, list(roots.items()), settings, threshold)
+
+    ledger = Ledger(Manifest.load(folder / "manifest.json", year), folder, year, force)
+    return ledger.build(Step("national", "national", "index", inputs, build, {"year": year, "provinces": sorted(roots)}))
 
 
 # -------------------------------------------------------------------------- summary
@@ -376,6 +349,7 @@ def print_national(report: NationalReport, console: Console, folder: Path) -> No
             if o.step == "annex":
                 log = folder / pid / "outputs" / str(o.year) / "logs" / f"{o.name}.log"
                 console.print(f"  log: {log}", highlight=False, soft_wrap=True)
+    print_notes(report, console)
     nat = report.national
     if nat is not None:
         what = "LỖI / FAILED: " + nat.error if not nat.ok else ("dựng lại / rebuilt" if nat.rebuilt else "up to date")

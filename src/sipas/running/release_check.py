@@ -15,14 +15,10 @@ def code_or_params_changed(p: Paths, year: int) -> list[str]:
     path = p.outputs(year) / "manifest.json"
     if not path.is_file():
         return []
-    from sipas.running.batch import _params_files, _rel
-
     meta = json.loads(path.read_text(encoding="utf-8"))
     out = []
     if meta.get("sipas", {}).get("source_sha256") != cache.source_hash():
         out.append("the sipas code changed since the last run")
-    cfg = YearConfig(year, p)
-    params = cache.json_hash({_rel(f, p.root): cache.maybe_file_sha(f) for f in _params_files(cfg)})
-    if meta.get("inputs", {}).get("params") != params:
+    if meta.get("inputs", {}).get("params") != cache.params_hash(YearConfig(year, p)):
         out.append("params changed since the last run")
     return out

@@ -1,5 +1,5 @@
 """The official documents as steps of ``sipas run`` (``--formats docx``; with ``pdf``,
-their PDF too). ``sipas.running.batch`` registers them in one place (``YearJob.official``);
+their PDF too). ``sipas.running.year`` registers them in one place (``YearJob.official``);
 this module says what each step depends on and builds it.
 
 * ``docx``      every Word document of the year (:func:`build_docx`); depends on the
