@@ -126,13 +126,13 @@ def test_timeout_stops_the_notebook_and_the_next_one_runs(warm):
 def test_pdf_step_reports_a_missing_renderer_and_prints_with_chromium(warm, monkeypatch):
     """The PDF of a page goes through sipas.publishing.pdf: without a browser the task says
     why (and writes nothing); with Chromium it writes the A4 PDF, atomically."""
-    from sipas.publishing import pdf
+    from sipas.publishing import chromium
 
     page = warm / "page.html"
     page.write_text("<html><head><title>p</title></head><body><h1>Đơn vị</h1></body></html>", encoding="utf-8")
     task = AnnexTask(2023, "p", "unused.ipynb", {}, str(page), str(warm / "p.ipynb"), str(warm / "logs" / "p.log"),
                      "p", steps=("pdf",), pdf=str(warm / "p.pdf"))
-    monkeypatch.setattr(pdf, "_BROWSER", None)  # as in a fresh process: the browser is looked for
+    monkeypatch.setattr(chromium, "_BROWSER", None)  # as in a fresh process: the browser is looked for
     monkeypatch.setenv("SIPAS_CHROMIUM", str(page))  # a file, not a browser
     res = run_task(task)
     assert not res.ok and not (warm / "p.pdf").exists()

@@ -35,7 +35,6 @@ def structure(methodology: Methodology) -> Structure:
     elements = list(methodology.elements)
     E = len(elements)
     criteria = methodology.items            # content and overall items, element by element
-    C = len(criteria)
     elem_of = np.array([next(j for j, e in enumerate(elements) if c in e.items) for c in criteria])
     k_e = np.bincount(elem_of, minlength=E)
     crit_w = np.array(methodology.index_weights())   # each item's weight in SIPAS
