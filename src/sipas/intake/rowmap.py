@@ -167,7 +167,7 @@ class RowMapper:
         cols: dict[str, list] = {}
         self._tables[id(cols)] = tm
         recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
-        self._shape(recs, tm, raw, width)
+        shaped = self._shape(recs, tm, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
         for i, r in enumerate(recs):
@@ -182,11 +182,15 @@ class RowMapper:
                     r.problems.append(Problem("marked_void", "", "", "row hidden in Excel (filter or hidden row)"))
                 else:
                     r.flags.append("hidden_row")
+        shifted: dict[str, list[int]] = {}     # column -> rows with personal data in it
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
             src = self._source(tm, cid, raw, n)
             j = tm.columns.get(cid)
+            if j is not None and col.kind != COMMENT:
+                relabelled = col.kind == ADMIN and t.value_labels.get(j)
+                shifted[cid] = self._shifted(raw[j] if relabelled else src, col.kind == ADMIN)
             if col.kind in ANSWER_KINDS:
                 labels = t.value_labels.get(j) if j is not None else None
                 out = _distinct(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
@@ -206,6 +210,13 @@ class RowMapper:
         cols["_unit"] = [None] * n
         self._admin(recs, tm, cols)
         self._enough(recs, cols)
+        for cid in tm.columns:       # first problem of a row; the first column (file order) wins
+            for i in shifted.get(cid, ()):
+                if i not in shaped:
+                    recs[i].problems.insert(0, Problem(
+                        "malformed_row", _col_name(t, tm.columns[cid], cid), "(personal data)",
+                        "an e-mail address or phone number in this column: the columns of the row are shifted"))
+                    shaped.add(i)
         return recs
 
     def _answer_problem(self, rec: Record, cid: str, kind: str, t, j, value, why: str) -> None:
@@ -257,10 +268,9 @@ class RowMapper:
                         hit[i] = j
         return hit
 
-    def _shape(self, recs: list[Record], tm: TableMap, raw: _Cells, width: int) -> None:
-        """Shifted columns: a cell count that fits neither the header nor the other rows,
-        or a value of the wrong kind in a column (an e-mail or a phone number outside the
-        personal and comment columns, as when an unquoted comma shifts a row)."""
+    def _shape(self, recs: list[Record], tm: TableMap, width: int) -> set[int]:
+        """Shifted columns (1): a cell count that fits neither the header nor the other
+        rows. The rows found (2, :meth:`_shifted`): a value of the wrong kind in a column."""
         done: set[int] = set()
         for i, (r, cells) in enumerate(zip(recs, tm.table.rows)):
             n = len(cells)
@@ -272,19 +282,14 @@ class RowMapper:
                                           f"{n} cells, header and most rows have {max(width, tm.modal_width)} "
                                           "(an unquoted comma or line break shifted the row?)"))
                 done.add(i)
-        for cid, j in tm.columns.items():
-            kind = self.kinds[cid].kind
-            if kind in (PERSONAL, COMMENT):
-                continue
+        return done
 
-            def personal(v, admin=kind == ADMIN):
-                return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
-            for i in sorted(self._first_hit([j], raw, personal, len(recs))):
-                if i not in done:
-                    recs[i].problems.append(Problem("malformed_row", _col_name(tm.table, j, cid), "(personal data)",
-                                                    "an e-mail address or phone number in this column: "
-                                                    "the columns of the row are shifted"))
-                    done.add(i)
+    def _shifted(self, cells: list, admin: bool) -> list[int]:
+        """Shifted columns (2): rows whose cell (as read) is an e-mail address or a phone
+        number (this not in administrative columns), as when an unquoted comma shifts a row."""
+        def personal(v):
+            return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
+        return sorted(self._first_hit([0], [cells], personal, len(cells)))
 
     def _admin(self, recs: list[Record], tm: TableMap, cols: dict[str, list]) -> None:
         t = tm.table
