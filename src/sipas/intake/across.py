@@ -7,8 +7,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from .cells import gather
 from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
-from .rowmap import gather
 from .rules import IntakeRules
 from .validate import Problem, Record
 

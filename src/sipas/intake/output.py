@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
+from .cells import gather
 from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
 from .readers import IntakeError
-from .rowmap import gather
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
