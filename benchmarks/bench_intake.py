@@ -5,6 +5,9 @@ the same run. Each run is a separate process measured from outside with
 
     .venv/bin/python benchmarks/bench_intake.py --baseline /tmp/sipas-main [--rows 300000]
 
+``--keep DIR`` keeps the bench projects and CSV files in DIR and reuses them on the next
+run with the same ``--rows``; ``--profile N`` runs this checkout once under cProfile on
+the ~7% file instead and prints the N functions with the most cumulative time.
 ``--baseline`` is a checkout of the earlier code, e.g.
 ``git worktree add /tmp/sipas-main 5ac358f`` (the commit issue 12 started from); without
 it only this checkout is measured. Two files are timed: the demo's own share of bad
@@ -20,6 +23,7 @@ import argparse
 import csv
 import io
 import os
+import pstats
 import re
 import shutil
 import subprocess
@@ -78,10 +82,37 @@ def build_csv(root: Path, rows: int, bad_every: int | None) -> Path:
     return path
 
 
+def project_with_csv(root: Path, rows: int, bad_every: int | None) -> tuple[Path, Path]:
+    """The bench project in ``root`` and its CSV, made unless ``root`` has them for ``rows``."""
+    f, stamp = root / "bench.csv", root / "bench.rows"
+    if f.exists() and stamp.exists() and stamp.read_text() == str(rows):
+        return root, f
+    shutil.rmtree(root, ignore_errors=True)
+    proj = build_project(root)
+    f = build_csv(proj, rows, bad_every)
+    stamp.write_text(str(rows))
+    return proj, f
+
+
+def validate_code(csv_path: Path) -> str:
+    return ("import sys; from sipas.cli import main; "
+            f"sys.argv=['sipas','validate','--year','{YEAR}','--input',{str(csv_path)!r}]; main()")
+
+
+def profile(root: Path, csv_path: Path, top: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "SIPAS_ROOT": str(root)}
+    with tempfile.NamedTemporaryFile(suffix=".prof") as prof, \
+            tempfile.NamedTemporaryFile("w", suffix=".py") as script:
+        script.write(validate_code(csv_path))
+        script.flush()
+        subprocess.run([sys.executable, "-m", "cProfile", "-o", prof.name, script.name], cwd=root, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        pstats.Stats(prof.name).sort_stats("cumulative").print_stats(top)
+
+
 def measure(src: Path, root: Path, csv_path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src / "src"), "SIPAS_ROOT": str(root)}
-    code = ("import sys; from sipas.cli import main; "
-            f"sys.argv=['sipas','validate','--year','{YEAR}','--input',{str(csv_path)!r}]; main()")
+    code = validate_code(csv_path)
     proc = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code], cwd=root, env=env,
                           capture_output=True, text=True)
     err = proc.stderr
@@ -101,14 +132,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baseline", type=Path, help="checkout of the code to compare with")
     ap.add_argument("--rows", type=int, default=300_000)
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="keep the generated files in DIR and reuse them")
+    ap.add_argument("--profile", type=int, metavar="N", help="cProfile this checkout on the ~7%% file: top N")
     args = ap.parse_args()
     print("machine: %d cores, load average %.2f %.2f %.2f" % (os.cpu_count(), *os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+        tmp = args.keep.resolve() if args.keep else Path(tmp)
+        if args.profile:
+            profile(*project_with_csv(tmp / "bad14", args.rows, 14), args.profile)
+            return
         results = []
         for label, bad in (("demo bad rows", None), ("~7% bad rows", 14)):
-            proj = build_project(tmp / f"p{len(results)}")
-            f = build_csv(proj, args.rows, bad)
+            proj, f = project_with_csv(tmp / f"bad{bad or 0}", args.rows, bad)
             size = f.stat().st_size / 1e6
             for name, src in (("baseline", args.baseline), ("this", REPO)):
                 if src is None:

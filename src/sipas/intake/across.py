@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
+
+from .cells import gather
 from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .rules import IntakeRules
 from .validate import Problem, Record
@@ -46,22 +49,40 @@ def _col_name_id(r: Record) -> str:
 
 
 def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
+    """Straight-lining and identical answer vectors of one interviewer, computed a column
+    at a time (a matrix of the records' criterion codes), not record by record."""
+    n = len(records)
+    if not n:
+        return
     crit = cb.ids(CRITERION)
+    cols = gather(records)
+    answers = [cols[c] for c in crit]
+    codes = np.array(answers, dtype=float).reshape(len(crit), n)     # None -> nan
+    valid = np.stack([np.isin(codes[k], sorted(cb.code_sets[c][0])) for k, c in enumerate(crit)]) \
+        if crit else np.zeros((0, n), dtype=bool)
+    n_valid = valid.sum(axis=0)
+    mode = np.zeros(n, dtype=np.int64)        # how often the commonest valid code occurs
+    for v in sorted(set().union(*(cb.code_sets[c][0] for c in crit))):
+        np.maximum(mode, ((codes == v) & valid).sum(axis=0), out=mode)
+    straight = (n_valid >= max(rules.straight_line_min_answers, 1)) & (mode == n_valid)
+    for i in np.flatnonzero(straight):
+        records[i].flags.append("straight_line")
+    dup = np.flatnonzero(n_valid - mode >= rules.duplicate_min_off_mode)
+    if not len(dup):
+        return
+    parts = [cols["interviewer"], _tuples(answers, n)]
+    if rules.duplicate_vector_with_profile:
+        parts += [_tuples([cols[c] if c in cols else [None] * n for c in cb.ids(kind)], n)
+                  for kind in (PROFILE, EXPECTATION, PERCEPTION)]
     groups: dict[tuple, list[Record]] = defaultdict(list)
-    for r in records:
-        cols, i = r.values.cols, r.values.i
-        answers = [cols[c][i] for c in crit]
-        valid = [a for a, c in zip(answers, crit) if a in cb.code_sets[c][0]]
-        if len(valid) >= rules.straight_line_min_answers and len(set(valid)) == 1:
-            r.flags.append("straight_line")
-        off_mode = len(valid) - max(map(valid.count, set(valid))) if valid else 0
-        if off_mode >= rules.duplicate_min_off_mode:
-            key = (r.values.get("interviewer"), tuple(answers))
-            if rules.duplicate_vector_with_profile:
-                key += tuple(tuple(r.values.get(c) for c in cb.ids(kind))
-                             for kind in (PROFILE, EXPECTATION, PERCEPTION))
-            groups[key].append(r)
+    for i in dup:
+        groups[tuple(p[i] for p in parts)].append(records[i])
     for recs in groups.values():
         if len(recs) > 1:
             for r in recs:
                 r.flags.append("interviewer_duplicate")
+
+
+def _tuples(columns: list[list], n: int) -> list[tuple]:
+    """Row ``i`` of ``columns`` as a tuple, for each of the ``n`` rows."""
+    return list(zip(*columns)) if columns else [()] * n

@@ -13,6 +13,7 @@ Two keys are used for every comparison:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -24,7 +25,47 @@ _SPECIAL = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
 
 
 def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+@functools.cache
+def _maybe_not_nfc() -> re.Pattern:
+    """A character after which, or with which, NFC may change the text: a combining
+    mark, a character that NFC replaces, the second character of a canonical pair,
+    Hangul jamo, and (without looking) everything outside the Basic Multilingual Plane."""
+    bad = set(range(0x1100, 0x1200))
+    for cp in range(0x30000):
+        ch = chr(cp)
+        if cp < 0x10000 and (unicodedata.combining(ch) or not unicodedata.is_normalized("NFC", ch)):
+            bad.add(cp)
+        d = unicodedata.decomposition(ch)
+        if d and not d.startswith("<") and len(d.split()) == 2:
+            bad.add(int(d.split()[1], 16))
+    bad_bmp = sorted(c for c in bad if c < 0x10000)
+    spans, start = [], bad_bmp[0]
+    for a, b in zip(bad_bmp, bad_bmp[1:] + [-1]):
+        if b != a + 1:
+            spans.append(re.escape(chr(start)) + ("-" + re.escape(chr(a)) if a > start else ""))
+            start = b
+    return re.compile("[" + "".join(spans) + "\U00010000-\U0010ffff]")
+
+
+def nfc_lines(text: str) -> str:
+    """:func:`nfc` of a text of many lines, normalising only the lines that may change
+    (NFC never joins characters across a line break), so a file that is already NFC, or
+    nearly, is not normalised character by character."""
+    if text.isascii():
+        return text
+    pattern, out, done = _maybe_not_nfc(), [], 0
+    m = pattern.search(text)
+    while m:
+        start = text.rfind("\n", done, m.start()) + 1 or done
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        out += [text[done:start], unicodedata.normalize("NFC", text[start:end])]
+        done = end
+        m = pattern.search(text, end)
+    return "".join(out) + text[done:] if out else text
 
 
 def strip_diacritics(text: str) -> str:

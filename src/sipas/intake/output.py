@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
+from .cells import gather
 from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
 from .readers import IntakeError
-from .rowmap import gather
 from .rules import FLAG, REASON
 
 DESIGN = ["respondent_id", "year", "unit_id", "unit_type", "stratum", "psu", "weight", "fpc",
@@ -102,23 +102,21 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
     order = {u.id: i for i, u in enumerate(reg.units)}
     srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
-    extra: dict[str, list] = {k: [] for k in ("year", "unit_type", "stratum", "psu", "weight", "fpc",
-                                               "source_file", "source_row", "flags")}
+    design: dict[int, tuple] = {}      # per unit: (unit, psu column, fpc, weight)
     for r in srt:
         unit = r.values["_unit"]
-        psu_col = reg.design.psu[unit.type]
-        if not reg.design.fpc:
-            fpc = math.nan
-        elif psu_col == "respondent_id":
-            fpc = float(unit.served)
-        elif psu_col == "commune":
-            fpc = float(len(unit.communes))
-        else:
-            fpc = math.nan
-        for k, v in (("year", cfg.year), ("unit_type", unit.type), ("stratum", unit.id),
-                     ("psu", str(r.values.get(psu_col))), ("weight", unit.served / n_h[unit.id]), ("fpc", fpc),
-                     ("source_file", r.origin), ("source_row", r.row), ("flags", ";".join(r.flags))):
-            extra[k].append(v)
+        if id(unit) not in design:
+            psu_col = reg.design.psu[unit.type]
+            fpc = math.nan if not reg.design.fpc else float(unit.served) if psu_col == "respondent_id" else \
+                float(len(unit.communes)) if psu_col == "commune" else math.nan
+            design[id(unit)] = unit, psu_col, fpc, unit.served / n_h[unit.id]
+    per = [design[id(r.values["_unit"])] for r in srt]
+    extra = {"year": [cfg.year] * len(srt), "unit_type": [d[0].type for d in per],
+             "stratum": [d[0].id for d in per],
+             "psu": [str(r.values.get(d[1])) for r, d in zip(srt, per)],
+             "weight": [d[3] for d in per], "fpc": [d[2] for d in per],
+             "source_file": [r.origin for r in srt], "source_row": [r.row for r in srt],
+             "flags": [";".join(r.flags) for r in srt]}
     return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
 
 
@@ -143,6 +141,10 @@ QUARANTINE_HEAD = [
 def quarantine_rows(records, cb: Codebook) -> list[dict]:
     out = []
     masked: dict = {}
+    order = {reason: k for k, reason in enumerate(REASON)}
+
+    def rank(p):
+        return order[p.reason]
 
     def mask_cell(v):      # cells repeat ("4", "Nam"): each distinct text is masked once
         if type(v) is not str:
@@ -151,13 +153,13 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
             masked[v] = mask_value(v)
         return masked[v]
     for r in records:
-        first = min(r.problems, key=lambda p: list(REASON).index(p.reason))
+        first = min(r.problems, key=rank)
         row = {"source_file": r.file, "source_sheet": r.sheet or "", "source_row": r.row,
                "reason": first.reason, "reason_vi": REASON[first.reason].vi, "reason_en": REASON[first.reason].en,
                "column": first.column, "value": first.value, "detail": first.detail,
                "all_reasons": "; ".join(f"{p.reason}" + (f" [{p.column}={p.value!r}]" if p.column else "")
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
-                                        for p in sorted(r.problems, key=lambda p: list(REASON).index(p.reason)))}
+                                        for p in sorted(r.problems, key=rank))}
         for cid, v in r.raw.items():
             row[cid] = mask_cell(v)       # a shifted row may carry personal data into any column
         row["value"] = mask_cell(row["value"])

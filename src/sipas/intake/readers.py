@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sipas.base.errors import SipasError
 
-from .normalize import is_blank, nfc
+from .normalize import is_blank, nfc, nfc_lines
 from .xlsx import read_xlsx
 
 SUPPORTED = (".csv", ".txt", ".xlsx", ".xlsm", ".sav")
@@ -196,7 +196,7 @@ def _lines(text: str, chunk: int = 1 << 20):
     while start < len(text):
         end = text.find("\n", start + chunk)
         end = len(text) if end < 0 else end + 1
-        yield from io.StringIO(nfc(text[start:end]), newline="")
+        yield from io.StringIO(nfc_lines(text[start:end]), newline="")
         start = end
 
 

@@ -1,18 +1,16 @@
 """The row rules of :mod:`.validate`, applied a column at a time: each distinct cell of a
 column is mapped once (answers repeat: a 300,000-row file has a few hundred distinct
 cells per column), and a row's canonical values are a view on its table's mapped
-columns (:class:`Values`) rather than a dict of its own. Problems and flags are added
+columns (:class:`.cells.Values`) rather than a dict of its own. Problems and flags are added
 to each row in the order the rules are listed: shape, void marks, answers (codebook
 order), administrative fields, enough answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from operator import itemgetter
-
 import numpy as np
 
+from .cells import TEXT, Cells, Values
 from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
 from .normalize import clean_text, is_blank, nfc
 from .pii import EMAIL, PHONE, mask_report
@@ -22,72 +20,10 @@ from .validate import Problem, Record, TableMap, _col_name, _show
 from .xlsx import HIDDEN, STRUCK, is_void_marker
 
 
-class Values(Mapping):
-    """Row ``i`` of a table's mapped columns (codebook id -> value), read and written in place."""
-
-    __slots__ = ("cols", "i")
-
-    def __init__(self, cols: dict[str, list], i: int):
-        self.cols, self.i = cols, i
-
-    def __getitem__(self, k):
-        return self.cols[k][self.i]
-
-    def __setitem__(self, k, v):
-        self.cols[k][self.i] = v
-
-    def get(self, k, default=None):
-        c = self.cols.get(k)
-        return default if c is None else c[self.i]
-
-    def __iter__(self):
-        return iter(self.cols)
-
-    def __len__(self):
-        return len(self.cols)
-
-
-_TEXT = {str, type(None)}
-
-
-class gather(Mapping):
-    """The records' values as columns (codebook id -> list, in the records' order), each
-    column made when asked for (so that only one is held at a time)."""
-
-    def __init__(self, recs: list[Record]):
-        tables: dict[int, tuple[dict, int]] = {}
-        for r in recs:
-            c = r.values.cols
-            if id(c) not in tables:
-                tables[id(c)] = (c, sum(len(next(iter(t.values()))) for t, _ in tables.values()))
-        self.tables = list(tables.values())
-        self.take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64,
-                                count=len(recs))
-        self.names = [k for k in self.tables[0][0] if not k.startswith("_")] if self.tables else []
-
-    def __getitem__(self, k):
-        if k not in self.names:
-            raise KeyError(k)
-        parts = [c[k] for c, _ in self.tables]
-        whole = np.empty(sum(map(len, parts)), dtype=object)
-        for (_, at), p in zip(self.tables, parts):
-            whole[at:at + len(p)] = p
-        return whole[self.take].tolist()
-
-    def __contains__(self, k):
-        return k in self.names
-
-    def __iter__(self):
-        return iter(self.names)
-
-    def __len__(self):
-        return len(self.names)
-
-
 def _distinct(col, f) -> list:
     """``[f(v) for v in col]``, computing ``f`` once per distinct value when every value
     is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""
-    if set(map(type, col)) <= _TEXT:
+    if set(map(type, col)) <= TEXT:
         m = {v: f(v) for v in set(col)}
         return [m[v] for v in col]
     return [f(v) for v in col]
@@ -103,6 +39,7 @@ class RowMapper:
         self._cache: dict[tuple, tuple] = {}
         self.kinds = {c.id: c for c in cb.columns}
         self._tables: dict[int, TableMap] = {}    # id(a table's mapped columns) -> its TableMap
+        self._plans: dict[int, list[tuple]] = {}   # id(TableMap) -> :meth:`_raw_plan`
 
     def _cell(self, cid: str, value: object, labels: dict | None):
         key = (cid, type(value).__name__, value if not isinstance(value, float) or value == value else "nan",
@@ -149,7 +86,7 @@ class RowMapper:
         return lead + text
 
     # ------------------------------------------------------------------ columns
-    def _source(self, tm: TableMap, cid: str, raw: _Cells, n: int) -> list:
+    def _source(self, tm: TableMap, cid: str, raw: Cells, n: int) -> list:
         """The cells of ``cid`` (None where the row is short), as the rules read them."""
         j = tm.columns.get(cid)
         if j is None:
@@ -163,11 +100,11 @@ class RowMapper:
     def records(self, tm: TableMap) -> list[Record]:
         t = tm.table
         n, width = len(t.rows), len(t.headers)
-        raw = _Cells(t.rows, width)
+        raw = Cells(t.rows, width)
         cols: dict[str, list] = {}
         self._tables[id(cols)] = tm
         recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
-        self._shape(recs, tm, raw, width)
+        shaped = self._shape(recs, tm, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
         for i, r in enumerate(recs):
@@ -182,11 +119,15 @@ class RowMapper:
                     r.problems.append(Problem("marked_void", "", "", "row hidden in Excel (filter or hidden row)"))
                 else:
                     r.flags.append("hidden_row")
+        shifted: dict[str, list[int]] = {}     # column -> rows with personal data in it
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
             src = self._source(tm, cid, raw, n)
             j = tm.columns.get(cid)
+            if j is not None and col.kind != COMMENT:
+                relabelled = col.kind == ADMIN and t.value_labels.get(j)
+                shifted[cid] = self._shifted(raw[j] if relabelled else src, col.kind == ADMIN)
             if col.kind in ANSWER_KINDS:
                 labels = t.value_labels.get(j) if j is not None else None
                 out = _distinct(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
@@ -206,6 +147,13 @@ class RowMapper:
         cols["_unit"] = [None] * n
         self._admin(recs, tm, cols)
         self._enough(recs, cols)
+        for cid in tm.columns:       # first problem of a row; the first column (file order) wins
+            for i in shifted.get(cid, ()):
+                if i not in shaped:
+                    recs[i].problems.insert(0, Problem(
+                        "malformed_row", _col_name(t, tm.columns[cid], cid), "(personal data)",
+                        "an e-mail address or phone number in this column: the columns of the row are shifted"))
+                    shaped.add(i)
         return recs
 
     def _answer_problem(self, rec: Record, cid: str, kind: str, t, j, value, why: str) -> None:
@@ -223,29 +171,40 @@ class RowMapper:
             self._cache[key] = nfc(text)
         return self._cache[key]
 
-    def raw_of(self, rec: Record) -> dict[str, object]:
-        """A row's non-personal cells as read (comments masked), for the quarantine file."""
-        tm, i = self._tables[id(rec.values.cols)], rec.values.i
-        cells = tm.table.rows[i]
-        out: dict[str, object] = {}
+    def _raw_plan(self, tm: TableMap) -> list[tuple]:
+        """Per non-personal column of ``tm``: (id, cell index or None, the value where there
+        is no cell, value labels to apply, whether a comment), worked out once per table."""
+        plan = []
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
             j = tm.columns.get(cid)
-            value = cells[j] if j is not None and j < len(cells) else None
-            if cid == "unit_id" and j is None and tm.unit_from_sheet:
-                value = tm.unit_from_sheet
-            labels = tm.table.value_labels.get(j) if j is not None else None
-            if labels and _in(value, labels) and col.kind in (ADMIN, COMMENT):
+            fixed = tm.unit_from_sheet if cid == "unit_id" and j is None and tm.unit_from_sheet else None
+            labels = tm.table.value_labels.get(j) if j is not None and col.kind in (ADMIN, COMMENT) else None
+            plan.append((cid, j, fixed, labels or None, col.kind == COMMENT))
+        return plan
+
+    def raw_of(self, rec: Record) -> dict[str, object]:
+        """A row's non-personal cells as read (comments masked), for the quarantine file."""
+        tm, i = self._tables[id(rec.values.cols)], rec.values.i
+        plan = self._plans.get(id(tm))
+        if plan is None:
+            plan = self._plans[id(tm)] = self._raw_plan(tm)
+        cells = tm.table.rows[i]
+        n = len(cells)
+        out: dict[str, object] = {}
+        for cid, j, fixed, labels, comment in plan:
+            value = cells[j] if j is not None and j < n else fixed
+            if labels and _in(value, labels):
                 value = labels[value]
             out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
-            if col.kind == COMMENT and _comment(value)[1]:
+            if comment and _comment(value)[1]:
                 out[cid] = _comment(value)[0]
         return out
 
     # -------------------------------------------------------------------- rules
     @staticmethod
-    def _first_hit(columns: list[int], raw: _Cells, test, n: int) -> dict[int, int]:
+    def _first_hit(columns: list[int], raw: Cells, test, n: int) -> dict[int, int]:
         """Row -> the first of ``columns`` whose cell passes ``test`` (once per distinct cell)."""
         hit: dict[int, int] = {}
         for j in columns:
@@ -257,10 +216,9 @@ class RowMapper:
                         hit[i] = j
         return hit
 
-    def _shape(self, recs: list[Record], tm: TableMap, raw: _Cells, width: int) -> None:
-        """Shifted columns: a cell count that fits neither the header nor the other rows,
-        or a value of the wrong kind in a column (an e-mail or a phone number outside the
-        personal and comment columns, as when an unquoted comma shifts a row)."""
+    def _shape(self, recs: list[Record], tm: TableMap, width: int) -> set[int]:
+        """Shifted columns (1): a cell count that fits neither the header nor the other
+        rows. The rows found (2, :meth:`_shifted`): a value of the wrong kind in a column."""
         done: set[int] = set()
         for i, (r, cells) in enumerate(zip(recs, tm.table.rows)):
             n = len(cells)
@@ -272,19 +230,14 @@ class RowMapper:
                                           f"{n} cells, header and most rows have {max(width, tm.modal_width)} "
                                           "(an unquoted comma or line break shifted the row?)"))
                 done.add(i)
-        for cid, j in tm.columns.items():
-            kind = self.kinds[cid].kind
-            if kind in (PERSONAL, COMMENT):
-                continue
+        return done
 
-            def personal(v, admin=kind == ADMIN):
-                return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
-            for i in sorted(self._first_hit([j], raw, personal, len(recs))):
-                if i not in done:
-                    recs[i].problems.append(Problem("malformed_row", _col_name(tm.table, j, cid), "(personal data)",
-                                                    "an e-mail address or phone number in this column: "
-                                                    "the columns of the row are shifted"))
-                    done.add(i)
+    def _shifted(self, cells: list, admin: bool) -> list[int]:
+        """Shifted columns (2): rows whose cell (as read) is an e-mail address or a phone
+        number (this not in administrative columns), as when an unquoted comma shifts a row."""
+        def personal(v):
+            return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
+        return sorted(self._first_hit([0], [cells], personal, len(cells)))
 
     def _admin(self, recs: list[Record], tm: TableMap, cols: dict[str, list]) -> None:
         t = tm.table
@@ -294,7 +247,7 @@ class RowMapper:
         icol = _col_name(t, tm.columns.get("interviewer"), "interviewer")
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
         units = {u: self.cb.unit(u) for u in set(cols["unit_id"])} \
-            if set(map(type, cols["unit_id"])) <= _TEXT else None
+            if set(map(type, cols["unit_id"])) <= TEXT else None
         dates: dict = {}
         named: dict = {}
         rids = _distinct(cols["respondent_id"], clean_text)
@@ -362,21 +315,6 @@ class RowMapper:
         for i in np.flatnonzero(valid < need):
             recs[i].problems.append(Problem("too_few_answers", "", "",
                                             f"{valid[i]} of {len(crit)} criteria answered 1–5, need {need:g}"))
-
-
-class _Cells:
-    """Column ``j`` of a table's rows as a new list (None where a row is short), made when
-    asked for: the rules read one column at a time, so the whole grid is never transposed."""
-
-    def __init__(self, rows: list[list], width: int):
-        self.rows, self.width = rows, width
-        if any(len(r) < width for r in rows):      # the few short rows padded (copies)
-            self.rows = [r if len(r) >= width else r + [None] * (width - len(r)) for r in rows]
-
-    def __getitem__(self, j: int) -> list:
-        if j < self.width:
-            return list(map(itemgetter(j), self.rows))
-        return [r[j] if j < len(r) else None for r in self.rows]
 
 
 def _in(v, labels: dict) -> bool:
