@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sipas.base.designs import HouseholdDesign
 from sipas.base.questionnaire import Variable
 from sipas.base.schema import _Model
 
