@@ -80,7 +80,7 @@ def test_every_unit_matches_r(ref, processed, cfg):
         checked += 1
     scopes = {k[0] for k in ref} - {"design"}
     assert scopes == set(processed.unit_id) | {"province"}                 # every unit, and the province
-    assert checked >= 51 * 33 * 4                  # each scope's 33 criteria x (estimate, se, n, df), ...
+    assert checked >= 51 * 42 * 4         # each scope's 33 content + 9 overall items x (estimate, se, n, df), ...
     assert {("xa-muong-te", "sipas", "se"), ("province", "sipas", "estimate")} <= set(ref)   # ... combinations
 
 

@@ -35,7 +35,9 @@ dat$w <- ifelse(home, dat$villages_in_unit / dat$villages_drawn * dat$households
                   dat$adults, dat$weight)
 
 # criteria and their weights in elements, aspects and the index
-crit <- unlist(lapply(meth$elements, function(e) sapply(e$criteria, `[[`, "id")))
+# each element's content items, then its overall item; an element is its overall item
+# (aggregation.element: overall_item) or the mean of its content items (mean)
+crit <- unlist(lapply(meth$elements, function(e) c(sapply(e$criteria, `[[`, "id"), e$overall$id)))
 K <- length(crit)
 for (k in seq_len(K)) {   # numerator (4 or 5) and denominator (a valid answer 1-5)
   y <- dat[[crit[k]]]; ok <- !is.na(y) & y %in% 1:5
@@ -43,7 +45,7 @@ for (k in seq_len(K)) {   # numerator (4 or 5) and denominator (a valid answer 1
 }
 W <- list()
 for (e in meth$elements) {
-  ids <- sapply(e$criteria, `[[`, "id")
+  ids <- if (identical(meth$aggregation$element, "overall_item")) e$overall$id else sapply(e$criteria, `[[`, "id")
   W[[e$id]] <- setNames(as.numeric(crit %in% ids) / length(ids), crit)
 }
 aspect_of <- sapply(meth$elements, `[[`, "aspect")
@@ -74,40 +76,71 @@ for (v in c("gender", "age_band", "ethnicity")) {
 design0 <- svydesign(id = ~psu2 + hh, strata = ~stratum, fpc = ~fpc1 + fpc2, weights = ~w, data = dat)
 design <- rake(design0, list(~rake_unit, ~rake_gender, ~rake_age_band, ~rake_ethnicity), pop)
 
-out <- data.frame(scope = character(), item = character(), stat = character(),
-                  value = character(), stringsAsFactors = FALSE)
+out <- list()
 put <- function(scope, item, stat, value)
-  out[nrow(out) + 1, ] <<- list(scope, item, stat, sprintf("%.17g", as.numeric(value)))
+  out[[length(out) + 1]] <<- data.frame(scope = scope, item = item, stat = stat,
+                                        value = sprintf("%.17g", as.numeric(value)))
 
-num <- as.formula(paste("~", paste0("n", seq_len(K), collapse = "+")))
-den <- as.formula(paste("~", paste0("d", seq_len(K), collapse = "+")))
-sel <- paste0("n", seq_len(K), "/d", seq_len(K))
-# R's degf of the design restricted to the rows in `keep` (degf.survey.design2: first-stage
-# clusters minus strata among the rows whose weight is not 0), without a subset copy per criterion
-degf_rows <- function(d, keep) {
+# Speed: the cost of svyratio/svytotal on this design is per call (the two-stage variance
+# loops over ~3,800 PSUs: ~4.5 s a call whatever the columns), and svyratio(num, den) with
+# K numerators and K denominators forms all K x K ratios. So, per chunk of scopes, one
+# svytotal of the domain columns n_k * [unit], d_k * [unit] on the whole raked design
+# (what subset() does: rows outside get weight 0, so their columns are 0), and the ratios
+# n_k / d_k with svycontrast (delta method: the same linearisation as svyratio; the raked
+# variance is a quadratic form in the columns, so the contrast of the totals' vcov equals
+# svyratio's variance -- checked below on one ratio to 1e-12).
+degf_rows <- function(d, keep) {   # R's degf (first-stage clusters minus strata) among `keep`
   inset <- keep & weights(d, "sampling") != 0
   length(unique(d$cluster[inset, 1])) - length(unique(d$strata[inset, 1]))
 }
-scope_values <- function(scope, d) {
-  r <- svyratio(num, den, d, covmat = TRUE)
-  V <- vcov(r)[sel, sel]; b <- coef(r)[sel]
-  ok <- colSums(d$variables[, paste0("d", seq_len(K))]) > 0
-  for (k in which(ok)) {
-    put(scope, crit[k], "estimate", b[k]); put(scope, crit[k], "se", sqrt(V[k, k]))
-    valid <- d$variables[[paste0("d", k)]] == 1
-    put(scope, crit[k], "n", sum(valid)); put(scope, crit[k], "df", degf_rows(d, valid))
+scopes <- c(sort(unique(dat$unit_id)), "province")
+# for a trial run: SIPAS_REF_SCOPES=3 (the first 3 units), SIPAS_REF_OUT=another file
+if (nzchar(Sys.getenv("SIPAS_REF_SCOPES"))) scopes <- head(scopes, as.integer(Sys.getenv("SIPAS_REF_SCOPES")))
+inscope <- function(s) if (s == "province") rep(TRUE, nrow(dat)) else dat$unit_id == s
+# ~55 s a scope on a shared 2-core machine (84 columns, 0.6 GB); 13 scopes a chunk took
+# 10 GB and was no faster per scope, the cost being per column of the two-stage variance
+chunk <- as.integer(Sys.getenv("SIPAS_REF_CHUNK", "1"))
+for (part in split(scopes, ceiling(seq_along(scopes) / chunk))) {
+  t0 <- proc.time()[["elapsed"]]
+  cols <- list(); exprs <- list(); keys <- list()
+  for (s in part) {
+    keep <- inscope(s)
+    for (k in seq_len(K)) if (sum(dat[[paste0("d", k)]][keep]) > 0) {
+      nk <- sprintf("n%d_%d", k, match(s, scopes)); dk <- sprintf("d%d_%d", k, match(s, scopes))
+      cols[[nk]] <- dat[[paste0("n", k)]] * keep; cols[[dk]] <- dat[[paste0("d", k)]] * keep
+      exprs[[length(exprs) + 1]] <- parse(text = paste(nk, "/", dk))[[1]]
+      keys[[length(keys) + 1]] <- c(s, k)
+    }
   }
-  if (!all(ok)) return(invisible())   # a criterion nobody answered: combinations re-weighted, not checked
-  for (nm in names(W)) {
-    cf <- W[[nm]]
-    put(scope, nm, "estimate", sum(cf * b)); put(scope, nm, "se", sqrt(drop(t(cf) %*% V %*% cf)))
+  tot <- svytotal(as.matrix(as.data.frame(cols)), design)
+  r <- svycontrast(tot, exprs)
+  b <- coef(r); V <- vcov(r)
+  sc <- sapply(keys, `[`, 1); kk <- as.integer(sapply(keys, `[`, 2))
+  for (s in part) {
+    i <- which(sc == s); keep <- inscope(s)
+    for (j in i) {
+      k <- kk[j]
+      put(s, crit[k], "estimate", b[j]); put(s, crit[k], "se", sqrt(V[j, j]))
+      valid <- keep & dat[[paste0("d", k)]] == 1
+      put(s, crit[k], "n", sum(valid)); put(s, crit[k], "df", degf_rows(design, valid))
+    }
+    if (length(i) < K) next   # a criterion nobody answered: combinations re-weighted, not checked
+    for (nm in names(W)) {
+      cf <- W[[nm]][crit[kk[i]]]
+      put(s, nm, "estimate", sum(cf * b[i])); put(s, nm, "se", sqrt(drop(t(cf) %*% V[i, i] %*% cf)))
+    }
   }
+  cat(sprintf("%d scopes in %.1f s\n", length(part), proc.time()[["elapsed"]] - t0))
 }
-for (u in sort(unique(dat$unit_id))) scope_values(u, subset(design, unit_id == u))
-scope_values("province", design)
+# the shortcut against svyratio on subset(), for one ratio of the first unit
+chk <- svyratio(~n1, ~d1, subset(design, unit_id == scopes[1]))
+got <- out[sapply(out, function(x) x$scope == scopes[1] && x$item == crit[1])]
+stopifnot(abs(as.numeric(got[[2]]$value) - SE(chk)) < 1e-12 * SE(chk),
+          abs(as.numeric(got[[1]]$value) - coef(chk)) < 1e-12)
 stopifnot(degf_rows(design, rep(TRUE, nrow(dat))) == degf(design))
 put("design", "weights", "sum", sum(weights(design)))
 put("design", "weights", "sum_squares", sum(weights(design)^2))
 
-write.csv(out, file.path(here, "sipas_reference_2025.csv"), row.names = FALSE)
+out <- do.call(rbind, out)
+write.csv(out, Sys.getenv("SIPAS_REF_OUT", file.path(here, "sipas_reference_2025.csv")), row.names = FALSE)
 cat("wrote", nrow(out), "reference values with survey", as.character(packageVersion("survey")), "\n")
