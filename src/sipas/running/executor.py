@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sipas.running import kernel as kernels
 
-ANNEXES_PER_KERNEL = int(os.environ.get("SIPAS_ANNEXES_PER_KERNEL", "50"))
+ANNEXES_PER_KERNEL = int(os.environ.get("SIPAS_ANNEXES_PER_KERNEL", "200"))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

@@ -5,7 +5,7 @@ The kernel pre-imports pandas, matplotlib, seaborn and the ``sipas`` modules onc
 namespace, execution counter, matplotlib rcParams and figures, pandas options, random
 states, working folder, environment, ``sipas`` module attributes). The caller
 (:func:`sipas.running.executor.run_task`) replaces it after a failure, a timeout, a dead
-kernel, or ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 50). A kernel that dies *during*
+kernel, or ``SIPAS_ANNEXES_PER_KERNEL`` annexes (default 200). A kernel that dies *during*
 an annex (killed, out of memory: :meth:`WarmKernel.died`) is replaced and the annex retried
 once (:class:`sipas.running.executor._Attempt`, issue 16).
 

@@ -1,0 +1,31 @@
+"""The warm kernel's reset frees what annexes leave behind (no kernel needed: the reset
+runs in a plain Python process here, as it does inside the kernel)."""
+
+import subprocess
+import sys
+import textwrap
+
+
+def test_cycles_frozen_by_a_reset_are_freed_by_a_later_full_collection():
+    # a reference cycle alive at one reset is moved to the permanent generation; once it
+    # becomes garbage only an unfrozen collection frees it (matplotlib figures are such cycles)
+    code = textwrap.dedent("""
+        import gc, weakref
+        from sipas.running import kernel_state as ks
+        ks.prepare(preload=())
+
+        class Node:
+            pass
+
+        a = Node(); a.self = a
+        alive = weakref.ref(a)
+        ks.reset()          # a is alive: frozen with the rest
+        del a
+        ks.reset()          # an ordinary reset does not walk frozen objects
+        after_one = alive() is not None
+        for _ in range(ks.FULL_COLLECTION_EVERY):
+            ks.reset()
+        print(after_one, alive() is None)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr
