@@ -36,6 +36,23 @@ def test_adjust_pvalues_by_hand(correction, expected):
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
+def test_adjust_pvalues_leaves_the_collector_as_it_found_it():
+    """The freeze around statsmodels' gc.collect() is undone, unless the caller (a warm
+    kernel) had frozen its heap itself; then that freeze is kept."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    adjust_pvalues([0.01, 0.04], "holm")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        adjust_pvalues([0.01, 0.04], "holm")
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_unknown_correction():
     with pytest.raises(SipasError, match="unknown multiple-testing correction"):
         adjust_pvalues([0.1], "bonferroni")
