@@ -41,10 +41,15 @@ def set_theme() -> None:
 _PCT = FuncFormatter(lambda x, _pos: fmt.pct(x, 0))
 
 
+TITLE_CHARS = 80  # characters of a 10.5 pt bold title across the 7-inch figure
+
+
 def _title(fig, ax, title: str) -> None:
     """The title over the whole figure, left-aligned (a long title never runs off the
-    axes, whatever the width of the unit names)."""
-    fig.suptitle(title, x=0.01, ha="left", fontsize=10.5, fontweight="bold")
+    axes, whatever the width of the unit names), on two lines when it is longer than the
+    figure is wide (the 2023-2026 index name alone is 80 characters)."""
+    fig.suptitle(_wrap(title, TITLE_CHARS) if len(title) > TITLE_CHARS else title, x=0.01, ha="left",
+                 fontsize=10.5, fontweight="bold")
 
 
 def _layout(fig, labels, legend_below: bool = False, legend_right: float = 0.0) -> None:
@@ -52,7 +57,7 @@ def _layout(fig, labels, legend_below: bool = False, legend_right: float = 0.0) 
     longest = max((max(len(x) for x in str(t).split("\n")) for t in labels), default=4)
     w, h = fig.get_size_inches()
     left = min(0.5, (longest * 0.066 + 0.2) / w)
-    top = 1 - 0.42 / h
+    top = 1 - (0.42 + 0.18 * fig.get_suptitle().count("\n")) / h
     bottom = (0.5 + (0.35 if legend_below else 0)) / h
     fig.subplots_adjust(left=left, right=1 - 0.25 / w - legend_right, top=top, bottom=bottom)
 
@@ -74,8 +79,15 @@ def ranking_chart(ranking, title: str, reference: float | None = None, reference
                   highlight: str | None = None):
     """Horizontal bars of SIPAS by unit, best at the top, with the 95% intervals when the
     ranking has ``ci_low``/``ci_high``; an optional reference line (the group mean);
-    ``highlight`` (a unit id) is drawn dark, the others light."""
+    ``highlight`` (a unit id) is drawn dark, the others light.
+
+    A unit's annex in a peer group of more than :data:`LABELLED_MAX` units (the communes
+    of a province: up to 150) gets :func:`position_chart` instead: a bar and a name per
+    unit would make a chart a metre tall whose drawing is half the annex's time; the
+    full league table with names is the province report's."""
     n = len(ranking)
+    if highlight is not None and n > LABELLED_MAX:
+        return position_chart(ranking, title, highlight, reference, reference_label)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * n + 1.1))
     y = np.arange(n)
     vals = ranking["sipas"].to_numpy(dtype=float)
@@ -113,6 +125,66 @@ def ranking_chart(ranking, title: str, reference: float | None = None, reference
     ax.grid(axis="y", visible=False)
     _title(fig, ax, title)
     _layout(fig, labels)
+    return fig
+
+
+LABELLED_MAX = 30  # units: above this, a unit's annex shows its position, not every name
+
+
+def position_chart(ranking, title: str, highlight: str, reference: float | None = None,
+                   reference_label: str = ""):
+    """Where one unit stands among many (a caterpillar plot): every unit of the ranking
+    as a point with its 95% interval, ordered from the highest SIPAS (left) to the
+    lowest, the unit ``highlight`` dark and named with its value and rank, the others
+    light and unnamed; an optional reference line (the group mean)."""
+    n = len(ranking)
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
+    x = np.arange(1, n + 1)
+    vals = ranking["sipas"].to_numpy(dtype=float)
+    me = (ranking["unit_id"] == highlight).to_numpy()
+    lows = [np.nanmin(vals)]
+    highs = [np.nanmax(vals)]
+    if _has_ci(ranking):
+        lo = ranking["ci_low"].to_numpy(dtype=float)
+        hi = ranking["ci_high"].to_numpy(dtype=float)
+        ax.vlines(x[~me], lo[~me], hi[~me], color=PALETTE[1], lw=1.0, zorder=2)
+        ax.vlines(x[me], lo[me], hi[me], color=PALETTE[0], lw=2.0, zorder=4)
+        lows.append(np.nanmin(lo))
+        highs.append(np.nanmax(hi))
+    ax.scatter(x[~me], vals[~me], s=9, color=PALETTE[1], edgecolor="none", zorder=3)
+    ax.scatter(x[me], vals[me], s=40, color=PALETTE[0], edgecolor="white", linewidth=0.6, zorder=5)
+    if reference is not None and not math.isnan(reference):
+        ax.axhline(reference, color=PALETTE[2], ls="--", lw=1.2, zorder=1)
+        ax.text(n + 0.5, reference, f" {reference_label} {fmt.pct(reference)}".rstrip(), color=PALETTE[2],
+                fontsize=7.5, ha="left", va="center")
+        lows.append(reference)
+    if me.any():
+        k = int(np.flatnonzero(me)[0])
+        rank = int(ranking["rank"].iloc[k]) if "rank" in ranking.columns else k + 1
+        label = f"{ranking['unit_name'].iloc[k]}: {fmt.pct(vals[k])} (hạng {rank}/{n})"
+        # the units fall from the upper left to the lower right: the label goes in the empty corner
+        right = k >= n / 2
+        ax.annotate(label, (x[k], vals[k]), xytext=(0.98, 0.94) if right else (0.02, 0.06),
+                    textcoords="axes fraction", ha="right" if right else "left", va="top" if right else "bottom",
+                    fontsize=8, fontweight="bold", color=PALETTE[0],
+                    arrowprops={"arrowstyle": "-", "color": PALETTE[0], "lw": 0.8, "shrinkA": 2, "shrinkB": 4},
+                    zorder=6)
+    bottom = max(0.0, math.floor((min(lows) - 0.03) * 20) / 20)
+    top = min(1.0, math.ceil((max(highs) + 0.03) * 20) / 20)
+    step = 0.05 if top - bottom <= 0.45 else 0.10
+    ax.set_ylim(bottom, top)
+    ax.set_yticks([t for t in np.arange(0, 1.0001, step) if bottom - 1e-9 <= t <= top + 1e-9])
+    ax.yaxis.set_major_formatter(_PCT)
+    ax.set_xlim(0, n + 1)
+    ax.set_xticks([1, *range(10, n - 2, 10), n])
+    ax.set_xlabel(f"{n} đơn vị, xếp từ chỉ số cao nhất (1) đến thấp nhất ({n})"
+                  + ("; vạch dọc: khoảng tin cậy 95%" if _has_ci(ranking) else ""))
+    ax.set_ylabel("Chỉ số hài lòng")
+    ax.grid(axis="x", visible=False)
+    _title(fig, ax, title)
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=0.85 / w, right=1 - 1.25 / w, bottom=0.55 / h,
+                        top=1 - (0.42 + 0.18 * fig.get_suptitle().count("\n")) / h)
     return fig
 
 

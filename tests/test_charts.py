@@ -1,0 +1,81 @@
+"""The ranking chart: bars with every name for small peer groups and for the province's
+league table; a unit's position among many (the communes of a province) otherwise;
+titles wrapped instead of running off the figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from sipas.publishing import charts  # noqa: E402
+
+LONG = ("Chỉ số hài lòng của người dân đối với sự phục vụ của cơ quan hành chính nhà nước: "
+        "UBND các xã, phường, năm 2025")
+
+
+def ranking(n: int) -> pd.DataFrame:
+    v = np.linspace(0.95, 0.65, n)
+    v[3] = v[2]  # a tie: both rank 3
+    df = pd.DataFrame({"unit_id": [f"xa-{i:03d}" for i in range(n)], "unit_name": [f"Xã số {i:03d}" for i in range(n)],
+                       "sipas": v, "ci_low": v - 0.04, "ci_high": np.minimum(v + 0.04, 1.0)})
+    df.insert(0, "rank", df["sipas"].rank(method="min", ascending=False).astype(int))
+    return df
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def tick_names(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+
+
+def test_small_peer_group_names_every_unit():
+    r = ranking(charts.LABELLED_MAX)
+    fig = charts.ranking_chart(r, "Chỉ số hài lòng: sở, ban, ngành, năm 2023", 0.8, "Bình quân", "xa-005")
+    assert tick_names(fig) == list(r["unit_name"])
+
+
+def test_province_league_table_keeps_every_name_however_many():
+    r = ranking(90)
+    fig = charts.ranking_chart(r, LONG, 0.8, "Bình quân")
+    assert tick_names(fig) == list(r["unit_name"])
+
+
+@pytest.mark.parametrize("unit, k", [("xa-003", 3), ("xa-060", 61)])
+def test_unit_among_many_shows_its_position(unit, k):
+    r = ranking(charts.LABELLED_MAX + 1 if unit == "xa-003" else 90)
+    n = len(r)
+    fig = charts.ranking_chart(r, LONG, 0.8, "Bình quân", unit)
+    ax = fig.axes[0]
+    assert fig.get_figheight() == pytest.approx(3.4)  # not 0.3 inch per unit
+    assert not any("Xã số" in t for t in tick_names(fig))
+    texts = [t.get_text() for t in ax.texts]
+    # the tie at positions 3 and 4 shares rank 3: the label quotes the rank, not the position
+    name = r.loc[r.unit_id == unit, "unit_name"].iloc[0]
+    assert f"{name}: " in " ".join(texts) and f"(hạng {k}/{n})" in " ".join(texts)
+    # the highlighted point is where the unit is: position k+1 on the x axis, its SIPAS on y
+    big = [c for c in ax.collections if hasattr(c, "get_offsets") and len(c.get_offsets()) == 1]
+    x, y = big[-1].get_offsets()[0]
+    assert x == r.index[r.unit_id == unit][0] + 1
+    assert y == pytest.approx(r.loc[r.unit_id == unit, "sipas"].iloc[0])
+    # every other unit is drawn, unnamed
+    assert sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets")
+               and not hasattr(c, "get_segments")) == n
+
+
+def test_long_titles_wrap_short_ones_do_not():
+    fig = charts.ranking_chart(ranking(5), LONG, highlight="xa-001")
+    lines = fig.get_suptitle().split("\n")
+    assert len(lines) == 2 and all(len(x) <= charts.TITLE_CHARS for x in lines)
+    assert " ".join(lines) == LONG
+    short = "Chỉ số hài lòng về sự phục vụ hành chính: UBND cấp huyện, năm 2023"
+    assert charts.ranking_chart(ranking(5), short).get_suptitle() == short
