@@ -8,6 +8,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from .csvcolumns import ColumnRows, column_of
 from .validate import Record
 
 
@@ -79,10 +80,14 @@ class Cells:
 
     def __init__(self, rows: list[list], width: int):
         self.rows, self.width = rows, width
+        if isinstance(rows, ColumnRows):           # columns already (every row full width)
+            return
         if any(len(r) < width for r in rows):      # the few short rows padded (copies)
             self.rows = [r if len(r) >= width else r + [None] * (width - len(r)) for r in rows]
 
     def __getitem__(self, j: int) -> list:
+        if isinstance(self.rows, ColumnRows):
+            return column_of(self.rows, j) if j < self.rows.width else [None] * len(self.rows)
         if j < self.width:
             return list(map(itemgetter(j), self.rows))
         return [r[j] if j < len(r) else None for r in self.rows]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cells import TEXT, Cells, Values
+from .csvcolumns import ColumnRows
 from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
 from .normalize import clean_text, is_blank, nfc
 from .pii import EMAIL, PHONE, mask_report
@@ -220,6 +221,8 @@ class RowMapper:
         """Shifted columns (1): a cell count that fits neither the header nor the other
         rows. The rows found (2, :meth:`_shifted`): a value of the wrong kind in a column."""
         done: set[int] = set()
+        if isinstance(tm.table.rows, ColumnRows) and tm.table.rows.width == width:
+            return done                            # every row as wide as the header
         for i, (r, cells) in enumerate(zip(recs, tm.table.rows)):
             n = len(cells)
             if n > width and any(not is_blank(c) for c in cells[width:]):
