@@ -3,7 +3,7 @@ compare rows (straight-lining, identical vectors of one interviewer)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -21,14 +21,15 @@ def content_key(rec: Record, cb: Codebook) -> tuple:
 
 
 def check_duplicates(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
+    if not records:
+        return
+    keys = [rid.casefold() if rid else None for rid in gather(records)["respondent_id"]]
+    twice = {k for k, n in Counter(keys).items() if n > 1 and k is not None}
     groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        rid = r.values.get("respondent_id")
-        if rid:
-            groups[rid.casefold()].append(r)
+    for r, k in zip(records, keys):
+        if k in twice:
+            groups[k].append(r)
     for rid, recs in groups.items():
-        if len(recs) < 2:
-            continue
         first = recs[0]
         identical = all(content_key(r, cb) == content_key(first, cb) for r in recs[1:])
         if identical or rules.duplicate_ids == "keep_first":

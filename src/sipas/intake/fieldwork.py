@@ -41,6 +41,7 @@ def date_order(path, maps, cfg, rules, notes: list[str]) -> str:
         if j is None:
             continue
         values += column_of(tm.table.rows, j)
+    values = list(dict.fromkeys(values))     # each distinct cell once, in file order
     try:
         order, why = decide_order(values, cfg.registry.survey_period, rules.date_order)
     except ValueError as exc:

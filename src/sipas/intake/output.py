@@ -77,12 +77,23 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         elif dtype == "bool":
             data[name] = pd.Series([bool(v) for v in values], dtype=bool)
         elif dtype in ("Int16",):
-            data[name] = pd.Series(pd.array(values, dtype="Int16"))
+            data[name] = pd.Series(_int16(values))
         elif dtype == "string":
             data[name] = pd.Series(pd.array(values, dtype="string"))
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
+
+
+def _int16(values: list) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="Int16")``, without its test of each value when they are
+    whole numbers or None (blank cells hold 1, as pandas puts there)."""
+    if not set(map(type, values)) <= {int, type(None)}:
+        return pd.array(values, dtype="Int16")
+    obj = np.array(values, dtype=object)
+    mask = np.equal(obj, None)
+    obj[mask] = 1
+    return pd.arrays.IntegerArray(obj.astype(np.int16), mask)
 
 
 def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
@@ -186,8 +197,12 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
     keys = [k for k, _ in QUARANTINE_HEAD] + data_cols
-    grid = [[_xl(r.get(k)) for k in keys] for r in rows]
-    fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
+    grid = [list(map(r.get, keys)) for r in rows]
+    if {type(v) for vals in grid for v in vals} <= {type(None), str, int}:     # the common case, faster
+        fast = not any(_ILLEGAL.search(v) for v in {v for vals in grid for v in vals if type(v) is str})
+    else:
+        grid = [[_xl(v) for v in vals] for vals in grid]
+        fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
     for i, vals in enumerate([] if fast else grid, start=3):
         ws.append(vals)
         for j, v in enumerate(vals, start=1):
@@ -239,22 +254,29 @@ def _plain(v) -> bool:
 
 def _sheet_rows(grid: list[list], letters: list[str]):
     """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
+    texts: dict[str, str] = {}       # a text cell after its reference, made once per distinct text
     for i, vals in enumerate(grid, start=3):
         cells = [f'<row r="{i}">']
         for col, v in zip(letters, vals):
             if v is None:
                 continue
             if type(v) is str:
-                if v == "":
-                    cells.append(f'<c r="{col}{i}" t="inlineStr"></c>')
-                    continue
-                t = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-                sp = ' xml:space="preserve"' if v != v.strip() else ""
-                cells.append(f'<c r="{col}{i}" t="inlineStr"><is><t{sp}>{t}</t></is></c>')
+                tail = texts.get(v)
+                if tail is None:
+                    tail = texts[v] = _text_cell(v)
+                cells.append(f'<c r="{col}{i}"{tail}')
             else:
                 cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
         cells.append("</row>")
         yield "".join(cells).encode("ascii", "xmlcharrefreplace")
+
+
+def _text_cell(v: str) -> str:
+    if v == "":
+        return ' t="inlineStr"></c>'
+    t = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    sp = ' xml:space="preserve"' if v != v.strip() else ""
+    return f' t="inlineStr"><is><t{sp}>{t}</t></is></c>'
 
 
 def _xl(v):

@@ -214,10 +214,23 @@ class RowMapper:
             value = cells[j] if j is not None and j < n else fixed
             if labels and _in(value, labels):
                 value = labels[value]
+            if type(value) is str:
+                out[cid] = self._raw_text(value, comment)
+                continue
             out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
             if comment and _comment(value)[1]:
                 out[cid] = _comment(value)[0]
         return out
+
+    def _raw_text(self, value: str, comment: bool):
+        """:meth:`raw_of` of a text cell, once per distinct text."""
+        key = ("_raw", comment, value)
+        if key not in self._cache:
+            out = None if is_blank(value) else self._nfc(value)
+            if comment and _comment(value)[1]:
+                out = _comment(value)[0]
+            self._cache[key] = out
+        return self._cache[key]
 
     # -------------------------------------------------------------------- rules
     @staticmethod
