@@ -53,16 +53,15 @@ class gather(Mapping):
         self.tables = list(tables.values())
         self.take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64,
                                 count=len(recs))
+        self.order = self.take.tolist()
         self.names = [k for k in self.tables[0][0] if not k.startswith("_")] if self.tables else []
 
     def __getitem__(self, k):
         if k not in self.names:
             raise KeyError(k)
         parts = [c[k] for c, _ in self.tables]
-        whole = np.empty(sum(map(len, parts)), dtype=object)
-        for (_, at), p in zip(self.tables, parts):
-            whole[at:at + len(p)] = p
-        return whole[self.take].tolist()
+        whole = parts[0] if len(parts) == 1 else [v for p in parts for v in p]
+        return list(map(whole.__getitem__, self.order))
 
     def __contains__(self, k):
         return k in self.names

@@ -75,7 +75,7 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         if dtype == "object":
             data[name] = pd.Series(values, dtype=object)
         elif dtype == "bool":
-            data[name] = pd.Series([bool(v) for v in values], dtype=bool)
+            data[name] = pd.Series(np.fromiter(map(bool, values), dtype=bool, count=n))
         elif dtype in ("Int16",):
             data[name] = pd.Series(_int16(values))
         elif dtype == "string":
@@ -90,10 +90,10 @@ def _int16(values: list) -> pd.api.extensions.ExtensionArray:
     whole numbers or None (blank cells hold 1, as pandas puts there)."""
     if not set(map(type, values)) <= {int, type(None)}:
         return pd.array(values, dtype="Int16")
-    obj = np.array(values, dtype=object)
-    mask = np.equal(obj, None)
-    obj[mask] = 1
-    return pd.arrays.IntegerArray(obj.astype(np.int16), mask)
+    codes = np.array(values, dtype=float)          # None -> nan
+    mask = np.isnan(codes)
+    codes[mask] = 1
+    return pd.arrays.IntegerArray(codes.astype(np.int16), mask)
 
 
 def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
@@ -111,8 +111,12 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
             file=reg_path(cfg), key=f"{u.id}.served",
             hint="check `served` for the unit in the registry (it is the number of people served in "
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
+    if not accepted:
+        return empty_frame(cb)
     order = {u.id: i for i, u in enumerate(reg.units)}
-    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
+    cols = gather(accepted)
+    keys = list(zip(map(order.__getitem__, cols["unit_id"]), cols["respondent_id"]))
+    srt = [accepted[i] for i in sorted(range(len(accepted)), key=keys.__getitem__)]
     design: dict[int, tuple] = {}      # per unit: (unit, psu column, fpc, weight)
     for r in srt:
         unit = r.values["_unit"]
@@ -122,13 +126,15 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
                 float(len(unit.communes)) if psu_col == "commune" else math.nan
             design[id(unit)] = unit, psu_col, fpc, unit.served / n_h[unit.id]
     per = [design[id(r.values["_unit"])] for r in srt]
+    cols = gather(srt)
+    psu = {d[1]: cols[d[1]] if d[1] in cols else [None] * len(srt) for d in design.values()}
     extra = {"year": [cfg.year] * len(srt), "unit_type": [d[0].type for d in per],
              "stratum": [d[0].id for d in per],
-             "psu": [str(r.values.get(d[1])) for r, d in zip(srt, per)],
+             "psu": [str(psu[d[1]][i]) for i, d in enumerate(per)],
              "weight": [d[3] for d in per], "fpc": [d[2] for d in per],
              "source_file": [r.origin for r in srt], "source_row": [r.row for r in srt],
              "flags": [";".join(r.flags) for r in srt]}
-    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
+    return to_frame(ChainMap(extra, cols), cb, len(srt))
 
 
 
