@@ -71,19 +71,16 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     dup = np.flatnonzero(n_valid - mode >= rules.duplicate_min_off_mode)
     if not len(dup):
         return
-    parts = [cols["interviewer"], _tuples(answers, n)]
+    blocks = [answers]             # the row's key: interviewer, then a tuple per block of columns
     if rules.duplicate_vector_with_profile:
-        parts += [_tuples([cols[c] if c in cols else [None] * n for c in cb.ids(kind)], n)
-                  for kind in (PROFILE, EXPECTATION, PERCEPTION)]
+        blocks += [[cols[c] if c in cols else [None] * n for c in cb.ids(kind)]
+                   for kind in (PROFILE, EXPECTATION, PERCEPTION)]
+    interviewer = cols["interviewer"]
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for i in dup:
-        groups[tuple(p[i] for p in parts)].append(records[i])
+        groups[(interviewer[i], *(tuple(c[i] for c in block) for block in blocks))].append(records[i])
     for recs in groups.values():
         if len(recs) > 1:
             for r in recs:
                 r.flags.append("interviewer_duplicate")
 
-
-def _tuples(columns: list[list], n: int) -> list[tuple]:
-    """Row ``i`` of ``columns`` as a tuple, for each of the ``n`` rows."""
-    return list(zip(*columns)) if columns else [()] * n

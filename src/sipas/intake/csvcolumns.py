@@ -59,11 +59,11 @@ def column_of(rows, j: int) -> list:
     return [r[j] for r in rows if j < len(r)]
 
 
-def _quotes_well_formed(raw: bytes, delim: bytes) -> bool:
+def _quotes_well_formed(raw: bytes | memoryview, delim: bytes) -> bool:
     """Every quote in ``raw`` belongs to a quoted field: one opening after a delimiter, a
     line break or at the start, inner quotes doubled, closed before a delimiter, a line
     break or the end (the search starts with the quote, so it skips ahead in C)."""
-    if b'"' not in raw:
+    if re.search(b'"', raw) is None:
         return True
     d = re.escape(delim)
     field = re.compile(rb'"(?<![^' + d + rb'\n]")[^"]*(?:""[^"]*)*"(?![^' + d + rb'\r\n])')
@@ -79,9 +79,9 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[li
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    if b"\x00" in body or b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+    if b"\x00" in raw or b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
         return None
+    body = memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else raw     # (no copy)
     if not _quotes_well_formed(body, delim.encode()):
         return None
     try:
@@ -98,7 +98,7 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[li
     if table.num_columns != width:
         return None
     n = table.num_rows
-    lines = body.count(b"\n") + (not body.endswith(b"\n"))
+    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
     spans = np.ones(n, dtype=np.int64)       # lines of each record
     for col in table.columns:
         spans += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)

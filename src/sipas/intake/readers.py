@@ -232,13 +232,12 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
     if raw[:4] == b"PK\x03\x04":
         raise IntakeError("this is an Excel workbook saved with a .csv name", file=path,
                           hint="rename it to .xlsx")
+    table = _columnar(path, raw, score, match)
+    if table is not None:
+        return [table]
     text, notes = decode_text(raw, path)
-    delim = _sniff_delimiter(text)
-    if not notes:        # UTF-8 as it is: perhaps plain enough for the fast path
-        table = _columnar(path, raw, text, delim, score, match)
-        if table is not None:
-            return [table]
     del raw
+    delim = _sniff_delimiter(text)
     grid: list[list[object]] = []
     starts: list[int] = []
     # one object per distinct cell text: a 300,000-row file has ~20 million cells but few
@@ -269,14 +268,28 @@ class _records:
             self.line = self.reader.line_num + 1
 
 
-def _columnar(path: Path, raw: bytes, text: str, delim: str, score: HeaderScore, match) -> RawTable | None:
-    """The table of a CSV file read column by column (:mod:`.csvcolumns`) when its first
-    record is the header and the file is plain enough, else None (the row reader then).
-    Its first rows are checked against the row reader's."""
-    try:
-        head = list(itertools.islice(_records(text, delim), 300))
-    except csv.Error:
+HEAD_BYTES = 1 << 22     # the fast path decodes this much to find the delimiter and the header
+
+
+def _columnar(path: Path, raw: bytes, score: HeaderScore, match) -> RawTable | None:
+    """The table of a CSV file read column by column (:mod:`.csvcolumns`) when it is
+    UTF-8 that :func:`decode_text` would leave as it is (no note), its first record is the
+    header and it is plain enough, else None (the row reader then). The whole text is
+    never decoded: the delimiter and the header come from its first lines (as the row
+    reader finds them when there are more than 30 lines and 300 records in them), and
+    those records are checked against the row reader's."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _MOJIBAKE_UTF8.search(raw) or "\ufffd".encode() in raw:
         return None
+    whole = len(raw) <= HEAD_BYTES
+    try:
+        text = (raw if whole else raw[: raw.rfind(b"\n", 0, HEAD_BYTES) + 1]).decode("utf-8-sig")
+        delim = _sniff_delimiter(text)
+        head = list(itertools.islice(_records(text, delim), 301))
+    except (UnicodeDecodeError, csv.Error):
+        return None                        # invalid UTF-8 goes to decode_text
+    if not whole and (len(head) < 301 or len(text.splitlines()) <= 30):
+        return None
+    head = head[:300]
     grid = [rec for _, rec in head]
     if not grid or find_header(grid, score)[0] != 0:
         return None
