@@ -3,7 +3,7 @@ compare rows (straight-lining, identical vectors of one interviewer)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -21,14 +21,15 @@ def content_key(rec: Record, cb: Codebook) -> tuple:
 
 
 def check_duplicates(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
+    if not records:
+        return
+    keys = [rid.casefold() if rid else None for rid in gather(records)["respondent_id"]]
+    twice = {k for k, n in Counter(keys).items() if n > 1 and k is not None}
     groups: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        rid = r.values.get("respondent_id")
-        if rid:
-            groups[rid.casefold()].append(r)
+    for r, k in zip(records, keys):
+        if k in twice:
+            groups[k].append(r)
     for rid, recs in groups.items():
-        if len(recs) < 2:
-            continue
         first = recs[0]
         identical = all(content_key(r, cb) == content_key(first, cb) for r in recs[1:])
         if identical or rules.duplicate_ids == "keep_first":
@@ -70,19 +71,16 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     dup = np.flatnonzero(n_valid - mode >= rules.duplicate_min_off_mode)
     if not len(dup):
         return
-    parts = [cols["interviewer"], _tuples(answers, n)]
+    blocks = [answers]             # the row's key: interviewer, then a tuple per block of columns
     if rules.duplicate_vector_with_profile:
-        parts += [_tuples([cols[c] if c in cols else [None] * n for c in cb.ids(kind)], n)
-                  for kind in (PROFILE, EXPECTATION, PERCEPTION)]
+        blocks += [[cols[c] if c in cols else [None] * n for c in cb.ids(kind)]
+                   for kind in (PROFILE, EXPECTATION, PERCEPTION)]
+    interviewer = cols["interviewer"]
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for i in dup:
-        groups[tuple(p[i] for p in parts)].append(records[i])
+        groups[(interviewer[i], *(tuple(c[i] for c in block) for block in blocks))].append(records[i])
     for recs in groups.values():
         if len(recs) > 1:
             for r in recs:
                 r.flags.append("interviewer_duplicate")
 
-
-def _tuples(columns: list[list], n: int) -> list[tuple]:
-    """Row ``i`` of ``columns`` as a tuple, for each of the ``n`` rows."""
-    return list(zip(*columns)) if columns else [()] * n

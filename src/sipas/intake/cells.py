@@ -8,6 +8,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from .csvcolumns import ColumnRows, column_of
 from .validate import Record
 
 
@@ -52,16 +53,15 @@ class gather(Mapping):
         self.tables = list(tables.values())
         self.take = np.fromiter((tables[id(r.values.cols)][1] + r.values.i for r in recs), dtype=np.int64,
                                 count=len(recs))
+        self.order = self.take.tolist()
         self.names = [k for k in self.tables[0][0] if not k.startswith("_")] if self.tables else []
 
     def __getitem__(self, k):
         if k not in self.names:
             raise KeyError(k)
         parts = [c[k] for c, _ in self.tables]
-        whole = np.empty(sum(map(len, parts)), dtype=object)
-        for (_, at), p in zip(self.tables, parts):
-            whole[at:at + len(p)] = p
-        return whole[self.take].tolist()
+        whole = parts[0] if len(parts) == 1 else [v for p in parts for v in p]
+        return list(map(whole.__getitem__, self.order))
 
     def __contains__(self, k):
         return k in self.names
@@ -79,10 +79,14 @@ class Cells:
 
     def __init__(self, rows: list[list], width: int):
         self.rows, self.width = rows, width
+        if isinstance(rows, ColumnRows):           # columns already (every row full width)
+            return
         if any(len(r) < width for r in rows):      # the few short rows padded (copies)
             self.rows = [r if len(r) >= width else r + [None] * (width - len(r)) for r in rows]
 
     def __getitem__(self, j: int) -> list:
+        if isinstance(self.rows, ColumnRows):
+            return column_of(self.rows, j) if j < self.rows.width else [None] * len(self.rows)
         if j < self.width:
             return list(map(itemgetter(j), self.rows))
         return [r[j] if j < len(r) else None for r in self.rows]

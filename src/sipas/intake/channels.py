@@ -22,6 +22,7 @@ CSV exports, turned into ordinary tables before the column mapping.
 
 from __future__ import annotations
 
+from .csvcolumns import row_lists
 from .normalize import header_key, is_blank
 
 KOBO_META = {"_uuid", "_submission_time", "_index", "_id", "_submitted_by", "meta_instanceid", "instanceid",
@@ -45,6 +46,7 @@ def adapt(table, cb) -> None:
         table.kind = "forms"
     else:
         return
+    row_lists(table)
     have = {cb.match_header(h) for h in table.headers} - {None}
 
     def col(*names):

@@ -16,6 +16,7 @@ from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 
 from .across import add_flags, check_duplicates
+from .cells import gather
 from .channels import adapt
 from .fieldwork import collection_mode, qualify_sheet_numbers
 from .fieldwork import date_order as _date_order
@@ -272,25 +273,28 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
 
     per_file: dict[str, dict] = defaultdict(blank)
     per_unit: dict[str, dict] = defaultdict(blank)
-    for r in records:
-        uid = r.values.get("unit_id") or UNKNOWN_UNIT
-        for bucket in (per_file[r.file], per_unit[uid]):
-            bucket["rows_read"] += 1
-            if r.accepted:
-                bucket["accepted"] += 1
-                bucket["flagged"] += bool(r.flags)
+    primaries = [r.primary for r in rejected]
+    primary_of = {id(r): p for r, p in zip(rejected, primaries)}
+    uids = gather(records)["unit_id"] if records else []
+    kinds = Counter((r.file, uid, primary_of.get(id(r)), bool(r.flags)) for r, uid in zip(records, uids))
+    for (file, uid, why, flagged), n in kinds.items():      # a few hundred kinds of rows
+        for bucket in (per_file[file], per_unit[uid or UNKNOWN_UNIT]):
+            bucket["rows_read"] += n
+            if why is None:
+                bucket["accepted"] += n
+                bucket["flagged"] += n * flagged
             else:
-                bucket["quarantined"] += 1
-                bucket["reasons"][r.primary] += 1
+                bucket["quarantined"] += n
+                bucket["reasons"][why] += n
     for name, b in (*per_file.items(), *per_unit.items()):
         if b["accepted"] + b["quarantined"] != b["rows_read"]:  # pragma: no cover - guards a bug
             raise AssertionError(f"{name}: accepted + quarantined != rows read")
     assert len(accepted) + len(rejected) == len(records)
 
     unit_modes: dict[str, set] = defaultdict(set)
-    for r in records:
-        if r.values.get("unit_id"):
-            unit_modes[r.values["unit_id"]].add(file_info.get(r.file, {}).get("mode", "paper"))
+    for file, uid, _, _ in kinds:
+        if uid:
+            unit_modes[uid].add(file_info.get(file, {}).get("mode", "paper"))
     files = []
     for name, info in file_info.items():
         b = per_file.get(name, blank())
@@ -314,7 +318,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
                       "collection_mode": None, "sent": None, "response_rate": None,
                       "reasons": dict(sorted(b["reasons"].items())), "weight": None})
 
-    primary = Counter(r.primary for r in rejected)
+    primary = Counter(primaries)
     anyr = Counter(code for r in rejected for code in r.reasons)
     flags = Counter(f for r in accepted for f in r.flags)
     nonresp = []
@@ -348,7 +352,8 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "collection_modes": dict(Counter(info.get("mode", "paper") for info in file_info.values())),
         "listed_up_to": LIST_LIMIT,
         "quarantined_examples_per_reason": {
-            code: [f"{r.origin} row {r.row}" for r in rejected if r.primary == code][:5] for code in primary},
+            code: [f"{r.origin} row {r.row}" for r, p in zip(rejected, primaries) if p == code][:5]
+            for code in primary},
         "quarantined": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
              "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 
+from .csvcolumns import column_of
 from .dates import decide_order
 from .readers import IntakeError
 
@@ -39,7 +40,8 @@ def date_order(path, maps, cfg, rules, notes: list[str]) -> str:
         j = tm.columns.get("interview_date")
         if j is None:
             continue
-        values += [r[j] for r in tm.table.rows if j < len(r)]
+        values += column_of(tm.table.rows, j)
+    values = list(dict.fromkeys(values))     # each distinct cell once, in file order
     try:
         order, why = decide_order(values, cfg.registry.survey_period, rules.date_order)
     except ValueError as exc:

@@ -106,6 +106,8 @@ def is_blank(value: object) -> bool:
 
 def clean_text(value: object) -> str | None:
     """A cell as NFC text with outer spaces removed, or None when blank."""
+    if type(value) is str:          # (str.split and re's \s agree on what a space is)
+        return " ".join(nfc(value).split()) or None
     if is_blank(value):
         return None
     if isinstance(value, float) and value.is_integer():

@@ -75,14 +75,25 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         if dtype == "object":
             data[name] = pd.Series(values, dtype=object)
         elif dtype == "bool":
-            data[name] = pd.Series([bool(v) for v in values], dtype=bool)
+            data[name] = pd.Series(np.fromiter(map(bool, values), dtype=bool, count=n))
         elif dtype in ("Int16",):
-            data[name] = pd.Series(pd.array(values, dtype="Int16"))
+            data[name] = pd.Series(_int16(values))
         elif dtype == "string":
             data[name] = pd.Series(pd.array(values, dtype="string"))
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
+
+
+def _int16(values: list) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="Int16")``, without its test of each value when they are
+    whole numbers or None (blank cells hold 1, as pandas puts there)."""
+    if not set(map(type, values)) <= {int, type(None)}:
+        return pd.array(values, dtype="Int16")
+    codes = np.array(values, dtype=float)          # None -> nan
+    mask = np.isnan(codes)
+    codes[mask] = 1
+    return pd.arrays.IntegerArray(codes.astype(np.int16), mask)
 
 
 def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
@@ -100,8 +111,12 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
             file=reg_path(cfg), key=f"{u.id}.served",
             hint="check `served` for the unit in the registry (it is the number of people served in "
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
+    if not accepted:
+        return empty_frame(cb)
     order = {u.id: i for i, u in enumerate(reg.units)}
-    srt = sorted(accepted, key=lambda r: (order[r.values["unit_id"]], r.values["respondent_id"]))
+    cols = gather(accepted)
+    keys = list(zip(map(order.__getitem__, cols["unit_id"]), cols["respondent_id"]))
+    srt = [accepted[i] for i in sorted(range(len(accepted)), key=keys.__getitem__)]
     design: dict[int, tuple] = {}      # per unit: (unit, psu column, fpc, weight)
     for r in srt:
         unit = r.values["_unit"]
@@ -111,13 +126,15 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
                 float(len(unit.communes)) if psu_col == "commune" else math.nan
             design[id(unit)] = unit, psu_col, fpc, unit.served / n_h[unit.id]
     per = [design[id(r.values["_unit"])] for r in srt]
+    cols = gather(srt)
+    psu = {d[1]: cols[d[1]] if d[1] in cols else [None] * len(srt) for d in design.values()}
     extra = {"year": [cfg.year] * len(srt), "unit_type": [d[0].type for d in per],
              "stratum": [d[0].id for d in per],
-             "psu": [str(r.values.get(d[1])) for r, d in zip(srt, per)],
+             "psu": [str(psu[d[1]][i]) for i, d in enumerate(per)],
              "weight": [d[3] for d in per], "fpc": [d[2] for d in per],
              "source_file": [r.origin for r in srt], "source_row": [r.row for r in srt],
              "flags": [";".join(r.flags) for r in srt]}
-    return to_frame(ChainMap(extra, gather(srt)), cb, len(srt))
+    return to_frame(ChainMap(extra, cols), cb, len(srt))
 
 
 
@@ -186,8 +203,12 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
     for cell in ws[2]:
         cell.font = Font(italic=True, color="808080")
     keys = [k for k, _ in QUARANTINE_HEAD] + data_cols
-    grid = [[_xl(r.get(k)) for k in keys] for r in rows]
-    fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
+    grid = [list(map(r.get, keys)) for r in rows]
+    if {type(v) for vals in grid for v in vals} <= {type(None), str, int}:     # the common case, faster
+        fast = not any(_ILLEGAL.search(v) for v in {v for vals in grid for v in vals if type(v) is str})
+    else:
+        grid = [[_xl(v) for v in vals] for vals in grid]
+        fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
     for i, vals in enumerate([] if fast else grid, start=3):
         ws.append(vals)
         for j, v in enumerate(vals, start=1):
@@ -239,22 +260,29 @@ def _plain(v) -> bool:
 
 def _sheet_rows(grid: list[list], letters: list[str]):
     """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
+    texts: dict[str, str] = {}       # a text cell after its reference, made once per distinct text
     for i, vals in enumerate(grid, start=3):
         cells = [f'<row r="{i}">']
         for col, v in zip(letters, vals):
             if v is None:
                 continue
             if type(v) is str:
-                if v == "":
-                    cells.append(f'<c r="{col}{i}" t="inlineStr"></c>')
-                    continue
-                t = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
-                sp = ' xml:space="preserve"' if v != v.strip() else ""
-                cells.append(f'<c r="{col}{i}" t="inlineStr"><is><t{sp}>{t}</t></is></c>')
+                tail = texts.get(v)
+                if tail is None:
+                    tail = texts[v] = _text_cell(v)
+                cells.append(f'<c r="{col}{i}"{tail}')
             else:
                 cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
         cells.append("</row>")
         yield "".join(cells).encode("ascii", "xmlcharrefreplace")
+
+
+def _text_cell(v: str) -> str:
+    if v == "":
+        return ' t="inlineStr"></c>'
+    t = v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    sp = ' xml:space="preserve"' if v != v.strip() else ""
+    return f' t="inlineStr"><is><t{sp}>{t}</t></is></c>'
 
 
 def _xl(v):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from sipas.base.errors import SipasError
 
+from .csvcolumns import ColumnRows, read_columns
 from .normalize import is_blank, nfc, nfc_lines
 from .xlsx import read_xlsx
 
@@ -128,13 +131,14 @@ def _guess_legacy(raw: bytes) -> str:
 
 
 _MOJIBAKE = ("á»", "áº", "Æ°", "Ä‘", "Ã¡", "Ã ", "Ã¢", "Ãª", "Ã´")
+_MOJIBAKE_UTF8 = re.compile(b"|".join(re.escape(s.encode("utf-8")) for s in _MOJIBAKE))
 
 
 def _mojibake(text: str, utf8: bytes | None = None) -> bool:
     """Text that was UTF-8 read as Windows-1252; ``utf8``: the bytes ``text`` was decoded
-    from as UTF-8, searched instead (much faster than the text of a large file)."""
+    from as UTF-8, searched instead in one pass (much faster than the text of a large file)."""
     if utf8 is not None:
-        return any(s.encode("utf-8") in utf8 for s in _MOJIBAKE)
+        return _MOJIBAKE_UTF8.search(utf8) is not None
     return any(s in text for s in _MOJIBAKE)
 
 
@@ -223,30 +227,81 @@ def read_csv(path: Path, score: HeaderScore, match: Callable[[object], str | Non
         raw = path.read_bytes()
     except OSError as exc:
         raise IntakeError(f"cannot read the file ({exc.strerror})", file=path) from None
-    if not raw.strip():
+    if not raw or raw.isspace():           # (as raw.strip() is empty, without a copy)
         raise IntakeError("the file is empty", file=path, hint="export the survey data again")
     if raw[:4] == b"PK\x03\x04":
         raise IntakeError("this is an Excel workbook saved with a .csv name", file=path,
                           hint="rename it to .xlsx")
+    table = _columnar(path, raw, score, match)
+    if table is not None:
+        return [table]
     text, notes = decode_text(raw, path)
     del raw
     delim = _sniff_delimiter(text)
-    reader = csv.reader(_lines(text), delimiter=delim)
     grid: list[list[object]] = []
     starts: list[int] = []
-    prev = 0
     # one object per distinct cell text: a 300,000-row file has ~20 million cells but few
     # distinct answers, and a string object per cell would take over a gigabyte
     same = {}.setdefault
+    records = _records(text, delim)
     try:
-        for rec in reader:
-            starts.append(prev + 1)
-            prev = reader.line_num
+        for start, rec in records:
+            starts.append(start)
             grid.append(list(map(same, rec, rec)))
     except csv.Error as exc:
-        raise IntakeError(f"not a readable CSV file near line {prev + 1}: {exc}", file=path,
+        raise IntakeError(f"not a readable CSV file near line {records.line}: {exc}", file=path,
                           hint=RESAVE_HINT) from None
     return [table_from_grid(path, None, grid, starts, score, match, notes)]
+
+
+class _records:
+    """The records of a CSV text with the line each starts on (the row reader);
+    ``line``: the line after the last record read."""
+
+    def __init__(self, text: str, delim: str):
+        self.reader = csv.reader(_lines(text), delimiter=delim)
+        self.line = 1
+
+    def __iter__(self):
+        for rec in self.reader:
+            yield self.line, rec
+            self.line = self.reader.line_num + 1
+
+
+HEAD_BYTES = 1 << 22     # the fast path decodes this much to find the delimiter and the header
+
+
+def _columnar(path: Path, raw: bytes, score: HeaderScore, match) -> RawTable | None:
+    """The table of a CSV file read column by column (:mod:`.csvcolumns`) when it is
+    UTF-8 that :func:`decode_text` would leave as it is (no note), its first record is the
+    header and it is plain enough, else None (the row reader then). The whole text is
+    never decoded: the delimiter and the header come from its first lines (as the row
+    reader finds them when there are more than 30 lines and 300 records in them), and
+    those records are checked against the row reader's."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or _MOJIBAKE_UTF8.search(raw) or "\ufffd".encode() in raw:
+        return None
+    whole = len(raw) <= HEAD_BYTES
+    try:
+        text = (raw if whole else raw[: raw.rfind(b"\n", 0, HEAD_BYTES) + 1]).decode("utf-8-sig")
+        delim = _sniff_delimiter(text)
+        head = list(itertools.islice(_records(text, delim), 301))
+    except (UnicodeDecodeError, csv.Error):
+        return None                        # invalid UTF-8 goes to decode_text
+    if not whole and (len(head) < 301 or len(text.splitlines()) <= 30):
+        return None
+    head = head[:300]
+    grid = [rec for _, rec in head]
+    if not grid or find_header(grid, score)[0] != 0:
+        return None
+    got = read_columns(raw, delim, len(grid[0]))
+    if got is None:
+        return None
+    header, cols, starts = got
+    rows = ColumnRows(cols)
+    some = [(n, r) for n, r in head[1:] if not _blank_row(r)]
+    if header != grid[0] or some != list(zip(starts, rows[: len(some)])):  # pragma: no cover - guards a bug
+        return None
+    return RawTable(path, None, combine_header(grid[:1], 0, match), rows, starts, header_row=1)
 
 
 def _blank_row(r: list) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cells import TEXT, Cells, Values
+from .csvcolumns import ColumnRows
 from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
 from .normalize import clean_text, is_blank, nfc
 from .pii import EMAIL, PHONE, mask_report
@@ -25,8 +26,28 @@ def _distinct(col, f) -> list:
     is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""
     if set(map(type, col)) <= TEXT:
         m = {v: f(v) for v in set(col)}
-        return [m[v] for v in col]
+        return list(map(m.__getitem__, col))
     return [f(v) for v in col]
+
+
+def _pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
+    """``f`` gives a pair (value, note) per cell (as :func:`_distinct`): the values of
+    ``col``, and (row, note) for the rows whose note is not empty, in row order."""
+    if set(map(type, col)) <= TEXT:
+        m = {v: f(v) for v in set(col)}
+        values = list(map({v: out[0] for v, out in m.items()}.__getitem__, col))
+        noted = {v for v, out in m.items() if out[1]}
+        at = _rows_in(col, noted)
+        return values, [(i, m[col[i]][1]) for i in at]
+    out = [f(v) for v in col]
+    return [v for v, _ in out], [(i, note) for i, (_, note) in enumerate(out) if note]
+
+
+def _rows_in(col: list, values: set) -> list[int]:
+    """The rows of ``col`` whose value is in ``values``."""
+    if not values:
+        return []
+    return np.flatnonzero(np.fromiter(map(values.__contains__, col), dtype=bool, count=len(col))).tolist()
 
 
 class RowMapper:
@@ -107,7 +128,8 @@ class RowMapper:
         shaped = self._shape(recs, tm, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
-        for i, r in enumerate(recs):
+        for i in sorted({*void_at, *(i for i, m in enumerate(t.marks) if m)}):   # rows marked or void
+            r = recs[i]
             if STRUCK in marks[i]:
                 r.problems.append(Problem("marked_void", "", "", "every filled cell of the row is struck through"))
             if i in void_at:
@@ -130,21 +152,16 @@ class RowMapper:
                 shifted[cid] = self._shifted(raw[j] if relabelled else src, col.kind == ADMIN)
             if col.kind in ANSWER_KINDS:
                 labels = t.value_labels.get(j) if j is not None else None
-                out = _distinct(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
-                cols[cid] = [v for v, _ in out]
-                for i, (_, why) in enumerate(out):
-                    if why:
-                        self._answer_problem(recs[i], cid, col.kind, t, j, src[i], why)
+                cols[cid], noted = _pairs(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
+                for i, why in noted:
+                    self._answer_problem(recs[i], cid, col.kind, t, j, src[i], why)
             elif col.kind == COMMENT:
-                out = _distinct(src, _comment)
-                cols[cid] = [v for v, _ in out]
-                for i, (_, masked) in enumerate(out):
-                    if masked:
-                        recs[i].flags.append("pii_masked")
+                cols[cid], noted = _pairs(src, _comment)
+                for i, _ in noted:
+                    recs[i].flags.append("pii_masked")
             else:
                 cols[cid] = src
         cols["_id_header"] = [_col_name(t, tm.columns.get("respondent_id"), "respondent_id")] * n
-        cols["_unit"] = [None] * n
         self._admin(recs, tm, cols)
         self._enough(recs, cols)
         for cid in tm.columns:       # first problem of a row; the first column (file order) wins
@@ -197,10 +214,23 @@ class RowMapper:
             value = cells[j] if j is not None and j < n else fixed
             if labels and _in(value, labels):
                 value = labels[value]
+            if type(value) is str:
+                out[cid] = self._raw_text(value, comment)
+                continue
             out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
             if comment and _comment(value)[1]:
                 out[cid] = _comment(value)[0]
         return out
+
+    def _raw_text(self, value: str, comment: bool):
+        """:meth:`raw_of` of a text cell, once per distinct text."""
+        key = ("_raw", comment, value)
+        if key not in self._cache:
+            out = None if is_blank(value) else self._nfc(value)
+            if comment and _comment(value)[1]:
+                out = _comment(value)[0]
+            self._cache[key] = out
+        return self._cache[key]
 
     # -------------------------------------------------------------------- rules
     @staticmethod
@@ -220,6 +250,8 @@ class RowMapper:
         """Shifted columns (1): a cell count that fits neither the header nor the other
         rows. The rows found (2, :meth:`_shifted`): a value of the wrong kind in a column."""
         done: set[int] = set()
+        if isinstance(tm.table.rows, ColumnRows) and tm.table.rows.width == width:
+            return done                            # every row as wide as the header
         for i, (r, cells) in enumerate(zip(recs, tm.table.rows)):
             n = len(cells)
             if n > width and any(not is_blank(c) for c in cells[width:]):
@@ -246,63 +278,61 @@ class RowMapper:
         ccol = _col_name(t, tm.columns.get("commune"), "commune")
         icol = _col_name(t, tm.columns.get("interviewer"), "interviewer")
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
-        units = {u: self.cb.unit(u) for u in set(cols["unit_id"])} \
-            if set(map(type, cols["unit_id"])) <= TEXT else None
-        dates: dict = {}
-        named: dict = {}
-        rids = _distinct(cols["respondent_id"], clean_text)
-        itvs = _distinct(cols["interviewer"], clean_text)
-        communes = _distinct(cols["commune"], clean_text)
-        period = self.period
-        for i, rec in enumerate(recs):
-            v = rec.values
-            cols["respondent_id"][i] = rid = rids[i]
-            if rid is None:
-                rec.problems.append(Problem("missing_id", idcol))
-            raw_unit = cols["unit_id"][i]
-            unit, why = units[raw_unit] if units is not None else self.cb.unit(raw_unit)
-            cols["unit_id"][i] = unit.id if unit else None
-            cols["_unit"][i] = unit
-            if unit is None:
-                reason = "missing_unit" if why == "blank" else "unknown_unit"
-                rec.problems.append(Problem(reason, ucol, _show(raw_unit), "" if why == "blank" else
+        n = len(recs)
+        # a column at a time, in the order of the rules (so a row's problems keep theirs)
+        rids = cols["respondent_id"] = _distinct(cols["respondent_id"], clean_text)
+        for i in _rows_in(rids, {None}):
+            recs[i].problems.append(Problem("missing_id", idcol))
+        raw_units = cols["unit_id"]
+        found = _distinct(raw_units, self.cb.unit)
+        units = cols["_unit"] = [u for u, _ in found]
+        cols["unit_id"] = [u.id if u else None for u in units]
+        for i in [i for i, u in enumerate(units) if u is None]:
+            why = found[i][1]
+            reason = "missing_unit" if why == "blank" else "unknown_unit"
+            recs[i].problems.append(Problem(reason, ucol, _show(raw_units[i]), "" if why == "blank" else
                                             f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
-            commune_raw = cols["commune"][i]
-            cols["commune"][i] = communes[i]
-            if unit is not None:
-                psu = self.cfg.registry.design.psu.get(unit.type)
-                if unit.communes and (psu == "commune" or communes[i] is not None):
-                    key = (unit.id, type(commune_raw), commune_raw)
-                    try:
-                        name, why = named[key]
-                    except (KeyError, TypeError):
-                        name, why = named[key] = self.cb.commune(unit.id, commune_raw)
-                    if name is None and (psu == "commune" or why != "blank"):
-                        rec.problems.append(Problem(
-                            "invalid_commune", ccol, _show(commune_raw),
-                            f"blank; {unit.name} is sampled by commune" if why == "blank" else
-                            f"not among the {len(unit.communes)} communes of {unit.name} in "
-                            f"params/units/{self.cfg.year}.yaml"))
-                    if name is not None:
-                        cols["commune"][i] = name
-            cols["interviewer"][i] = itvs[i]
-            if itvs[i] is None:
-                rec.problems.append(Problem("missing_interviewer", icol))
-            raw_date = v["interview_date"]
-            key = (type(raw_date), raw_date)
+        raw_communes = cols["commune"]
+        communes = cols["commune"] = _distinct(raw_communes, clean_text)
+        psu_of = self.cfg.registry.design.psu
+        named: dict = {}
+        for i in range(n):
+            unit = units[i]
+            if unit is None or not unit.communes:
+                continue
+            psu = psu_of.get(unit.type)
+            if psu != "commune" and communes[i] is None:
+                continue
+            commune_raw = raw_communes[i]
+            key = (unit.id, type(commune_raw), commune_raw)
             try:
-                d, why = dates[key]
+                name, why = named[key]
             except (KeyError, TypeError):
-                d, why = dates[key] = parse_date(raw_date, tm.date_order)
-            cols["interview_date"][i] = d
+                name, why = named[key] = self.cb.commune(unit.id, commune_raw)
+            if name is None and (psu == "commune" or why != "blank"):
+                recs[i].problems.append(Problem(
+                    "invalid_commune", ccol, _show(commune_raw),
+                    f"blank; {unit.name} is sampled by commune" if why == "blank" else
+                    f"not among the {len(unit.communes)} communes of {unit.name} in "
+                    f"params/units/{self.cfg.year}.yaml"))
+            if name is not None:
+                communes[i] = name
+        itvs = cols["interviewer"] = _distinct(cols["interviewer"], clean_text)
+        for i in _rows_in(itvs, {None}):
+            recs[i].problems.append(Problem("missing_interviewer", icol))
+        raw_dates = cols["interview_date"]
+        parsed = _distinct(raw_dates, lambda v: parse_date(v, tm.date_order))
+        cols["interview_date"] = [d for d, _ in parsed]
+        period = self.period
+        for i, (d, why) in enumerate(parsed):
             if d is None:
-                rec.problems.append(Problem("invalid_date", dcol, _show(raw_date),
-                                            "blank" if why == "blank" else
-                                            "expected dd/mm/yyyy" if tm.date_order == "dmy" else
-                                            "expected m/d/yyyy (the file's order)"))
+                recs[i].problems.append(Problem("invalid_date", dcol, _show(raw_dates[i]),
+                                                "blank" if why == "blank" else
+                                                "expected dd/mm/yyyy" if tm.date_order == "dmy" else
+                                                "expected m/d/yyyy (the file's order)"))
             elif not (period.start <= d <= period.end):
-                rec.problems.append(Problem(
-                    "date_out_of_period", dcol, _show(raw_date),
+                recs[i].problems.append(Problem(
+                    "date_out_of_period", dcol, _show(raw_dates[i]),
                     f"{d:%d/%m/%Y} not in {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}"))
 
     def _enough(self, recs: list[Record], cols: dict[str, list]) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .csvcolumns import ColumnRows
 from .mapping import (
     COMMENT,
     CRITERION,
@@ -109,7 +110,9 @@ def map_table(table: RawTable, cb: Codebook) -> TableMap | None:
     known = set(columns.values())
     tm.note_columns = [j for j in range(len(table.headers)) if j not in known]
     tm.note_columns += [columns[c] for c in cb.ids(COMMENT) if c in columns]
-    if table.rows:
+    if isinstance(table.rows, ColumnRows):
+        tm.modal_width = table.rows.width
+    elif table.rows:
         tm.modal_width = Counter(len(r) for r in table.rows).most_common(1)[0][0]
     missing = [c for c in cb.required_ids if c not in columns]
     if "unit_id" in missing and table.sheet:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .csvcolumns import row_lists
 from .normalize import header_key, is_blank, nfc
 from .readers import IntakeError
 
@@ -61,6 +62,7 @@ class FormMap:
 
     def apply(self, table, cb) -> None:
         """Rename the table's headers to codebook ids and its choice names to labels."""
+        row_lists(table)
         renamed = []
         for j, h in enumerate(list(table.headers)):
             if is_blank(h):

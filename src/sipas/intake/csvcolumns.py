@@ -1,0 +1,120 @@
+"""The CSV fast path: a plain CSV file read column by column by pyarrow's C parser
+instead of row by row by Python's ``csv`` module (:func:`sipas.intake.readers.read_csv`),
+when it can be shown to give exactly the cells and line numbers the row reader gives.
+
+It is taken only for a UTF-8 file (with or without BOM) that needed no repair, and
+whose bytes hold no NUL and no lone carriage return (a line ends with \\n or \\r\\n),
+whose every quote belongs to a well-formed quoted field (a quote opening a field right
+after a delimiter or a line break, closed by a quote followed by a delimiter or a line
+break, inner quotes doubled: then both parsers split fields and records alike), where
+every record has the header's number of fields (pyarrow refuses any other count: a
+shifted row) and with no empty line (pyarrow skips empty lines, the row reader counts
+them: the lines of the records must add up to the file's lines). A record's line number
+is then one after the lines of the records before it, a record spanning one line more
+per line break inside its quoted fields. :func:`read_csv` compares the first rows with
+the row reader's as well. Anything else goes to the row reader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from .normalize import nfc
+
+
+class ColumnRows(Sequence):
+    """The data rows of a table held as its columns (the CSV fast path): every row has
+    ``width`` cells, row ``i`` is made as a list when asked for. Code that edits rows in
+    place calls :func:`row_lists` on the table first."""
+
+    def __init__(self, cols: list[list]):
+        self.cols = cols
+        self.width = len(cols)
+        self._n = len(cols[0]) if cols else 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(i)
+        return [c[i] for c in self.cols]
+
+
+def row_lists(table) -> None:
+    """The rows of ``table`` as lists of cells, to be edited in place."""
+    if isinstance(table.rows, ColumnRows):
+        table.rows = [list(r) for r in zip(*table.rows.cols)]
+
+
+def column_of(rows, j: int) -> list:
+    """Cell ``j`` of every row that has one."""
+    if isinstance(rows, ColumnRows):
+        return list(rows.cols[j]) if j < rows.width else []
+    return [r[j] for r in rows if j < len(r)]
+
+
+def _quotes_well_formed(raw: bytes | memoryview, delim: bytes) -> bool:
+    """Every quote in ``raw`` belongs to a quoted field: one opening after a delimiter, a
+    line break or at the start, inner quotes doubled, closed before a delimiter, a line
+    break or the end (the search starts with the quote, so it skips ahead in C)."""
+    if re.search(b'"', raw) is None:
+        return True
+    d = re.escape(delim)
+    field = re.compile(rb'"(?<![^' + d + rb'\n]")[^"]*(?:""[^"]*)*"(?![^' + d + rb'\r\n])')
+    return b'"' not in field.sub(b"", raw)
+
+
+def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[list[str]], list[int]] | None:
+    """A UTF-8 CSV file whose first record is the header (of ``width`` fields): that
+    record, the columns of the records below it that are not blank (NFC text, one object
+    per distinct text of a column) and each of those records' first line; None when the
+    file is not plain enough to be sure (module doc)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    if b"\x00" in raw or b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+        return None
+    body = memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else raw     # (no copy)
+    if not _quotes_well_formed(body, delim.encode()):
+        return None
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pcsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True,
+                                            escape_char=False, newlines_in_values=True,
+                                            ignore_empty_lines=True),
+            convert_options=pcsv.ConvertOptions(column_types={f"f{j}": pa.string() for j in range(width)}, strings_can_be_null=False,
+                                                quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, ValueError):
+        return None                          # a record with another number of fields, ...
+    if table.num_columns != width:
+        return None
+    n = table.num_rows
+    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+    spans = np.ones(n, dtype=np.int64)       # lines of each record
+    for col in table.columns:
+        spans += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
+    if int(spans.sum()) != lines:            # an empty line was skipped
+        return None
+    starts = np.concatenate(([1], 1 + np.cumsum(spans[:-1])))
+    blank = np.ones(n, dtype=bool)           # a row of blank cells is no row (the header is kept)
+    blank[0] = False
+    cols = []
+    for name in table.column_names:
+        enc = table.column(name).combine_chunks().dictionary_encode()
+        table = table.drop_columns([name])   # memory: one column at a time
+        words = enc.dictionary.to_pylist()
+        at = enc.indices.to_numpy()
+        blank &= np.array([not w.strip() for w in words], dtype=bool)[at]
+        cols.append((np.array([nfc(w) for w in words], dtype=object), at))
+    keep = np.flatnonzero(~blank)
+    data = [words[at[keep[1:]]].tolist() for words, at in cols]
+    return [words[at[0]] for words, at in cols], data, starts[keep[1:]].tolist()
