@@ -45,7 +45,7 @@ def root(tmp_path_factory) -> Path:
         from sipas.estimation import tables
         from sipas.publishing.data import SCHEMA
 
-        mp.setattr(tables, "drivers_table", lambda df, cfg: pd.DataFrame(columns=list(SCHEMA["drivers"])))
+        mp.setattr(tables, "drivers_table", lambda df, cfg, **_: pd.DataFrame(columns=list(SCHEMA["drivers"])))
         write_tables(YEAR, p)
     return root
 
