@@ -5,7 +5,8 @@
 * ``tests``        significance tests: change since the previous year (same methodology
   only), each unit against its peers, Rao-Scott tests by respondent group, with raw
   and adjusted p-values (:mod:`sipas.estimation.significance`);
-* ``sample``       per unit: people served (N), target and achieved sample;
+* ``sample``       per unit: people served (N), planned (``target``: :attr:`YearConfig.planned_sample
+  <sipas.base.codebook.YearConfig.planned_sample>`) and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
 * ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
 * ``perceptions``  answers to the perception topics, by category (methodologies that have them);
@@ -52,7 +53,7 @@ def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     for u in cfg.units:
         rows.append({
             "year": cfg.year, "unit_id": u.id, "unit_name": u.name, "unit_type": u.type,
-            "served": u.served, "target": cfg.sample_targets[u.id],
+            "served": u.served, "target": cfg.planned_sample[u.id],
             "achieved": int(counts.get(u.id, 0)),
             "communes_listed": len(u.communes), "communes_sampled": int(psus.get(u.id, 0)),
         })

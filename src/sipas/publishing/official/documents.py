@@ -180,6 +180,8 @@ def sample_annex(ctx: Context, roman: str, path: Path) -> Path:
                  ot.pct_text(s.achieved.sum() / s.target.sum())])
     b.table(header, body, [13, 61, 24, 24, 20, 23], right={2, 3, 4, 5}, center={0}, groups=groups,
             bold_rows={len(body) - 1})
+    if any(rep.cfg.target_rule(t) != "formula" for t in rep.unit_types):   # a rule per unit type: say which
+        b.paragraph("Ghi chú: " + rep.cfg.target_note, italic=True, size=12, align="justify")
     b.paragraph()
     b.heading("Đặc điểm người trả lời (toàn tỉnh)")
     prof = rep.profile_of(PROVINCE_ID)
