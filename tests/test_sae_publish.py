@@ -45,7 +45,7 @@ def root(tmp_path_factory) -> Path:
         from sipas.estimation import tables
         from sipas.publishing.data import SCHEMA
 
-        mp.setattr(tables, "drivers_table", lambda df, cfg: pd.DataFrame(columns=list(SCHEMA["drivers"])))
+        mp.setattr(tables, "drivers_table", lambda df, cfg, **_: pd.DataFrame(columns=list(SCHEMA["drivers"])))
         write_tables(YEAR, p)
     return root
 
@@ -204,3 +204,70 @@ def test_summary_cites_no_figure_that_is_not_published(rep):
     for x in hidden.drop_duplicates("unit_id").itertuples():
         text = _text(" ".join(narrative.unit_summary(rep, x.unit_id)))
         assert f"{x.item_label} ({fmt.pct(x.estimate)})" not in text, (x.unit_id, x.item_id)
+
+
+def _pct2(v) -> str:
+    # independent of sipas.base.formats: two decimals, decimal comma
+    return f"{100 * float(v):.2f}".replace(".", ",") + "%"
+
+
+def _doc_rows(table) -> list[list[str]]:
+    return [[c.text for c in row.cells] for row in table.rows]
+
+
+def test_word_annexes_show_the_model_based_columns(root, rep, tmp_path):
+    """Phụ lục II (communes), Phụ lục III and a commune's own annex, read back with
+    python-docx: the model-based figure (ᴹ where published in place of the direct one), its
+    interval and the shrinkage beside the direct figures, as the HTML; the policy footnote;
+    none of it for departments."""
+    from docx import Document
+
+    from sipas.publishing.official.documents import Context, criteria_annex, ranking_annex, unit_annex
+    from sipas.publishing.official.settings import load_official
+
+    ctx = Context(rep, load_official(paths(root)), None)
+    model_head = [MODEL, f"KTC {rep.level_text} (mô hình)", SHRINK]
+    doc = Document(ranking_annex(ctx, "commune", "II", tmp_path / "ii.docx"))
+    rows = _doc_rows(doc.tables[1])                       # tables[0]: the header block
+    assert rows[0][2:7] == ["Chỉ số hài lòng", f"KTC {rep.level_text}", *model_head]
+    by_name = {r[1]: r for r in rows[1:]}
+    ranking = rep.ranking("commune")
+    assert (ranking.publication == "model_based").any() and (ranking.publication == "direct").any()
+    for x in ranking.itertuples():
+        cells = by_name[x.unit_name]
+        assert cells[4] == _pct2(x.estimate_sae) + ("ᴹ" if x.publication == "model_based" else ""), x.unit_name
+        assert cells[5] == f"{100 * x.ci_low_sae:.1f}–{100 * x.ci_high_sae:.1f}".replace(".", ","), x.unit_name
+        assert cells[6] == f"{x.shrinkage:.2f}".replace(".", ","), x.unit_name
+    notes = " ".join(p.text for p in doc.paragraphs)
+    assert POLICY in notes and "Fay–Herriot" in notes and f"“{SHRINK}”" in notes
+    dept = Document(ranking_annex(ctx, "department", "I", tmp_path / "i.docx"))
+    assert MODEL not in _doc_rows(dept.tables[1])[0] and MODEL not in " ".join(p.text for p in dept.paragraphs)
+
+    unit = "xa-nam-so"
+    doc = Document(unit_annex(ctx, unit, tmp_path / "u.docx"))
+    idx = rep.indices[rep.indices.unit_id == unit].set_index("item_id")
+    sipas, elements, criteria = (_doc_rows(t) for t in doc.tables[1:4])
+    assert sipas[0][2:5] == model_head and sipas[1][2] == _pct2(idx.loc["sipas", "estimate_sae"])
+    assert elements[0][3:6] == model_head
+    for r in elements[1:]:
+        item = next(i for i, lab in rep.items() if lab == r[0])
+        assert r[3] == _pct2(idx.loc[item, "estimate_sae"]) + ("ᴹ" if idx.loc[item, "publication"] == "model_based"
+                                                               else ""), item
+    assert criteria[0][3:6] == model_head
+    crit = [r for r in criteria[1:] if len(set(r)) > 1]   # not the element rows (merged: one text)
+    assert len(crit) == (idx.level == "criterion").sum()
+    for r in crit:
+        item = r[0].split(".", 1)[0]
+        assert r[5] == f"{idx.loc[item, 'shrinkage']:.2f}".replace(".", ","), item
+    assert POLICY in " ".join(p.text for p in doc.paragraphs)
+    dept = Document(unit_annex(ctx, "so-tu-phap", tmp_path / "d.docx"))
+    assert all(MODEL not in _doc_rows(t)[0] for t in dept.tables[1:])
+
+    doc = Document(criteria_annex(ctx, "III", tmp_path / "iii.docx"))
+    rows = _doc_rows(doc.tables[1])
+    assert rows[0][4:7] == model_head
+    name = {u.id: u.name for u in rep.cfg.units}
+    commune_row = next(r for r in rows if r[1] == f"{name[unit]} — chỉ số chung")
+    dept_row = next(r for r in rows if r[1] == f"{name['so-tu-phap']} — chỉ số chung")
+    assert commune_row[4] == _pct2(idx.loc["sipas", "estimate_sae"]) and dept_row[4:7] == ["", "", ""]
+    assert POLICY in " ".join(p.text for p in doc.paragraphs)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
+from sipas.base.designs import TARGET_RULES, planned_households, read_frame
 from sipas.base.errors import ConfigError
 from sipas.base.questionnaire import (
     Aggregation,
@@ -159,9 +160,47 @@ class YearConfig:
 
     @cached_property
     def sample_targets(self) -> dict[str, int]:
-        """Target sample per unit by n = N / (1 + N e^2), rounded up."""
+        """Target sample per unit by n = N / (1 + N e^2), rounded up (the ``formula`` rule)."""
         e2 = self.settings.margin_of_error ** 2
         return {u.id: math.ceil(u.served / (1 + u.served * e2)) for u in self.units}
+
+    @property
+    def frame_path(self) -> Path | None:
+        """The household design's draw file (``design.households.frame`` under
+        ``data/raw/<year>/``); None without a household design."""
+        hh = self.registry.design.households
+        return None if hh is None else self.paths.raw(self.year) / hh.frame.format(year=self.year)
+
+    def target_rule(self, unit_type: str) -> str:
+        """How the planned sample of a unit of this type is set: ``households`` for the
+        household design's unit types, ``formula`` otherwise (keys of
+        :data:`sipas.base.designs.TARGET_RULES`, the wording pages show)."""
+        hh = self.registry.design.households
+        return "households" if hh is not None and unit_type in hh.unit_types else "formula"
+
+    @cached_property
+    def planned_sample(self) -> dict[str, int]:
+        """Planned sample per unit, by its :meth:`target_rule`: households drawn in the
+        unit's draw (:func:`sipas.base.designs.planned_households`, 0 for a unit without a
+        drawn village) or :attr:`sample_targets`. Every "cỡ mẫu dự kiến" shown is this."""
+        rules = {u.id: self.target_rule(u.type) for u in self.units}
+        drawn = (planned_households(read_frame(self.frame_path, self.year))
+                 if "households" in rules.values() else {})
+        return {u: drawn.get(u, 0) if rule == "households" else self.sample_targets[u] for u, rule in rules.items()}
+
+    @property
+    def target_note(self) -> str:
+        """The planned-sample rule(s) of the year, one sentence (notes of sample tables)."""
+        e = f"e = {self.settings.margin_of_error:g}"
+        types = {t.id: t.label_plural for t in self.registry.unit_types if any(u.type == t.id for u in self.units)}
+        by_rule: dict[str, list[str]] = {}
+        for t, label in types.items():
+            by_rule.setdefault(self.target_rule(t), []).append(label)
+        if list(by_rule) == ["formula"]:
+            return f"Cỡ mẫu dự kiến n = N/(1 + N·e²), {e}."
+        parts = [f"{', '.join(labels)}: {TARGET_RULES[rule]}" + (f", {e}" if rule == "formula" else "")
+                 for rule, labels in by_rule.items()]
+        return "Cỡ mẫu dự kiến — " + "; ".join(parts) + "."
 
 
 def load_year(year: int, root: str | Path | None = None) -> YearConfig:

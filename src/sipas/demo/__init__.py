@@ -72,11 +72,10 @@ def write_demo_data(year: int, seed: int | None = None, *, root: str | os.PathLi
     _write_atomic(key_path, (json.dumps(survey.key, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     written = [csv_path, key_path]
     if survey.frame is not None:   # household design: where each adult was drawn
-        frame_path = out / cfg.registry.design.households.frame.format(year=year)
         frame = DemoSurvey(year, FRAME_HEADER, survey.frame)
-        frame_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(frame_path, to_csv_bytes(frame, spec.output.line_terminator))
-        written.append(frame_path)
+        cfg.frame_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(cfg.frame_path, to_csv_bytes(frame, spec.output.line_terminator))
+        written.append(cfg.frame_path)
     return written
 
 

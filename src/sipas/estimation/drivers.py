@@ -216,12 +216,14 @@ def _profile(df: pd.DataFrame, cfg: YearConfig, variables, min_category: int):
 
 
 def drivers_table(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str] | None = None, *,
-                  threshold: float | None = None, min_category: int = 50) -> pd.DataFrame:
+                  threshold: float | None = None, min_category: int = 50,
+                  design: SurveyDesign | None = None) -> pd.DataFrame:
     """The year's driver models (module doc) as one tidy table (:data:`DRIVER_COLUMNS`);
-    ``threshold`` defaults to the methodology's ``satisfied_overall.threshold``."""
+    ``threshold`` defaults to the methodology's ``satisfied_overall.threshold``;
+    ``design``: the year's design if already built (:func:`~sipas.estimation.indices.survey_design`)."""
     df = df.reset_index(drop=True)
     threshold = cfg.methodology.satisfied_overall.threshold if threshold is None else threshold
-    design = survey_design(df, cfg)
+    design = survey_design(df, cfg, design)
     level = cfg.settings.confidence_level
     shares = element_shares(df, cfg)
     profile, reference = _profile(df, cfg, variables or PROFILE_VARIABLES, min_category)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sipas.base.codebook import YearConfig
-from sipas.base.designs import FRAME_COLUMNS, load_margins
+from sipas.base.designs import FRAME_COLUMNS, load_margins, read_frame
 from sipas.base.errors import SipasError
 from sipas.estimation.survey import SurveyDesign
 
@@ -36,25 +36,11 @@ OTHER = "(khác)"
 MARGIN_VARIABLES = ["gender", "age_band", "ethnicity"]
 
 
-def frame_path(cfg: YearConfig):
-    hh = cfg.registry.design.households
-    return cfg.paths.raw(cfg.year) / hh.frame.format(year=cfg.year)
-
-
 def design_columns(df: pd.DataFrame, cfg: YearConfig) -> pd.DataFrame:
     """Per row: stratum, psu, household, fpc1, fpc2, weight (before raking)."""
     hh = cfg.registry.design.households
-    path = frame_path(cfg)
-    if not path.exists():
-        raise SipasError("the sampling frame file of the household design is missing", file=path,
-                         hint="it is named by design.households.frame in the registry "
-                              f"(`sipas demo-data --year {cfg.year}` writes the demo's)")
-    frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    lacking_cols = [c for c in ["respondent_id", *FRAME_COLUMNS] if c not in frame.columns]
-    if lacking_cols:
-        raise SipasError("the sampling frame file lacks columns", file=path, value=lacking_cols,
-                         hint=f"columns: respondent_id, unit_id, {', '.join(FRAME_COLUMNS)}")
-    frame = frame.set_index("respondent_id")
+    path = cfg.frame_path
+    frame = read_frame(path, cfg.year).set_index("respondent_id")
     out = pd.DataFrame({"stratum": df["stratum"].astype(str).to_numpy(),
                         "psu": df["respondent_id"].astype(str).to_numpy(),
                         "household": df["respondent_id"].astype(str).to_numpy(),

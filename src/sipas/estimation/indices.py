@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from sipas.base.codebook import Methodology, YearConfig
+from sipas.base.errors import SipasError
 from sipas.estimation.households import household_design
 from sipas.estimation.survey import Linearized, SurveyDesign, interval
 
@@ -103,14 +104,22 @@ def flag_footnote(flags: Iterable[str] = (FLAG_SUPPRESS, FLAG_REVIEW)) -> str:
     return " ".join(f"({k}) {FLAG_NOTES[k].format(**values)}" for k in FLAG_NOTES if k in used)
 
 
-def survey_design(df: pd.DataFrame, cfg: YearConfig) -> SurveyDesign:
+def survey_design(df: pd.DataFrame, cfg: YearConfig, design: SurveyDesign | None = None) -> SurveyDesign:
     """The year's sampling design over the processed microdata.
+
+    ``design``: one already built over the same rows (:func:`sipas.estimation.tables.build_tables`
+    builds it once per year, the household design's frame reading and raking being the
+    slow part), returned as it is after checking that it has one row per row of ``df``.
 
     Columns ``stratum``, ``psu``, ``weight``, ``fpc`` (docs/data-contract.md); without
     them: stratum = unit, every respondent a PSU, weight 1, no fpc. The fpc is used
     when the registry's ``design.fpc`` is true. A household design
     (``design.households``) is built by :func:`sipas.estimation.households.household_design`.
     """
+    if design is not None:
+        if design.n != len(df):
+            raise SipasError(f"the design given has {design.n} rows, the data {len(df)}")
+        return design
     if cfg.registry.design.households is not None:
         return household_design(df, cfg)
     return SurveyDesign(
@@ -188,12 +197,12 @@ def _estimates(design: SurveyDesign, valid: np.ndarray, positive: np.ndarray,
     return design.linearize(positive, valid, valid, _coefficients(method, available), names, by)
 
 
-def estimate_units(df: pd.DataFrame, cfg: YearConfig) -> Linearized:
+def estimate_units(df: pd.DataFrame, cfg: YearConfig, *, design: SurveyDesign | None = None) -> Linearized:
     """Every index of every unit with its linearisation (domains = units present), for
     contrasts between units (:mod:`sipas.estimation.significance`)."""
     df = df.reset_index(drop=True)
     valid, positive = _answers(df, cfg.methodology)
-    return _estimates(survey_design(df, cfg), valid, positive, cfg.methodology, "unit_id")
+    return _estimates(survey_design(df, cfg, design), valid, positive, cfg.methodology, "unit_id")
 
 
 def item_levels(method: Methodology) -> dict[str, str]:
@@ -223,20 +232,21 @@ def _block(lin: Linearized, scope_ids: list[str], method: Methodology, ci_method
 
 
 def compute_indices(df: pd.DataFrame, cfg: YearConfig, province_aggregation: str | None = None,
-                    *, ci_method: str = "logit") -> pd.DataFrame:
+                    *, ci_method: str = "logit", design: SurveyDesign | None = None) -> pd.DataFrame:
     """The tidy index table of a year: every unit, every peer group and the province,
     with design-based statistics (:data:`COLUMNS`).
 
     ``df`` is the processed microdata (docs/data-contract.md). ``province_aggregation``
     overrides ``params/settings.yaml``. ``ci_method``: ``"logit"`` (default), ``"beta"``
-    (Korn-Graubard) or ``"wald"``.
+    (Korn-Graubard) or ``"wald"``. ``design``: the year's design if already built
+    (:func:`survey_design`).
     """
     method = cfg.methodology
     how = province_aggregation or cfg.settings.province_aggregation
     if how not in AGGREGATIONS:
         raise ValueError(f"province_aggregation must be one of {AGGREGATIONS}, got {how!r}")
     df = df.reset_index(drop=True)
-    design = survey_design(df, cfg)
+    design = survey_design(df, cfg, design)
     valid, positive = _answers(df, method)
 
     units = _estimates(design, valid, positive, method, "unit_id")

@@ -73,11 +73,12 @@ def bootstrap_factors(design: SurveyDesign, replicates: int, seed: int) -> np.nd
     return out
 
 
-def _replicate_indices(df: pd.DataFrame, cfg: YearConfig, replicates: int, seed: int):
+def _replicate_indices(df: pd.DataFrame, cfg: YearConfig, replicates: int, seed: int,
+                       design: SurveyDesign | None = None):
     """Unit ids, item ids, point estimates (D x T) and replicates (B x D x T) of the
     element, aspect and SIPAS indices of every unit."""
     method = cfg.methodology
-    design = survey_design(df, cfg)
+    design = survey_design(df, cfg, design)
     valid, positive = _answers(df, method)
     dom, labels = design.domains("unit_id")
     D, K = len(labels), valid.shape[1]
@@ -126,21 +127,23 @@ def _quantile_rank(ranks: np.ndarray, q: float) -> np.ndarray:
 
 
 def ranks_table(df: pd.DataFrame, cfg: YearConfig, replicates: int | None = None, seed: int | None = None,
-                *, level: float | None = None, contains_rank: bool = True) -> pd.DataFrame:
+                *, level: float | None = None, contains_rank: bool = True,
+                design: SurveyDesign | None = None) -> pd.DataFrame:
     """Rank of every unit within its peer group, for SIPAS and each element / aspect
     index, with bootstrap intervals (:data:`RANK_COLUMNS`).
 
     ``replicates`` and ``seed`` default to the settings' ``bootstrap_replicates`` and
     ``bootstrap_seed``; ``level`` to ``confidence_level``. ``boot_se`` is the bootstrap
     standard error of the unit's index (comparable with the Taylor ``se`` of the index
-    table). Units without an estimate are not ranked.
+    table). Units without an estimate are not ranked. ``design``: the year's design if
+    already built (:func:`~sipas.estimation.indices.survey_design`).
     """
     s = cfg.settings
     B = int(replicates if replicates is not None else s.bootstrap_replicates)
     seed = int(seed if seed is not None else s.bootstrap_seed)
     level = float(level if level is not None else s.confidence_level)
     df = df.reset_index(drop=True)
-    ids, items, point, reps = _replicate_indices(df, cfg, B, seed)
+    ids, items, point, reps = _replicate_indices(df, cfg, B, seed, design)
     types = {u.id: u.type for u in cfg.units}
     order = {u.id: i for i, u in enumerate(cfg.units)}
     alpha = 1 - level

@@ -33,7 +33,7 @@ import pandas as pd
 from sipas.base.codebook import YearConfig
 from sipas.base.errors import SipasError
 from sipas.estimation.indices import PROVINCE_ID, _answers, estimate_units, item_levels, survey_design
-from sipas.estimation.survey import difference, t_tests
+from sipas.estimation.survey import SurveyDesign, difference, t_tests
 
 TEST_COLUMNS = [
     "year", "test", "family", "unit_id", "level", "item_id", "comparison", "estimate", "se",
@@ -132,9 +132,10 @@ def change_tests(current: pd.DataFrame, previous: pd.DataFrame, level: float = 0
     return _tests("change", both[keys].reset_index(drop=True), d, years)
 
 
-def peer_tests(df: pd.DataFrame, cfg: YearConfig, level: float = 0.95) -> pd.DataFrame:
+def peer_tests(df: pd.DataFrame, cfg: YearConfig, level: float = 0.95, *,
+               design: SurveyDesign | None = None) -> pd.DataFrame:
     """Each unit minus the mean of the other units of its type, for every index."""
-    units = estimate_units(df, cfg)
+    units = estimate_units(df, cfg, design=design)
     ids = list(units.domains["unit_id"])
     types = {u.id: u.type for u in cfg.units}
     has = (~np.isnan(units.estimate)).astype(float)
@@ -151,17 +152,17 @@ def peer_tests(df: pd.DataFrame, cfg: YearConfig, level: float = 0.95) -> pd.Dat
 
 
 def association_tests(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str] | None = None,
-                      threshold: float | None = None) -> pd.DataFrame:
+                      threshold: float | None = None, *, design: SurveyDesign | None = None) -> pd.DataFrame:
     """Rao-Scott tests of satisfied overall against each respondent characteristic,
     per unit and for the province."""
     df = df.reset_index(drop=True)
     variables = [v for v in (variables or PROFILE_VARIABLES) if v in df.columns]
-    data = df.assign(satisfied=satisfied_overall(df, cfg, threshold))
-    design = survey_design(data, cfg)
+    satisfied = satisfied_overall(df, cfg, threshold)
+    design = survey_design(df, cfg, design)
     rows = []
     for v in variables:
         for by, scope in (("unit_id", None), (None, PROVINCE_ID)):
-            t = design.chisq("satisfied", v, by=by)
+            t = design.chisq(satisfied, v, by=by)
             t["unit_id"] = t["unit_id"] if by else scope
             rows.append(t)
     if not rows:
@@ -177,14 +178,15 @@ def association_tests(df: pd.DataFrame, cfg: YearConfig, variables: Sequence[str
 
 def significance_table(df: pd.DataFrame, cfg: YearConfig, current: pd.DataFrame,
                        previous: pd.DataFrame | None = None, *, correction: str = "holm",
-                       variables: Sequence[str] | None = None) -> pd.DataFrame:
+                       variables: Sequence[str] | None = None, design: SurveyDesign | None = None) -> pd.DataFrame:
     """Every test of the year with raw and adjusted p-values (:data:`TEST_COLUMNS`).
 
     ``df``: the year's processed microdata; ``current`` / ``previous``: the index tables
-    of this year and the previous one (no change tests without ``previous``).
+    of this year and the previous one (no change tests without ``previous``); ``design``:
+    the year's design if already built (:func:`~sipas.estimation.indices.survey_design`).
     """
     level = cfg.settings.confidence_level
-    parts = [peer_tests(df, cfg, level), association_tests(df, cfg, variables)]
+    parts = [peer_tests(df, cfg, level, design=design), association_tests(df, cfg, variables, design=design)]
     if previous is not None:
         parts.insert(0, change_tests(current, previous, level))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True)

@@ -5,7 +5,8 @@
 * ``tests``        significance tests: change since the previous year (same methodology
   only), each unit against its peers, Rao-Scott tests by respondent group, with raw
   and adjusted p-values (:mod:`sipas.estimation.significance`);
-* ``sample``       per unit: people served (N), target and achieved sample;
+* ``sample``       per unit: people served (N), planned (``target``: :attr:`YearConfig.planned_sample
+  <sipas.base.codebook.YearConfig.planned_sample>`) and achieved sample;
 * ``profile``      respondents' profile: counts and shares per unit and category;
 * ``expectations`` share of respondents choosing (or rating "Rất nhiều") each priority;
 * ``perceptions``  answers to the perception topics, by category (methodologies that have them);
@@ -34,7 +35,7 @@ from sipas.base.errors import SipasError
 from sipas.base.io import write_table
 from sipas.base.microdata import comparable_previous, estimation_frame, load_responses
 from sipas.estimation.drivers import drivers_table
-from sipas.estimation.indices import PROVINCE_ID, compute_indices
+from sipas.estimation.indices import PROVINCE_ID, compute_indices, survey_design
 from sipas.estimation.policy import apply_policy
 from sipas.estimation.ranks import ranks_table
 from sipas.estimation.reliability import reliability_table
@@ -52,7 +53,7 @@ def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     for u in cfg.units:
         rows.append({
             "year": cfg.year, "unit_id": u.id, "unit_name": u.name, "unit_type": u.type,
-            "served": u.served, "target": cfg.sample_targets[u.id],
+            "served": u.served, "target": cfg.planned_sample[u.id],
             "achieved": int(counts.get(u.id, 0)),
             "communes_listed": len(u.communes), "communes_sampled": int(psus.get(u.id, 0)),
         })
@@ -156,9 +157,13 @@ def previous_indices(cfg: YearConfig) -> pd.DataFrame | None:
 
 
 def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    indices = compute_indices(df, cfg, ci_method=cfg.settings.ci_method)
+    """Every table of the year; the design is built once and shared (a household design
+    reads its frame and rakes the weights: the slow part of a 2025 run)."""
+    design = survey_design(df, cfg)
+    indices = compute_indices(df, cfg, ci_method=cfg.settings.ci_method, design=design)
     previous = previous_indices(cfg)
-    tests = significance_table(df, cfg, indices, previous, correction=cfg.settings.multiple_testing)
+    tests = significance_table(df, cfg, indices, previous, correction=cfg.settings.multiple_testing,
+                               design=design)
     indices = apply_policy(add_small_area(indices, cfg, previous), cfg)
     return {
         "indices": indices,
@@ -167,9 +172,9 @@ def build_tables(cfg: YearConfig, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "profile": profile_table(cfg, df),
         "expectations": expectations_table(cfg, df),
         "perceptions": perceptions_table(cfg, df),
-        "ranks": ranks_table(df, cfg),
+        "ranks": ranks_table(df, cfg, design=design),
         "reliability": reliability_table(df, cfg),
-        "drivers": drivers_table(df, cfg),
+        "drivers": drivers_table(df, cfg, design=design),
         "groups": groups_table(cfg, df),
     }
 

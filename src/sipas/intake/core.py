@@ -300,7 +300,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         b = per_file.get(name, blank())
         files.append({**info, **{k: v for k, v in b.items() if k != "reasons"},
                       "reasons": dict(sorted(b["reasons"].items()))})
-    targets = cfg.sample_targets
+    targets = cfg.planned_sample
     units = []
     for u in cfg.units:
         b = per_unit.get(u.id, blank())
@@ -310,7 +310,9 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
                       "collection_mode": ", ".join(modes) or None, "sent": u.sent,
                       "response_rate": round(b["accepted"] / u.sent, 4) if u.sent else None,
                       "reasons": dict(sorted(b["reasons"].items())),
-                      "weight": (u.served / b["accepted"]) if b["accepted"] else None})
+                      # household design: the weights are the design's, made at estimation
+                      "weight": (u.served / b["accepted"]) if b["accepted"] and cfg.target_rule(u.type) == "formula"
+                      else None})
     if UNKNOWN_UNIT in per_unit:
         b = per_unit[UNKNOWN_UNIT]
         units.append({"unit_id": UNKNOWN_UNIT, "name": "(đơn vị không xác định / unknown unit)", "type": "",

@@ -9,6 +9,7 @@ import jinja2
 
 from sipas.base import formats as fmt
 from sipas.base.codebook import YearConfig
+from sipas.base.designs import HOUSEHOLD_WEIGHTS, TARGET_RULES
 
 MAX_ROWS_LISTED = 500
 
@@ -56,7 +57,7 @@ Dữ liệu cá nhân (họ tên, điện thoại, số CCCD, địa chỉ, thư
 </table>
 
 <h2>3. Theo đơn vị: cỡ mẫu mục tiêu và thực hiện</h2>
-<p class="muted">Cỡ mẫu mục tiêu n = N / (1 + N·e²), e = {{ moe }}; N = số lượt người dân, tổ chức được phục vụ. Trọng số thiết kế = N / số phiếu hợp lệ.</p>
+<p class="muted">{{ sample_note }}</p>
 <table>
 <tr><th>Đơn vị</th><th>Loại</th><th>N</th><th>Mục tiêu</th><th>Hợp lệ</th><th>Đạt (%)</th><th>Đọc</th><th>Cách ly</th><th>Đánh dấu</th><th>Trọng số</th><th>Hình thức thu thập</th><th>Tỷ lệ phản hồi</th></tr>
 {% for u in r.units %}<tr><td>{{ u.name }}</td><td>{{ types.get(u.type, u.type) }}</td>
@@ -109,6 +110,22 @@ MODES_VI = {"paper": "Phiếu giấy", "tablet": "Máy tính bảng (KoboToolbox
             "phone": "Điện thoại"}
 
 
+def sample_note(cfg: YearConfig) -> str:
+    """The targets' and weights' rules of the units table, per rule of the year's unit types
+    (:meth:`~sipas.base.codebook.YearConfig.target_rule`)."""
+    moe = fmt.number(cfg.settings.margin_of_error, 2)
+    formula = (f"n = N / (1 + N·e²), e = {moe}; N = số lượt người dân, tổ chức được phục vụ. "
+               "Trọng số thiết kế = N / số phiếu hợp lệ.")
+    present = [t for t in cfg.registry.unit_types if any(u.type == t.id for u in cfg.units)]
+    homes = [t.label_plural for t in present if cfg.target_rule(t.id) == "households"]
+    if not homes:
+        return f"Cỡ mẫu mục tiêu {formula}"
+    others = [t.label_plural for t in present if cfg.target_rule(t.id) == "formula"]
+    return ((f"{', '.join(others)}: cỡ mẫu mục tiêu {formula} " if others else "")
+            + f"{', '.join(homes)}: cỡ mẫu mục tiêu {TARGET_RULES['households']}; trọng số thiết kế = "
+            f"{HOUSEHOLD_WEIGHTS}, tính khi ước lượng (cột Trọng số để trống).")
+
+
 def quality_html(report: dict, cfg: YearConfig) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
@@ -122,7 +139,7 @@ def quality_html(report: dict, cfg: YearConfig) -> str:
         period=f"{fmt.date(cfg.registry.survey_period.start)} – {fmt.date(cfg.registry.survey_period.end)}",
         types={t.id: t.label for t in cfg.registry.unit_types},
         missing_codes=[(c.code, c.label) for c in scale.missing],
-        moe=fmt.number(cfg.settings.margin_of_error, 2), reasons=REASON, max_rows=MAX_ROWS_LISTED,
+        moe=fmt.number(cfg.settings.margin_of_error, 2), sample_note=sample_note(cfg), reasons=REASON, max_rows=MAX_ROWS_LISTED,
         n=lambda x: fmt.number(x, 0) if x is not None else "–",
         num=fmt.number, pct=fmt.pct,
     )

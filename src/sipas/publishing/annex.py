@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from sipas.base import formats as fmt
+from sipas.base.designs import TARGET_RULES
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.estimation.ranks import BANDS
 from sipas.publishing import charts, narrative
@@ -159,7 +160,8 @@ class UnitAnnex(Sections):
     def respondents(self) -> str:
         rep = self.rep
         s = rep.sample_of(self.unit_id)
-        txt = [f"Số lượt phục vụ trong kỳ (N): {fmt.number(s.served)}; cỡ mẫu theo công thức n = N/(1 + N·e²): "
+        rule = TARGET_RULES[rep.cfg.target_rule(self.u.type)]
+        txt = [f"Số lượt phục vụ trong kỳ (N): {fmt.number(s.served)}; cỡ mẫu {rule}: "
                f"{fmt.number(s.target)}; số phiếu hợp lệ: <strong>{fmt.number(s.achieved)}</strong>"
                + (f", khảo sát tại {fmt.number(s.communes_sampled)}/{fmt.number(s.communes_listed)} xã, phường, thị trấn"
                   if s.communes_listed else "") + "."]

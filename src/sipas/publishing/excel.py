@@ -201,7 +201,7 @@ def write_workbook(cfg: YearConfig) -> Path:
                    "achieved": ("Số phiếu hợp lệ", "int"), "rate": ("Tỷ lệ đạt", "pct"),
                    "communes_listed": ("Số xã trong danh sách", "int"), "communes_sampled": ("Số xã được khảo sát", "int")}
     _write_sheet(ws, f"Phụ lục {ROMAN[k]}. Cơ cấu mẫu khảo sát năm {cfg.year}", s, sample_cols,
-                 note=f"Cỡ mẫu dự kiến n = N/(1 + N·e²), e = {cfg.settings.margin_of_error:g}. "
+                 note=f"{cfg.target_note} "
                       "Đặc điểm người trả lời: trang “Phụ lục " + ROMAN[k] + " (tiếp)”.",
                  widths={"unit_name": 36, "unit_id": 18, "unit_type": 22})
     ws2 = wb.create_sheet(f"Phụ lục {ROMAN[k]} (tiếp)")

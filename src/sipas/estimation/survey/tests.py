@@ -17,7 +17,7 @@ CHISQ_COLUMNS = ["row", "col", "n", "chisq", "F", "ndf", "ddf", "p_value"]
 """Columns of a Rao-Scott test table (after the domain columns)."""
 
 
-def chisq(design: SurveyDesign, row: str, col: str, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+def chisq(design: SurveyDesign, row, col, by: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Rao-Scott adjusted Pearson chi-square test of independence in a two-way table.
 
     R's ``svychisq(~row + col, design)`` with its default ``statistic="F"``: the
@@ -32,7 +32,8 @@ def chisq(design: SurveyDesign, row: str, col: str, by: str | Sequence[str] | No
        row    col    n      chisq         F       ndf      ddf   p_value
     0  sch.wide stype  183  11.9409  5.193370  1.494640  20.92496  0.021747
     """
-    rv, cv = (pd.Series(design._column(v)[1]).reset_index(drop=True) for v in (row, col))
+    (row, rv), (col, cv) = (design._column(v) for v in (row, col))
+    rv, cv = pd.Series(rv), pd.Series(cv)
     ok = rv.notna() & cv.notna()
     rlev, clev = sorted(rv[ok].unique()), sorted(cv[ok].unique())
     comps = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape as e
 
 from sipas.base import formats as fmt
+from sipas.base.designs import TARGET_RULES
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.estimation.ranks import BANDS
 from sipas.publishing.narrative.common import (
@@ -59,12 +60,24 @@ def basis(rep: Report) -> list[str]:
     return out
 
 
+def target_sentence(rep: Report) -> str:
+    """How the planned samples were set: one rule, or each unit type's
+    (:meth:`~sipas.base.codebook.YearConfig.target_rule`)."""
+    formula = (f"{TARGET_RULES['formula']} với e = {fmt.pct(rep.cfg.settings.margin_of_error, 0)}, N là số lượt "
+               "phục vụ trong kỳ")
+    rules = {t: rep.cfg.target_rule(t) for t in rep.unit_types}
+    if set(rules.values()) == {"formula"}:
+        return f"Cỡ mẫu của mỗi đơn vị {formula}."
+    parts = [f"của {lc(rep.type_label(t, plural=True))} "
+             + (formula if rule == "formula" else TARGET_RULES[rule]) for t, rule in rules.items()]
+    return "Cỡ mẫu dự kiến " + "; ".join(parts) + "."
+
+
 def sample_text(rep: Report) -> list[str]:
     s = rep.sample
     out = [f"Tổng số phiếu hợp lệ: {b(fmt.number(s.achieved.sum()))} trên cỡ mẫu dự kiến "
            f"{fmt.number(s.target.sum())} ({fmt.pct(s.achieved.sum() / s.target.sum(), 1)}), tại "
-           f"{fmt.number(len(s))} đơn vị. Cỡ mẫu của mỗi đơn vị theo công thức n = N/(1 + N·e²) với "
-           f"e = {fmt.pct(rep.cfg.settings.margin_of_error, 0)}, N là số lượt phục vụ trong kỳ."]
+           f"{fmt.number(len(s))} đơn vị. {target_sentence(rep)}"]
     for t in rep.unit_types:
         st = s[s.unit_type == t]
         out.append(f"{e(rep.type_label(t, plural=True))}: {fmt.number(st.achieved.sum())} phiếu "

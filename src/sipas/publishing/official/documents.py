@@ -22,11 +22,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from sipas.base import formats as fmt
 from sipas.base.config import Paths
 from sipas.estimation.indices import PROVINCE_ID, group_id
 from sipas.publishing import narrative
-from sipas.publishing.model_based import band_text, place_text
+from sipas.publishing.model_based import (
+    MODEL,
+    SHRINK,
+    band_text,
+    place_text,
+    policy_note,
+    ranking_with_model,
+    with_model,
+)
 from sipas.publishing.official import tables as ot
 from sipas.publishing.official.docx import Builder
 from sipas.publishing.official.settings import Official, Release, load_official, national_for
@@ -91,6 +101,30 @@ def note_text(rep: Report) -> str:
     return plain(flag_note(rep))
 
 
+def model_header(rep: Report) -> list[str]:
+    """Headers of the model-based columns (as the HTML's, :mod:`sipas.publishing.model_based`)."""
+    return [MODEL, f"KTC {rep.level_text} (mô hình)", SHRINK]
+
+
+def model_cells(r) -> list[str]:
+    """A row's model-based cells (a :func:`~sipas.publishing.model_based.with_model` or
+    :func:`~sipas.publishing.model_based.ranking_with_model` row): the figure, with ᴹ where
+    the policy publishes it in place of the direct one, its interval and the shrinkage."""
+    fig, ci = _pct_cell(r.estimate_sae, r.ci_low_sae, r.ci_high_sae, r.model_flag)
+    return [fig, ci, r.shrink_text]
+
+
+def _model_of(model: pd.DataFrame | None, item_id: str, blank: int = 0) -> list[str]:
+    """The model cells of one index of a unit (:func:`_unit_model`); ``blank`` empty cells
+    for a unit without them."""
+    return model_cells(model.loc[item_id]) if model is not None else [""] * blank
+
+
+def model_notes(rep: Report, unit_types: list[str]) -> list[str]:
+    """The policy footnote (which policy, what the model column is) of each modelled type."""
+    return [plain(policy_note(rep, t)) for t in unit_types if rep.shows_model(t)]
+
+
 # ------------------------------------------------------------------- the annexes
 
 
@@ -102,7 +136,10 @@ def ranking_annex(ctx: Context, unit_type: str, roman: str, path: Path) -> Path:
     rows = ot.ranking_table(rep, [unit_type], ctx.off.threshold)
     prev = ot.comparable_previous(rep)
     tops = rep.top_items
-    header = ["STT", "Đơn vị", "Chỉ số hài lòng", f"KTC {rep.level_text}", "Xếp hạng", "Khoảng hạng",
+    # model-based SIPAS beside the direct one, as the HTML ranking table (publication policy)
+    model = ranking_with_model(rep.ranking(unit_type)).set_index("unit_id") if rep.shows_model(unit_type) else None
+    extra = model_header(rep) if model is not None else []
+    header = ["STT", "Đơn vị", "Chỉ số hài lòng", f"KTC {rep.level_text}", *extra, "Xếp hạng", "Khoảng hạng",
               f"Thay đổi so với năm {prev.year}" if prev else "Thay đổi thứ hạng", *[lab for _, lab in tops]]
     body, groups = [], set()
     for i, r in enumerate(rows.itertuples()):
@@ -111,19 +148,24 @@ def ranking_annex(ctx: Context, unit_type: str, roman: str, path: Path) -> Path:
             body.append([f"{r.stt}. {r.unit_name}"] + [""] * (len(header) - 1))
             continue
         fig, ci = _pct_cell(r.sipas, r.ci_low, r.ci_high, r.flag)
-        body.append([str(r.stt), r.unit_name, fig, ci, place_text(rep, r.unit_id), r.rank_interval, r.change_text or "–",
-                     *[ot.pct_text(getattr(r, k)) for k, _ in tops]])
+        mc = model_cells(model.loc[r.unit_id]) if model is not None else []
+        body.append([str(r.stt), r.unit_name, fig, ci, *mc, place_text(rep, r.unit_id), r.rank_interval,
+                     r.change_text or "–", *[ot.pct_text(getattr(r, k)) for k, _ in tops]])
     avg = rep.value(group_id(unit_type))
-    body.append(["", "Bình quân", ot.pct_text(avg), "", "", "", "", *[ot.pct_text(rep.value(group_id(unit_type), k))
-                                                                   for k, _ in tops]])
-    b.table(header, body, [12, 46, 20, 22, 14, 19, 24] + [90 / max(1, len(tops))] * len(tops),
-            right={2, 3, *range(7, len(header))}, center={0, 4, 5, 6}, groups=groups, bold_rows={len(body) - 1})
+    body.append(["", "Bình quân", ot.pct_text(avg), "", *[""] * len(extra), "", "", "",
+                 *[ot.pct_text(rep.value(group_id(unit_type), k)) for k, _ in tops]])
+    k = len(extra)
+    widths = ([12, 46, 20, 22, 14, 19, 24] + [90 / max(1, len(tops))] * len(tops) if not k else
+              [9, 36, 19, 21, 21, 21, 13, 19, 14, 18] + [56 / max(1, len(tops))] * len(tops))
+    b.table(header, body, widths, right={2, 3, *range(4, 4 + k), *range(7 + k, len(header))},
+            center={0, 4 + k, 5 + k, 6 + k}, groups=groups, bold_rows={len(body) - 1})
     b.paragraph()
     b.text([ot.threshold_sentence(rep, unit_type, ctx.off.threshold)])
     notes = [note_text(rep)] if note_text(rep) else []
     notes.append("Xếp hạng theo chỉ số hài lòng chung; các đơn vị bằng điểm cùng hạng. Khoảng hạng: khoảng tin cậy "
                  f"{rep.level_text} của thứ hạng (bootstrap)." if rows.rank_low.notna().any() else
                  "Xếp hạng theo chỉ số hài lòng chung; các đơn vị bằng điểm cùng hạng.")
+    notes += model_notes(rep, [unit_type])
     if rep.uses_bands(unit_type):                     # bands instead of wide ranks (sipas.publishing.model_based)
         notes.append(band_text(rep))
     if not prev:
@@ -137,31 +179,44 @@ def criteria_annex(ctx: Context, roman: str, path: Path) -> Path:
     rep = ctx.rep
     b = ctx.builder("phu-luc.docx", f"Phụ lục {roman}",
                     f"CHỈ SỐ HÀI LÒNG THEO YẾU TỐ VÀ TIÊU CHÍ CỦA TỪNG ĐƠN VỊ NĂM {rep.year}")
-    header = ["STT", "Đơn vị / yếu tố / tiêu chí", "Tỷ lệ hài lòng", f"KTC {rep.level_text}", "Số câu trả lời hợp lệ"]
+    modelled = [t for t in rep.unit_types if rep.shows_model(t)]   # model-based columns, as the HTML annexes
+    extra = model_header(rep) if modelled else []
+    header = ["STT", "Đơn vị / yếu tố / tiêu chí", "Tỷ lệ hài lòng", f"KTC {rep.level_text}", *extra,
+              "Số câu trả lời hợp lệ"]
     body, groups, bolds = [], set(), set()
     labels = rep.method.labels()
     for gi, t in enumerate(rep.unit_types, start=1):
         groups.add(len(body))
-        body.append([f"{ot.roman(gi)}. {rep.type_label(t, plural=True)}", "", "", "", ""])
+        body.append([f"{ot.roman(gi)}. {rep.type_label(t, plural=True)}"] + [""] * (len(header) - 1))
         for ui, uid in enumerate(rep.unit_ids(t), start=1):
+            model = _unit_model(rep, uid) if t in modelled else None
             row = rep.row(uid)
             fig, ci = _pct_cell(rep.value(uid), *(rep.interval(uid) or (None, None)), rep.flag(uid))
             bolds.add(len(body))
-            body.append([str(ui), f"{rep.unit(uid).name} — chỉ số chung", fig, ci, fmt.number(row.n) if row is not None else "–"])
+            body.append([str(ui), f"{rep.unit(uid).name} — chỉ số chung", fig, ci, *_model_of(model, "sipas", len(extra)),
+                         fmt.number(row.n) if row is not None else "–"])
             crit = rep.criteria(uid)
             for e in rep.method.elements:
                 fig, ci = _pct_cell(rep.value(uid, e.id), *(rep.interval(uid, e.id) or (None, None)), rep.flag(uid, e.id))
                 er = rep.row(uid, e.id)
-                body.append(["", f"Yếu tố: {labels[e.id]}", fig, ci, fmt.number(er.n) if er is not None else "–"])
+                body.append(["", f"Yếu tố: {labels[e.id]}", fig, ci, *_model_of(model, e.id, len(extra)), fmt.number(er.n) if er is not None else "–"])
                 for c in crit[crit.parent_id == e.id].itertuples():
                     fl = getattr(c, "flag", "") if isinstance(getattr(c, "flag", ""), str) else ""
                     fig, ci = _pct_cell(c.estimate, getattr(c, "ci_low", None), getattr(c, "ci_high", None), fl)
-                    body.append(["", f"  {c.item_id}. {c.item_label}", fig, ci, fmt.number(c.n)])
-    b.table(header, body, [14, 150, 28, 30, 30], right={2, 3, 4}, center={0}, groups=groups, bold_rows=bolds)
-    n = note_text(rep)
-    if n:
-        b.paragraph("Ghi chú: " + n, italic=True, size=12, align="justify")
+                    body.append(["", f"  {c.item_id}. {c.item_label}", fig, ci, *_model_of(model, c.item_id, len(extra)), fmt.number(c.n)])
+    k = len(extra)
+    widths = [14, 150, 28, 30, 30] if not k else [12, 96, 24, 28, 24, 28, 16, 24]
+    b.table(header, body, widths, right=set(range(2, len(header))), center={0}, groups=groups, bold_rows=bolds)
+    notes = [n for n in [note_text(rep), *model_notes(rep, modelled)] if n]
+    for n in notes:
+        b.paragraph("Ghi chú: " + n if n is notes[0] else n, italic=True, size=12, align="justify")
     return b.save(path)
+
+
+def _unit_model(rep: Report, unit_id: str) -> pd.DataFrame:
+    """The unit's model-based columns per index (item_id), as the HTML annex has them."""
+    items = rep.indices.loc[rep.indices.unit_id == unit_id, ["item_id"]].drop_duplicates()
+    return with_model(rep, items, unit_id).set_index("item_id")
 
 
 def sample_annex(ctx: Context, roman: str, path: Path) -> Path:
@@ -180,6 +235,8 @@ def sample_annex(ctx: Context, roman: str, path: Path) -> Path:
                  ot.pct_text(s.achieved.sum() / s.target.sum())])
     b.table(header, body, [13, 61, 24, 24, 20, 23], right={2, 3, 4, 5}, center={0}, groups=groups,
             bold_rows={len(body) - 1})
+    if any(rep.cfg.target_rule(t) != "formula" for t in rep.unit_types):   # a rule per unit type: say which
+        b.paragraph("Ghi chú: " + rep.cfg.target_note, italic=True, size=12, align="justify")
     b.paragraph()
     b.heading("Đặc điểm người trả lời (toàn tỉnh)")
     prof = rep.profile_of(PROVINCE_ID)
@@ -204,19 +261,25 @@ def unit_annex(ctx: Context, unit_id: str, path: Path) -> Path:
     rows = ot.unit_rows(rep, u.type, ctx.off.threshold)
     me = rows[rows.unit_id == unit_id].iloc[0]
     fig, ci = _pct_cell(me.sipas, me.ci_low, me.ci_high, me.flag)
+    # model-based columns beside the direct ones, as the HTML annex (publication policy)
+    model = _unit_model(rep, unit_id) if rep.shows_model(u.type) else None
+    extra = model_header(rep) if model is not None else []
+    k = len(extra)
+
     b.heading("1. Chỉ số chung và thứ hạng")
-    b.table(["Chỉ số hài lòng", f"KTC {rep.level_text}", "Xếp hạng", "Khoảng hạng", "Thay đổi thứ hạng"],
-            [[fig, ci, place_text(rep, unit_id, total=True), me.rank_interval, me.change_text or "–"]],
-            [33, 33, 33, 33, 33], center={0, 1, 2, 3, 4})
+    b.table(["Chỉ số hài lòng", f"KTC {rep.level_text}", *extra, "Xếp hạng", "Khoảng hạng", "Thay đổi thứ hạng"],
+            [[fig, ci, *_model_of(model, "sipas"), place_text(rep, unit_id, total=True), me.rank_interval, me.change_text or "–"]],
+            [33] * 5 if not k else [19, 21, 21, 21, 12, 25, 19, 27], center=set(range(5 + k)))
     b.paragraph()
     b.heading("2. Chỉ số theo yếu tố")
     prof = rep.element_profile(unit_id)
     body = []
     for r in prof.itertuples():
         f, c = _pct_cell(r.unit, r.ci_low, r.ci_high, r.flag)
-        body.append([r.item_label, f, c, ot.pct_text(r.group), ot.pct_text(r.province)])
-    b.table(["Yếu tố", "Đơn vị", f"KTC {rep.level_text}", "Bình quân nhóm", "Toàn tỉnh"], body,
-            [67, 25, 25, 24, 24], right={1, 2, 3, 4}, bold_rows={len(body) - 1})
+        body.append([r.item_label, f, c, *_model_of(model, r.item_id), ot.pct_text(r.group), ot.pct_text(r.province)])
+    b.table(["Yếu tố", "Đơn vị", f"KTC {rep.level_text}", *extra, "Bình quân nhóm", "Toàn tỉnh"], body,
+            [67, 25, 25, 24, 24] if not k else [33, 19, 21, 21, 21, 12, 19, 19], right=set(range(1, 5 + k)),
+            bold_rows={len(body) - 1})
     b.paragraph()
     b.heading("3. Chỉ số theo tiêu chí")
     crit = rep.criteria(unit_id)
@@ -225,15 +288,15 @@ def unit_annex(ctx: Context, unit_id: str, path: Path) -> Path:
         if c.element != last:
             last = c.element
             groups.add(len(body))
-            body.append([c.element, "", "", ""])
+            body.append([c.element] + [""] * (3 + k))
         fl = c.flag if isinstance(getattr(c, "flag", ""), str) else ""
         f, ci = _pct_cell(c.estimate, getattr(c, "ci_low", None), getattr(c, "ci_high", None), fl)
-        body.append([f"{c.item_id}. {c.item_label}", f, ci, fmt.number(c.n)])
-    b.table(["Tiêu chí", "Tỷ lệ hài lòng", f"KTC {rep.level_text}", "Số câu trả lời"], body, [95, 25, 25, 20],
-            right={1, 2, 3}, groups=groups)
-    n = note_text(rep)
-    if n:
-        b.paragraph("Ghi chú: " + n, italic=True, size=12, align="justify")
+        body.append([f"{c.item_id}. {c.item_label}", f, ci, *_model_of(model, c.item_id), fmt.number(c.n)])
+    b.table(["Tiêu chí", "Tỷ lệ hài lòng", f"KTC {rep.level_text}", *extra, "Số câu trả lời"], body,
+            [95, 25, 25, 20] if not k else [57, 19, 21, 21, 21, 12, 14], right=set(range(1, 4 + k)), groups=groups)
+    notes = [n for n in [note_text(rep), *model_notes(rep, [u.type])] if n]
+    for n in notes:
+        b.paragraph("Ghi chú: " + n if n is notes[0] else n, italic=True, size=12, align="justify")
     return b.save(path)
 
 
