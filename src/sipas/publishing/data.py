@@ -12,7 +12,7 @@ Speed: a year's tables, its configuration and the columns of the microdata the a
 quote (comments) are read once per process and kept (:func:`load_year_data`), keyed on
 the files' modification times, so a warm kernel rendering one unit after another pays
 for the reading once. The kept frames are never handed out: every call gets its own
-shallow copies (copy-on-write: a few microseconds a frame, no data copied), so a report
+shallow copies (copy-on-write: tens of microseconds a frame, no data copied), so a report
 or a notebook cell that changes a frame it was given — assigns a column, sorts or drops
 in place, writes values — changes it for itself only, never for the next annex of the
 same process.
