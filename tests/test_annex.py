@@ -152,6 +152,21 @@ def test_province_report_sections(root):
     assert "<script" not in html.lower()
 
 
+def test_the_year_page_does_not_change_with_the_size_of_the_run_log(tmp_path):
+    """The front door is written mid-run, when the manifest holds the steps recorded so far
+    and what a previous run left, with durations and worker ids: quoting its size made the
+    page differ between a first run and a re-run of the same data and code."""
+    from sipas.publishing.site import documents
+
+    (tmp_path / "quality.html").write_text("x" * 5000, encoding="utf-8")
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    small = documents(tmp_path, 2023)
+    (tmp_path / "manifest.json").write_text("{}" + " " * 45_000, encoding="utf-8")
+    assert documents(tmp_path, 2023) == small
+    assert ("Nhật ký lần chạy", [("manifest.json", "manifest.json", "JSON")]) in small
+    assert ("Chất lượng dữ liệu", [("HTML", "quality.html", "kiểm tra dữ liệu đầu vào, 5 KB")]) in small
+
+
 @pytest.mark.slow  # the fixture renders annexes in a warm kernel
 def test_front_doors_link_every_format(root):
     out = root / "outputs" / "2023"

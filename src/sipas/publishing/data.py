@@ -11,7 +11,11 @@ May import :mod:`sipas.base` and :mod:`sipas.estimation` (never running or cli).
 Speed: a year's tables, its configuration and the columns of the microdata the annexes
 quote (comments) are read once per process and kept (:func:`load_year_data`), keyed on
 the files' modification times, so a warm kernel rendering one unit after another pays
-for the reading once.
+for the reading once. The kept frames are never handed out: every call gets its own
+shallow copies (copy-on-write: tens of microseconds a frame, no data copied), so a report
+or a notebook cell that changes a frame it was given — assigns a column, sorts or drops
+in place, writes values — changes it for itself only, never for the next annex of the
+same process.
 """
 
 from __future__ import annotations
@@ -78,6 +82,13 @@ class YearData:
     cfg: YearConfig
     tables: dict[str, pd.DataFrame]
     responses: pd.DataFrame | None
+    key: tuple = ()  # the files read (year, root, modification times): equal keys, equal tables
+
+    def copy(self) -> YearData:
+        """The same year with frames of its own (shallow copies: under pandas' copy-on-write a
+        change to one copies the data it changes, never reaching the original)."""
+        return YearData(self.cfg, {name: t.copy(deep=False) for name, t in self.tables.items()},
+                        None if self.responses is None else self.responses.copy(deep=False), self.key)
 
 
 @lru_cache(maxsize=16)
@@ -91,13 +102,14 @@ def _load(year: int, root: str, stamp: tuple) -> YearData:
 
         names = set(pq.read_schema(p.responses(year)).names)
         responses = pd.read_parquet(p.responses(year), columns=[c for c in QUOTED if c in names])
-    return YearData(cfg, tables, responses)
+    return YearData(cfg, tables, responses, (year, root, stamp))
 
 
 def load_year_data(year: int, p: Paths) -> YearData:
-    """The year's configuration, tables and quoted microdata, read once per process."""
+    """The year's configuration, tables and quoted microdata, read once per process; the
+    frames are the caller's own (copies of the kept ones)."""
     stamp = tuple(_mtime(p.tables(year) / f"{n}.parquet") for n in TABLE_NAMES) + (_mtime(p.responses(year)),)
-    return _load(int(year), str(p.root), stamp)
+    return _load(int(year), str(p.root), stamp).copy()
 
 
 def has_tables(p: Paths, year: int) -> bool:

@@ -11,8 +11,8 @@ import pandas as pd
 
 from sipas.estimation.sae import SAE_COLUMNS
 
-# (unit type, unit ids) -> (indices, ranks, ranking): see Rankings.ranking
-_RANKINGS: dict[tuple, tuple] = {}
+# (tables read, unit type, unit ids) -> ranking: see Rankings.ranking
+_RANKINGS: dict[tuple, pd.DataFrame] = {}
 
 
 class Rankings:
@@ -21,42 +21,27 @@ class Rankings:
     def ranking(self, unit_type: str) -> pd.DataFrame:
         """Units of one type ranked by SIPAS (ties share the better rank); with the SIPAS
         interval (``ci_low``, ``ci_high``), ``flag`` and rank interval when available.
-        Computed once per process, tables and type (a copy each call: callers may add
-        columns): the tables are read once per process (:func:`load_year_data`), so a warm
-        kernel ranks a type once for all its annexes, not once per annex."""
-        key = (unit_type, tuple(self.unit_ids(unit_type)))
+        Computed once per process, tables and type, from the tables as read (a copy each
+        call: callers may change it): the tables are read once per process
+        (:func:`load_year_data`), so a warm kernel ranks a type once for all its annexes,
+        not once per annex. A report whose ``indices`` or ranks were replaced ranks what
+        it holds, every call."""
+        if self.indices is not self._handed[0] or self._ranks is not self._handed[1]:
+            return _ranking(self.indices, self._ranks, self.unit_ids(unit_type))
+        read, indices, ranks = self._as_read  # never handed out: no caller has changed them
+        ids = self.unit_ids(unit_type)
+        key = (read, unit_type, tuple(ids))
         hit = _RANKINGS.get(key)
-        if hit is None or hit[0] is not self.indices or hit[1] is not self._ranks:
+        if hit is None:
             if len(_RANKINGS) >= 32:  # other years or projects: keep the memo small
                 _RANKINGS.clear()
-            hit = _RANKINGS[key] = (self.indices, self._ranks, self._ranking(unit_type))
-        return hit[2].copy()
-
-    def _ranking(self, unit_type: str) -> pd.DataFrame:
-        ids = self.unit_ids(unit_type)
-        idx = self.indices[self.indices.unit_id.isin(ids)]
-        wide = idx.pivot_table(index=["unit_id", "unit_name"], columns="item_id", values="estimate",
-                               sort=False).reset_index()
-        wide.columns.name = None
-        sip = idx[idx.item_id == "sipas"].set_index("unit_id")
-        wide["n"] = wide["unit_id"].map(sip["n"])
-        for col in ("ci_low", "ci_high", "flag", *SAE_COLUMNS, "publication"):
-            wide[col] = wide["unit_id"].map(sip[col])
-        wide = wide.sort_values(["sipas", "unit_id"], ascending=[False, True], kind="mergesort")
-        wide.insert(0, "rank", wide["sipas"].rank(method="min", ascending=False).astype(int))
-        ranks = self.rank_intervals()
-        if ranks is not None:
-            wide = wide.merge(ranks, on="unit_id", how="left")
-        return wide.reset_index(drop=True)
+            hit = _RANKINGS[key] = _ranking(indices, ranks, ids)
+        return hit.copy(deep=False)
 
     def rank_intervals(self) -> pd.DataFrame | None:
         """``unit_id, rank_low, rank_high, band, strict_rank`` of the SIPAS from the ``ranks``
         table (None when empty)."""
-        r = self._ranks
-        if r is None or not len(r):
-            return None
-        r = r[r["item_id"] == "sipas"]  # sipas.estimation.ranks writes every index; the ranking is by the overall one
-        return r[["unit_id", "rank_low", "rank_high", "band", "strict_rank"]].drop_duplicates("unit_id")
+        return _rank_intervals(self._ranks)
 
     # ------------------------------------------- publication policy, bands
 
@@ -93,3 +78,27 @@ class Rankings:
     def rank_of(self, unit_id: str) -> tuple[int, int]:
         r = self.ranking(self.unit(unit_id).type)
         return int(r.loc[r.unit_id == unit_id, "rank"].iloc[0]), len(r)
+
+
+def _ranking(indices: pd.DataFrame, ranks: pd.DataFrame | None, ids: list[str]) -> pd.DataFrame:
+    idx = indices[indices.unit_id.isin(ids)]
+    wide = idx.pivot_table(index=["unit_id", "unit_name"], columns="item_id", values="estimate",
+                           sort=False).reset_index()
+    wide.columns.name = None
+    sip = idx[idx.item_id == "sipas"].set_index("unit_id")
+    wide["n"] = wide["unit_id"].map(sip["n"])
+    for col in ("ci_low", "ci_high", "flag", *SAE_COLUMNS, "publication"):
+        wide[col] = wide["unit_id"].map(sip[col])
+    wide = wide.sort_values(["sipas", "unit_id"], ascending=[False, True], kind="mergesort")
+    wide.insert(0, "rank", wide["sipas"].rank(method="min", ascending=False).astype(int))
+    intervals = _rank_intervals(ranks)
+    if intervals is not None:
+        wide = wide.merge(intervals, on="unit_id", how="left")
+    return wide.reset_index(drop=True)
+
+
+def _rank_intervals(r: pd.DataFrame | None) -> pd.DataFrame | None:
+    if r is None or not len(r):
+        return None
+    r = r[r["item_id"] == "sipas"]  # sipas.estimation.ranks writes every index; the ranking is by the overall one
+    return r[["unit_id", "rank_low", "rank_high", "band", "strict_rank"]].drop_duplicates("unit_id")

@@ -35,10 +35,10 @@ def _size(path: Path) -> str:
     return f"{fmt.number(n / 1024)} KB" if n < 1024 * 1024 else f"{fmt.number(n / 1024 / 1024, 1)} MB"
 
 
-def _doc(out: Path, rel: str, label: str, kind: str) -> tuple[str, str, str] | None:
+def _doc(out: Path, rel: str, label: str, kind: str, size: bool = True) -> tuple[str, str, str] | None:
     """(label, href, "kind, size") of a document that exists under ``out``."""
     p = out / rel
-    return (label, rel, f"{kind}, {_size(p)}") if p.is_file() else None
+    return (label, rel, f"{kind}, {_size(p)}" if size else kind) if p.is_file() else None
 
 
 def documents(out: Path, year: int) -> list[tuple[str, list[tuple[str, str, str]]]]:
@@ -60,7 +60,10 @@ def documents(out: Path, year: int) -> list[tuple[str, list[tuple[str, str, str]
     q = _doc(out, "quality.html", "HTML", "kiểm tra dữ liệu đầu vào")
     if q:
         rows.append(("Chất lượng dữ liệu", [q]))
-    m = _doc(out, "manifest.json", "manifest.json", "JSON")
+    # no size for the run's log: the page is written mid-run, when the manifest holds the steps
+    # recorded so far (and what a previous run left), with durations and worker ids: the page
+    # would change with the run's history
+    m = _doc(out, "manifest.json", "manifest.json", "JSON", size=False)
     if m:
         rows.append(("Nhật ký lần chạy", [m]))
     tables = [x for x in (_doc(out, f"tables/{n}.csv", f"{n}.csv", "CSV")

@@ -13,6 +13,7 @@ alone, which stops the workers and their kernels.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import queue
@@ -72,6 +73,10 @@ def _worker_main(wid: int, cwd: str, tasks, results, log: str | None) -> None:
     warm.start()
     results.put(("ready", wid, warm_up(cwd)))
     warm.join()
+    # what is loaded now (libraries, templates) lives as long as the worker: collect the
+    # warm-up's garbage, then leave the rest out of every later collection
+    gc.collect()
+    gc.freeze()
     while True:
         try:
             task = tasks.get(timeout=1.0)
