@@ -179,14 +179,18 @@ class YearConfig:
         return "households" if hh is not None and unit_type in hh.unit_types else "formula"
 
     @cached_property
-    def planned_sample(self) -> dict[str, int]:
+    def planned_sample(self) -> dict[str, int | None]:
         """Planned sample per unit, by its :meth:`target_rule`: households drawn in the
         unit's draw (:func:`sipas.base.designs.planned_households`, 0 for a unit without a
-        drawn village) or :attr:`sample_targets`. Every "cỡ mẫu dự kiến" shown is this."""
+        drawn village) or :attr:`sample_targets`. Every "cỡ mẫu dự kiến" shown is this.
+        None for the household design's units while the draw file is not there yet: the
+        intake runs without it (and shows no target); the estimation refuses without it."""
         rules = {u.id: self.target_rule(u.type) for u in self.units}
-        drawn = (planned_households(read_frame(self.frame_path, self.year))
-                 if "households" in rules.values() else {})
-        return {u: drawn.get(u, 0) if rule == "households" else self.sample_targets[u] for u, rule in rules.items()}
+        frame = self.frame_path
+        drawn = (planned_households(read_frame(frame, self.year))
+                 if "households" in rules.values() and frame.exists() else None)
+        return {u: (None if drawn is None else drawn.get(u, 0)) if rule == "households" else self.sample_targets[u]
+                for u, rule in rules.items()}
 
     @property
     def target_note(self) -> str:

@@ -71,7 +71,8 @@ class IntakeResult:
             lines.append("  Đánh dấu (vẫn dùng) / flags (rows kept):")
             for code, n in self.flags.items():
                 lines.append(f"    {code:<20} {n:>5}  {FLAG[code].vi} / {FLAG[code].en}")
-        short = [u for u in self.units if u["unit_id"] != UNKNOWN_UNIT and u["accepted"] < u["target"]]
+        short = [u for u in self.units if u["unit_id"] != UNKNOWN_UNIT and u["target"] is not None
+                 and u["accepted"] < u["target"]]
         if short:
             lines.append(f"  {len(short)} đơn vị chưa đạt cỡ mẫu / units below their sample target: "
                          + ", ".join(f"{u['unit_id']} {u['accepted']}/{u['target']}" for u in short[:8])
