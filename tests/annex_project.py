@@ -85,3 +85,42 @@ def _render(root: Path) -> None:
     for year in (2022, 2023):  # 2022: the front door only (the site index lists both years)
         write_index(YearConfig(year, p))
     write_site_index(p)
+
+
+def annex_tasks(demo: Path, year: int, names: list[str]):
+    """``task(name, where, notebook=None)``: the driver's task for annex ``name`` of
+    ``demo`` (``names`` planned, the province report with them), writing its files under
+    ``where`` and optionally executing another notebook; for tests that run annexes in
+    this process's kernel (:func:`sipas.running.executor.run_task`)."""
+    from sipas.base.codebook import YearConfig
+    from sipas.base.config import paths
+    from sipas.running.cache import source_hash, versions
+    from sipas.running.executor import AnnexTask
+    from sipas.running.plan import plan
+    from sipas.running.year import YearJob
+
+    cfg = YearConfig(year, paths(demo))
+    annexes = {a.name: a for a in plan(cfg, names)}
+    job = YearJob(cfg, list(annexes.values()), ("html",), False, source_hash(), versions(), 120)
+
+    def task(name: str, where: Path, notebook: str | None = None):
+        t = job.task(annexes[name], ("html",))
+        return AnnexTask(**{**t.__dict__, "html": str(where / f"{name}.html"), "notebook": notebook or t.notebook,
+                            "executed": str(where / f"{name}.ipynb"), "log": str(where / f"{name}.log")})
+
+    return task
+
+
+def assert_warm_annex_is_fresh(task, name: str, tmp_path: Path) -> None:
+    """Annex ``name`` run in the current (warm) kernel, then in a brand-new one: the same
+    HTML and executed notebook, byte for byte."""
+    from sipas.running import kernel as kernels
+    from sipas.running.executor import run_task
+
+    for where in ("warm", "fresh"):
+        res = run_task(task(name, tmp_path / where))
+        assert res.ok, res.error
+        kernels.drop_kernel()  # the next run starts a brand-new kernel
+    for suffix in (".html", ".ipynb"):
+        warm_bytes = (tmp_path / "warm" / f"{name}{suffix}").read_bytes()
+        assert warm_bytes == (tmp_path / "fresh" / f"{name}{suffix}").read_bytes(), suffix

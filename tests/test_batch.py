@@ -13,6 +13,8 @@ import pytest
 from sipas.running import kernel as kernels
 from sipas.running.executor import AnnexTask, run_task
 
+from .annex_project import annex_tasks, assert_warm_annex_is_fresh
+
 
 def _nb(path: Path, *cells: str) -> Path:
     nb = nbformat.v4.new_notebook()
@@ -149,32 +151,12 @@ def test_pdf_step_reports_a_missing_renderer_and_prints_with_chromium(warm, monk
 
 def test_warm_kernel_gives_the_same_bytes_as_a_fresh_kernel(demo, tmp_path):
     """An annex executed after two others in a warm kernel == the same annex in a new kernel."""
-    from sipas.base.codebook import YearConfig
-    from sipas.base.config import paths
-    from sipas.running.cache import source_hash, versions
-    from sipas.running.plan import plan
-    from sipas.running.year import YearJob
-
-    cfg = YearConfig(2023, paths(demo))
-    annexes = {a.name: a for a in plan(cfg, ["so-tu-phap", "tam-duong"])}
-    job = YearJob(cfg, list(annexes.values()), ("html",), False, source_hash(), versions(), 120)
-
-    def task(name: str, where: Path):
-        t = job.task(annexes[name], ("html",))
-        return AnnexTask(**{**t.__dict__, "html": str(where / f"{name}.html"),
-                            "executed": str(where / f"{name}.ipynb"), "log": str(where / f"{name}.log")})
-
+    task = annex_tasks(demo, 2023, ["so-tu-phap", "tam-duong"])
     kernels.drop_kernel()
-    for name in ("province", "so-tu-phap", "tam-duong"):
+    for name in ("province", "so-tu-phap"):
         res = run_task(task(name, tmp_path / "warm"))
         assert res.ok, res.error
-    kernels.drop_kernel()  # a brand-new kernel for the same annex
-    res = run_task(task("tam-duong", tmp_path / "fresh"))
-    assert res.ok, res.error
-    kernels.drop_kernel()
-    for suffix in (".html", ".ipynb"):
-        warm_bytes = (tmp_path / "warm" / f"tam-duong{suffix}").read_bytes()
-        assert warm_bytes == (tmp_path / "fresh" / f"tam-duong{suffix}").read_bytes(), suffix
+    assert_warm_annex_is_fresh(task, "tam-duong", tmp_path)
 
 
 def test_sipas_processes_skip_the_slow_iri_checker_and_still_validate_notebooks():

@@ -15,6 +15,8 @@ import pytest
 from sipas.publishing.data import TABLE_NAMES, read_published
 from sipas.publishing.report import Report, displayed
 
+from .annex_project import annex_tasks, assert_warm_annex_is_fresh
+
 # what an analyst's cell may do to the frames a report hands out
 MUTATIONS = {
     "assign a column": "rep.indices['unit_name'] = rep.indices['unit_name'].str.upper()",
@@ -90,27 +92,15 @@ def test_an_annex_after_one_that_changed_its_tables_is_the_annex_of_a_fresh_kern
     """A warm kernel renders a unit annex whose notebook ends with a cell that changes the
     report's tables, then another unit's annex: byte-identical to that annex rendered
     by a brand-new kernel."""
-    from sipas.base.codebook import YearConfig
-    from sipas.base.config import paths
     from sipas.running import kernel as kernels
-    from sipas.running.cache import source_hash, versions
-    from sipas.running.executor import AnnexTask, run_task
-    from sipas.running.plan import plan
-    from sipas.running.year import YearJob
+    from sipas.running.executor import run_task
 
-    cfg = YearConfig(2023, paths(demo))
-    annexes = {a.name: a for a in plan(cfg, ["so-tu-phap", "tam-duong"])}
-    job = YearJob(cfg, list(annexes.values()), ("html",), False, source_hash(), versions(), 120)
-    edited = nbformat.read(str(annexes["so-tu-phap"].notebook), as_version=4)
+    task = annex_tasks(demo, 2023, ["so-tu-phap", "tam-duong"])
+    edited = nbformat.read(task("so-tu-phap", tmp_path).notebook, as_version=4)
     cell = nbformat.v4.new_code_cell(ANALYST_CELL)
     del cell["id"]  # the notebook's format (4.4) has no cell ids
     edited.cells.append(cell)
     nbformat.write(edited, str(tmp_path / "edited.ipynb"))
-
-    def task(name: str, where, notebook: str | None = None):
-        t = job.task(annexes[name], ("html",))
-        return AnnexTask(**{**t.__dict__, "html": str(where / f"{name}.html"), "notebook": notebook or t.notebook,
-                            "executed": str(where / f"{name}.ipynb"), "log": str(where / f"{name}.log")})
 
     kernels.drop_kernel()
     res = run_task(task("so-tu-phap", tmp_path / "warm", str(tmp_path / "edited.ipynb")))
@@ -118,12 +108,4 @@ def test_an_annex_after_one_that_changed_its_tables_is_the_annex_of_a_fresh_kern
     executed = json.loads((tmp_path / "warm" / "so-tu-phap.ipynb").read_text(encoding="utf-8"))
     last = executed["cells"][-1]
     assert "".join(last["source"]) == ANALYST_CELL and last["execution_count"]  # the analyst's cell ran
-    res = run_task(task("tam-duong", tmp_path / "warm"))
-    assert res.ok, res.error
-    kernels.drop_kernel()  # a brand-new kernel for the same annex
-    res = run_task(task("tam-duong", tmp_path / "fresh"))
-    assert res.ok, res.error
-    kernels.drop_kernel()
-    for suffix in (".html", ".ipynb"):
-        warm_bytes = (tmp_path / "warm" / f"tam-duong{suffix}").read_bytes()
-        assert warm_bytes == (tmp_path / "fresh" / f"tam-duong{suffix}").read_bytes(), suffix
+    assert_warm_annex_is_fresh(task, "tam-duong", tmp_path)
