@@ -1,6 +1,6 @@
 """Warm kernels: one IPython kernel per worker thread, kept running between annexes.
 
-The kernel pre-imports pandas, matplotlib, seaborn and the ``sipas`` modules once
+The kernel pre-imports pandas, matplotlib and the ``sipas`` modules once
 (:mod:`sipas.running.kernel_state`); before every annex it is reset to that state (user
 namespace, execution counter, matplotlib rcParams and figures, pandas options, random
 states, working folder, environment, ``sipas`` module attributes). The caller
