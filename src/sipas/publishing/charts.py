@@ -4,7 +4,7 @@ marker), sized for an A4 column.
 
 Drawn with matplotlib axes under seaborn's "whitegrid" theme (faster than seaborn's
 statistical plots, which these charts do not need), written out as rcParams: importing
-seaborn (and the SciPy it imports) would cost every kernel 1.1 s of CPU. Each function
+seaborn (and the SciPy it imports) would cost every kernel about 1 s of CPU. Each function
 returns the figure; :func:`sipas.publishing.report.figure_html` embeds it as a 144 dpi PNG
 and closes it.
 """
