@@ -94,7 +94,7 @@ def logistic(design: SurveyDesign, outcome, predictors, *, reference: Mapping | 
     >>> d = SurveyDesign(apiclus1, psu="dnum", weights="pw", fpc="fpc")        # doctest: +SKIP
     >>> logistic(d, apiclus1["sch.wide"].eq("Yes"), ["meals", "stype"])      # doctest: +SKIP
     """
-    from sipas.estimation.survey import distributions as dist  # here: a rendering kernel imports no SciPy
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
 
     level = _check_level(level or design.level)
     _, y = design._column(outcome)
@@ -127,8 +127,8 @@ def logistic(design: SurveyDesign, outcome, predictors, *, reference: Mapping | 
     df = len(psus) - len(np.unique(design._psu_stratum[psus])) - X.shape[1] + 1
     with np.errstate(divide="ignore", invalid="ignore"):
         t = beta / se
-        p = 2 * dist.t_sf(np.abs(t), df) if df > 0 else np.full_like(t, np.nan)
-        q = dist.t_ppf(1 - (1 - level) / 2, df) if df > 0 else np.nan
+        p = 2 * stats.t.sf(np.abs(t), df) if df > 0 else np.full_like(t, np.nan)
+        q = stats.t.ppf(1 - (1 - level) / 2, df) if df > 0 else np.nan
     converged = fit_converged and bool(np.all(np.abs(beta) <= 15))
     out = pd.DataFrame(info, columns=["term", "variable", "category", "reference"])
     out["coef"], out["se"], out["t"], out["df"], out["p_value"] = beta, se, t, df, p

@@ -56,7 +56,7 @@ def chisq(design: SurveyDesign, row, col, by: str | Sequence[str] | None = None)
 def _rao_scott(p: np.ndarray, V: np.ndarray, N: int, nu: int) -> dict:
     """Second-order Rao-Scott F for an (r x c) table of cell proportions ``p`` whose
     column-major vectorisation has covariance ``V`` (R's ``svychisq``, statistic "F")."""
-    from sipas.estimation.survey import distributions as dist  # here: a rendering kernel imports no SciPy
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
 
     nr, nc = p.shape
     nan = {"chisq": np.nan, "F": np.nan, "ndf": np.nan, "ddf": np.nan, "p_value": np.nan}
@@ -84,7 +84,7 @@ def _rao_scott(p: np.ndarray, V: np.ndarray, N: int, nu: int) -> dict:
     d0 = tr ** 2 / tr2
     F = chisq / tr
     return {"chisq": chisq, "F": F, "ndf": d0, "ddf": d0 * nu,
-            "p_value": float(dist.f_sf(F, d0, d0 * nu)) if nu > 0 else np.nan}
+            "p_value": float(stats.f.sf(F, d0, d0 * nu)) if nu > 0 else np.nan}
 
 
 def _count_pairs(dom: np.ndarray, codes: np.ndarray) -> np.ndarray:
