@@ -29,3 +29,19 @@ def test_cycles_frozen_by_a_reset_are_freed_by_a_later_full_collection():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr
+
+
+def test_the_kernel_preload_imports_neither_seaborn_nor_scipy():
+    # about 1 s of CPU per kernel that rendering never needs (a fresh run boots two kernels on
+    # two cores); the estimation modules the report imports load SciPy when they use it
+    code = textwrap.dedent("""
+        import sys
+        from sipas.running import kernel_state as ks
+        ks.prepare()
+        from sipas.publishing import charts
+        charts.set_theme()
+        print(sorted(m for m in ("seaborn", "scipy", "statsmodels") if m in sys.modules),
+              all(m in sys.modules for m in ks.PRELOAD))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True"], out.stdout + out.stderr

@@ -7,8 +7,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # a worker writing pages does not import pandas (0.3 s)
+    import pandas as pd
 
 
 def _umask() -> int:

@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sipas.base.codebook import YearConfig
 from sipas.base.errors import SipasError
@@ -95,6 +94,8 @@ def logistic(design: SurveyDesign, outcome, predictors, *, reference: Mapping | 
     >>> d = SurveyDesign(apiclus1, psu="dnum", weights="pw", fpc="fpc")        # doctest: +SKIP
     >>> logistic(d, apiclus1["sch.wide"].eq("Yes"), ["meals", "stype"])      # doctest: +SKIP
     """
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     level = _check_level(level or design.level)
     _, y = design._column(outcome)
     y = pd.Series(y).astype("Float64").to_numpy(dtype=float, na_value=np.nan)

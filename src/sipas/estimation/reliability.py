@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sipas.base.codebook import YearConfig
 from sipas.base.errors import SipasError
@@ -53,6 +52,8 @@ def _alpha(cov: np.ndarray) -> float:
 
 def feldt_interval(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
     """Feldt's F-based interval for Cronbach's alpha of ``k`` items on ``n`` respondents."""
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     if n < 2 or k < 2 or np.isnan(alpha):
         return float("nan"), float("nan")
     g = 1 - level

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sipas.base.codebook import YearConfig
 from sipas.base.errors import SipasError
@@ -154,6 +153,8 @@ def small_area(p, se, n, X, *, how: str = "arcsine", level: float = 0.95, benchm
     """Model-based estimates of m direct proportions ``p`` (design standard errors
     ``se``, sample sizes ``n``) on covariates ``X`` (intercept added here): columns
     :data:`SAE_COLUMNS` and ``benchmark_factor``, one row per area, in order."""
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     p, se, n = np.asarray(p, float), np.asarray(se, float), np.asarray(n, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_eff = p * (1 - p) / se ** 2

@@ -2,9 +2,11 @@
 grayscale (the palette's colours differ in lightness; series also differ by hatch or
 marker), sized for an A4 column.
 
-Drawn with matplotlib axes under the seaborn theme (faster than seaborn's
-statistical plots, which these charts do not need). Each function returns the figure;
-:func:`sipas.publishing.report.figure_html` embeds it as a 144 dpi PNG and closes it.
+Drawn with matplotlib axes under seaborn's "whitegrid" theme (faster than seaborn's
+statistical plots, which these charts do not need), written out as rcParams: importing
+seaborn (and the SciPy it imports) would cost every kernel about 1 s of CPU. Each function
+returns the figure; :func:`sipas.publishing.report.figure_html` embeds it as a 144 dpi PNG
+and closes it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
+from cycler import cycler
+from matplotlib.colors import to_rgb
 from matplotlib.ticker import FuncFormatter
 
 from sipas.base import formats as fmt
@@ -26,16 +29,40 @@ LINESTYLES = ["-", "--", ":", "-."]
 WIDTH = 7.0  # inches: fits an A4 column at 100%
 
 
+# seaborn 0.13's set_theme(style="whitegrid", context="notebook", font="DejaVu Sans"), key for
+# key (tests/test_charts.py compares it with seaborn's own), but for "image.cmap": seaborn's
+# "rocket" exists only once seaborn is imported, and no chart here uses a colormap
+_SEABORN_NOTEBOOK = {
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6, "patch.linewidth": 1,
+    "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1, "ytick.minor.width": 1,
+    "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4, "ytick.minor.size": 4, "font.size": 12,
+    "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11, "legend.fontsize": 11,
+    "legend.title_fontsize": 12}
+_SEABORN_WHITEGRID = {
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.color": ".15", "ytick.color": ".15", "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": "DejaVu Sans", "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans",
+                                                      "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True, "xtick.top": False,
+    "ytick.right": False, "axes.grid": True, "axes.facecolor": "white", "axes.edgecolor": ".8",
+    "grid.color": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False}
+HOUSE_RC = {"figure.dpi": 100, "savefig.dpi": 144, "axes.titleweight": "bold", "axes.titlesize": 11,
+            "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "legend.fontsize": 8,
+            "svg.hashsalt": "sipas", "axes.spines.right": False, "axes.spines.top": False,
+            "axes.titlelocation": "left", "grid.color": "#e5e8e8",
+            # unhinted glyphs are as legible at 144 dpi, and laying out
+            # Vietnamese text (most of a chart's drawing time) costs about half
+            "text.hinting": "none"}
+
+
 def set_theme() -> None:
-    """Call once per notebook: the house style (DejaVu Sans carries Vietnamese glyphs)."""
-    sns.set_theme(style="whitegrid", palette=PALETTE, font="DejaVu Sans",
-                  rc={"figure.dpi": 100, "savefig.dpi": 144, "axes.titleweight": "bold", "axes.titlesize": 11,
-                      "axes.labelsize": 9, "xtick.labelsize": 8.5, "ytick.labelsize": 8.5, "legend.fontsize": 8,
-                      "svg.hashsalt": "sipas", "axes.spines.right": False, "axes.spines.top": False,
-                      "axes.titlelocation": "left", "grid.color": "#e5e8e8",
-                      # unhinted glyphs are as legible at 144 dpi, and laying out
-                      # Vietnamese text (most of a chart's drawing time) costs about half
-                      "text.hinting": "none"})
+    """Call once per notebook: the house style (DejaVu Sans carries Vietnamese glyphs) over
+    seaborn's whitegrid theme, the palette as the colour cycle."""
+    plt.rcParams.update(_SEABORN_NOTEBOOK)
+    plt.rcParams.update(_SEABORN_WHITEGRID)
+    plt.rcParams["axes.prop_cycle"] = cycler("color", [to_rgb(c) for c in PALETTE])
+    plt.rcParams.update(HOUSE_RC)
 
 
 _PCT = FuncFormatter(lambda x, _pos: fmt.pct(x, 0))

@@ -19,11 +19,14 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 from markupsafe import Markup
 
 from sipas.publishing.templating import env, macros
+
+if TYPE_CHECKING:  # the driver imports this module for annex_chrome: no nbformat (0.2 s) there
+    import nbformat
 
 _PKG = Path(__file__).parent
 

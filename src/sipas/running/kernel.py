@@ -1,6 +1,6 @@
 """Warm kernels: one IPython kernel per worker thread, kept running between annexes.
 
-The kernel pre-imports pandas, matplotlib, seaborn and the ``sipas`` modules once
+The kernel pre-imports pandas, matplotlib and the ``sipas`` modules once
 (:mod:`sipas.running.kernel_state`); before every annex it is reset to that state (user
 namespace, execution counter, matplotlib rcParams and figures, pandas options, random
 states, working folder, environment, ``sipas`` module attributes). The caller
@@ -44,6 +44,7 @@ class WarmKernel:
         self.count = 0
         self.timed_out = False
         self._log = None
+        self.on_launch = None  # called once, as soon as the kernel process is started
 
     @property
     def alive(self) -> bool:
@@ -74,6 +75,9 @@ class WarmKernel:
         env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         await km.start_kernel(cwd=self.cwd, stdout=self._log, stderr=self._log, env=env,
                               extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR"])
+        launched, self.on_launch = self.on_launch, None
+        if launched is not None:
+            launched()
         kc = km.client()
         kc.start_channels()
         self.kc = kc
@@ -192,10 +196,11 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return STATE.loop
 
 
-def kernel_for(cwd: str) -> WarmKernel:
+def kernel_for(cwd: str, on_launch=None) -> WarmKernel:
     k = STATE.kernel
     if k is None or not k.alive:
         k = WarmKernel(cwd)
+        k.on_launch = on_launch
         event_loop().run_until_complete(k.start())
         STATE.kernel = k
         with _ALL_LOCK:
@@ -210,10 +215,12 @@ def drop_kernel() -> None:
         event_loop().run_until_complete(k.shutdown(now=True))
 
 
-def warm_up(cwd: str) -> str:
-    """Start this thread's kernel now (so that it boots while the driver works)."""
+def warm_up(cwd: str, on_launch=None) -> str:
+    """Start this thread's kernel now (so that it boots while the driver works);
+    ``on_launch()`` is called as soon as its process is started (then, not before, the
+    worker imports what it needs itself: the kernel's boot is what the first annex waits for)."""
     try:
-        kernel_for(cwd)
+        kernel_for(cwd, on_launch)
         return "ok"
     except Exception as exc:  # noqa: BLE001 - the first task will retry and report
         return f"{type(exc).__name__}: {exc}"

@@ -37,8 +37,10 @@ import random
 import sys
 import warnings
 
-# heavy imports the report notebooks need: imported once per kernel
-PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "seaborn", "pyarrow.parquet",
+# heavy imports the report notebooks need: imported once per kernel (not seaborn nor
+# SciPy, about 1 s of CPU per kernel, which rendering never needs; a notebook that uses
+# them imports them, once per kernel too)
+PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "pyarrow.parquet",
            "sipas.publishing.report", "sipas.publishing.charts", "sipas.publishing.narrative", "sipas.base.formats", "sipas.estimation.indices")
 
 _SNAP: dict = {}

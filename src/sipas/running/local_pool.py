@@ -68,10 +68,13 @@ def _worker_main(wid: int, cwd: str, tasks, results, log: str | None) -> None:
         os._exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
-    # the HTML exporter and papermill are imported while the kernel boots (another process)
+    # the HTML exporter and papermill are imported while the kernel boots (another process),
+    # once the kernel's process is started: before, they would delay its start
     warm = threading.Thread(target=_warm_worker_imports, daemon=True)
-    warm.start()
-    results.put(("ready", wid, warm_up(cwd)))
+    state = warm_up(cwd, on_launch=warm.start)
+    if warm.ident is None:  # the kernel did not start (the first task retries and reports)
+        warm.start()
+    results.put(("ready", wid, state))
     warm.join()
     # what is loaded now (libraries, templates) lives as long as the worker: collect the
     # warm-up's garbage, then leave the rest out of every later collection

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sipas.base.errors import SipasError
 from sipas.estimation.survey._data import _check_level
@@ -60,6 +59,8 @@ def interval(estimate, se, df, n, method: str, level: float, logit_se=None):
     p(1-p)/se^2 times (t(n-1)/t(df))^2, Clopper-Pearson limits at that n; with zero
     variance the effective n is n. Logit rows at p = 0 or 1 fall back to ``"beta"``.
     """
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     if method not in CI_METHODS:
         raise SipasError("unknown interval method", value=method, hint=f"use one of {', '.join(CI_METHODS)}")
     p, se, df, n = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (estimate, se, df, n)))
@@ -93,6 +94,8 @@ def interval(estimate, se, df, n, method: str, level: float, logit_se=None):
 def t_tests(names, est, se, df, level: float = 0.95) -> pd.DataFrame:
     """Table of :data:`CONTRAST_COLUMNS` (with ``variable`` = ``names``): t-based
     intervals and two-sided tests of "= 0" for estimates with SEs and degrees of freedom."""
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     est, se, df = (np.asarray(v, dtype=float) for v in (est, se, df))
     low, high, used = interval(est, se, df, np.ones_like(est), "wald", level)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 if TYPE_CHECKING:
     from sipas.estimation.survey.design import SurveyDesign
@@ -57,6 +56,8 @@ def chisq(design: SurveyDesign, row, col, by: str | Sequence[str] | None = None)
 def _rao_scott(p: np.ndarray, V: np.ndarray, N: int, nu: int) -> dict:
     """Second-order Rao-Scott F for an (r x c) table of cell proportions ``p`` whose
     column-major vectorisation has covariance ``V`` (R's ``svychisq``, statistic "F")."""
+    from scipy import stats  # here, not at the top: 1.5 s of CPU to import, which a rendering kernel never needs
+
     nr, nc = p.shape
     nan = {"chisq": np.nan, "F": np.nan, "ndf": np.nan, "ddf": np.nan, "p_value": np.nan}
     if nr < 2 or nc < 2:
