@@ -79,3 +79,41 @@ def test_long_titles_wrap_short_ones_do_not():
     assert " ".join(lines) == LONG
     short = "Chỉ số hài lòng về sự phục vụ hành chính: UBND cấp huyện, năm 2023"
     assert charts.ranking_chart(ranking(5), short).get_suptitle() == short
+
+
+def _png(fig) -> bytes:
+    import base64
+    import re
+
+    from sipas.publishing.markup import figure_html
+
+    return base64.b64decode(re.search(r'base64,([^"]+)"', figure_html(fig, "x")).group(1))
+
+
+def _fresh_png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=144, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    return buf.getvalue()
+
+
+def test_a_kept_renderer_draws_the_pixels_of_a_fresh_one():
+    """figure_html draws each chart on the renderer of the last chart of its size (its
+    cache of text sizes is reused): the PNG is byte for byte that of a fresh renderer, for
+    a chart after a different one of the same size, and after an rcParam that changes the
+    text's layout (the kept sizes are never used under other settings)."""
+    from sipas.publishing import markup
+
+    markup._RENDERERS.clear()
+    charts.set_theme()
+    a, b = ranking(12), ranking(12).assign(unit_name=[f"Phường {i}" for i in range(12)])
+    expected = [_fresh_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
+    got = [_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
+    assert got == expected
+    assert len(markup._RENDERERS) == 1  # one size: one renderer, used three times
+    with matplotlib.rc_context({"text.hinting": "auto"}):
+        fresh = _fresh_png(charts.ranking_chart(a, LONG, highlight="xa-004"))
+        assert fresh != expected[0]  # the setting does move the text
+        assert _png(charts.ranking_chart(a, LONG, highlight="xa-004")) == fresh
+    assert _png(charts.ranking_chart(a, LONG, highlight="xa-004")) == expected[0]
