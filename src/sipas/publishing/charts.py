@@ -93,11 +93,10 @@ def ranking_chart(ranking, title: str, reference: float | None = None, reference
     fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * n + 1.1))
     y = np.arange(n)
     vals = ranking["sipas"].to_numpy(dtype=float)
-    if highlight is None:
-        colors = [PALETTE[0]] * n
-    else:
-        colors = [PALETTE[0] if u == highlight else PALETTE[1] for u in ranking["unit_id"]]
-    ax.barh(y, vals, color=colors, height=0.68, zorder=2)
+    mine = np.ones(n, dtype=bool) if highlight is None else (ranking["unit_id"] == highlight).to_numpy()
+    for color, which in ((PALETTE[1], ~mine), (PALETTE[0], mine)):  # the bars never touch: any order
+        if which.any():
+            _bars(ax, y[which], vals[which], 0.68, facecolor=color, zorder=2)
     right = vals.copy()
     if _has_ci(ranking):
         lo = ranking["ci_low"].to_numpy(dtype=float)
