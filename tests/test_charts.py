@@ -105,13 +105,13 @@ def test_a_kept_renderer_draws_the_pixels_of_a_fresh_one():
     text's layout (the kept sizes are never used under other settings)."""
     from sipas.publishing import markup
 
-    markup._RENDERERS.clear()
+    markup.kept_renderers().clear()
     charts.set_theme()
     a, b = ranking(12), ranking(12).assign(unit_name=[f"Phường {i}" for i in range(12)])
     expected = [_fresh_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
     got = [_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
     assert got == expected
-    assert len(markup._RENDERERS) == 1  # one size: one renderer, used three times
+    assert len(markup.kept_renderers()) == 1  # one size: one renderer, used three times
     with matplotlib.rc_context({"text.hinting": "auto"}):
         fresh = _fresh_png(charts.ranking_chart(a, LONG, highlight="xa-004"))
         assert fresh != expected[0]  # the setting does move the text

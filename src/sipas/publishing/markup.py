@@ -12,6 +12,7 @@ that sections can join them; a Markup joined with a str would escape the str).
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 import pandas as pd
@@ -126,8 +127,15 @@ def figure_html(fig, alt: str, caption: str | None = None, dpi: int = 144, width
     return str(macros().figure(data, alt, width, f"{w_in:.1f}", caption))
 
 
-_RENDERERS: dict = {}  # (width, height, dpi, rcParams) -> the Agg renderer last used at that size
-RENDERERS_KEPT = 4
+_KEPT = threading.local()  # .renderers: (width, height, dpi, rcParams) -> the Agg renderer last used
+RENDERERS_KEPT = 4  # sizes (a renderer holds its pixels: about 5 MB for a chart)
+
+
+def kept_renderers() -> dict:
+    """This thread's kept renderers (a thread never draws on another's)."""
+    if not hasattr(_KEPT, "renderers"):
+        _KEPT.renderers = {}
+    return _KEPT.renderers
 
 
 @lru_cache(maxsize=1)
@@ -146,10 +154,11 @@ def _pooled_canvas():
         def get_renderer(self):
             w, h = self.get_width_height(physical=True)
             key = (w, h, self.figure.dpi, tuple((k, repr(v)) for k, v in sorted(mpl.rcParams.items())))
-            r = _RENDERERS.pop(key, None) or RendererAgg(w, h, self.figure.dpi)
-            _RENDERERS[key] = r  # the most recently used last
-            while len(_RENDERERS) > RENDERERS_KEPT:
-                del _RENDERERS[next(iter(_RENDERERS))]
+            kept = kept_renderers()
+            r = kept.pop(key, None) or RendererAgg(w, h, self.figure.dpi)
+            kept[key] = r  # the most recently used last
+            while len(kept) > RENDERERS_KEPT:
+                del kept[next(iter(kept))]
             self.renderer = r
             return r
 
