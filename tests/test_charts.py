@@ -99,3 +99,66 @@ def test_the_theme_is_seaborns_whitegrid_without_importing_seaborn():
     assert theirs.pop("image.cmap") == "rocket" and ours.pop("image.cmap") == "viridis"
     assert ours == theirs
     assert ours["axes.prop_cycle"].by_key()["color"][0] == matplotlib.colors.to_rgb(charts.PALETTE[0])
+
+
+def _png(fig) -> bytes:
+    import base64
+    import re
+
+    from sipas.publishing.markup import figure_html
+
+    return base64.b64decode(re.search(r'base64,([^"]+)"', figure_html(fig, "x")).group(1))
+
+
+def _fresh_png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=144, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    return buf.getvalue()
+
+
+def test_a_kept_renderer_draws_the_pixels_of_a_fresh_one():
+    """figure_html draws each chart on the renderer of the last chart of its size (its
+    cache of text sizes is reused): the PNG is byte for byte that of a fresh renderer, for
+    a chart after a different one of the same size, and after an rcParam that changes the
+    text's layout (the kept sizes are never used under other settings)."""
+    from sipas.publishing import markup
+
+    markup.kept_renderers().clear()
+    charts.set_theme()
+    a, b = ranking(12), ranking(12).assign(unit_name=[f"Phường {i}" for i in range(12)])
+    expected = [_fresh_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
+    got = [_png(charts.ranking_chart(df, LONG, highlight="xa-004")) for df in (a, b, a)]
+    assert got == expected
+    assert len(markup.kept_renderers()) == 1  # one size: one renderer, used three times
+    with matplotlib.rc_context({"text.hinting": "auto"}):
+        fresh = _fresh_png(charts.ranking_chart(a, LONG, highlight="xa-004"))
+        assert fresh != expected[0]  # the setting does move the text
+        assert _png(charts.ranking_chart(a, LONG, highlight="xa-004")) == fresh
+    assert _png(charts.ranking_chart(a, LONG, highlight="xa-004")) == expected[0]
+
+
+@pytest.mark.parametrize("widths", [[0.8, 0.7, 0.9, 0.75], [np.nan, 0.7, 0.9, np.nan], [np.nan] * 4])
+def test_hatched_bars_as_one_patch_are_barh_pixel_for_pixel(widths):
+    """The element chart draws each series' bars as one patch (its hatch is rendered once):
+    the PNG, the axis limits and the legend are those of ``barh`` with the same
+    properties, NaN bars included (nothing drawn, as barh draws nothing for them)."""
+
+    def chart(one_patch: bool):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        y = np.arange(4)
+        for j, (hatch, color) in enumerate(zip(charts.HATCHES, charts.PALETTE)):
+            v = np.asarray(widths if j == 1 else [0.6, 0.65, 0.5, 0.55], dtype=float)
+            props = {"hatch": hatch, "edgecolor": "white", "linewidth": 0.3, "label": f"s{j}", "zorder": 2}
+            if one_patch:
+                charts._bars(ax, y + (j - 1) * 0.27, v, 0.25, facecolor=color, **props)
+            else:
+                ax.barh(y + (j - 1) * 0.27, v, height=0.25, color=color, **props)
+        ax.set_xlim(0, 1)
+        fig.legend(loc="lower center", ncol=3, frameon=False)
+        return fig, ax.get_ylim()
+
+    (a, lim_a), (b, lim_b) = chart(False), chart(True)
+    assert lim_a == lim_b
+    assert _fresh_png(a) == _fresh_png(b)

@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
 from matplotlib.colors import to_rgb
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path
 from matplotlib.ticker import FuncFormatter
 
 from sipas.base import formats as fmt
@@ -118,11 +120,10 @@ def ranking_chart(ranking, title: str, reference: float | None = None, reference
     fig, ax = plt.subplots(figsize=(WIDTH, 0.3 * n + 1.1))
     y = np.arange(n)
     vals = ranking["sipas"].to_numpy(dtype=float)
-    if highlight is None:
-        colors = [PALETTE[0]] * n
-    else:
-        colors = [PALETTE[0] if u == highlight else PALETTE[1] for u in ranking["unit_id"]]
-    ax.barh(y, vals, color=colors, height=0.68, zorder=2)
+    mine = np.ones(n, dtype=bool) if highlight is None else (ranking["unit_id"] == highlight).to_numpy()
+    for color, which in ((PALETTE[1], ~mine), (PALETTE[0], mine)):  # the bars never touch: any order
+        if which.any():
+            _bars(ax, y[which], vals[which], 0.68, facecolor=color, zorder=2)
     right = vals.copy()
     if _has_ci(ranking):
         lo = ranking["ci_low"].to_numpy(dtype=float)
@@ -215,6 +216,25 @@ def position_chart(ranking, title: str, highlight: str, reference: float | None 
     return fig
 
 
+def _bars(ax, y, widths, height: float, **props) -> PathPatch:
+    """Horizontal bars from 0, centred on ``y``, as one patch: the pixels, data limits and
+    legend entry of ``ax.barh`` with the same properties (a NaN bar, as barh's, has NaN
+    corners: nothing drawn), but Agg renders a hatch pattern once per patch, and a
+    hatched series drawn bar by bar was a quarter of the element chart's drawing."""
+    verts, codes = [], []
+    for yc, w in zip(y, widths):
+        left, right = (0.0, w) if math.isfinite(w) else (math.nan, math.nan)
+        bottom = yc - height / 2
+        top = bottom + height
+        verts += [(left, bottom), (right, bottom), (right, top), (left, top), (left, bottom)]
+        codes += [Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY]
+    patch = PathPatch(Path(np.array(verts, dtype=float).reshape(-1, 2), codes or None), **props)
+    patch.sticky_edges.x.append(0)  # as barh's: autoscaling never pads x below 0
+    ax.add_patch(patch)
+    ax.autoscale_view()  # barh asks for it: the y range takes in the bars
+    return patch
+
+
 def profile_chart(profile, columns: dict[str, str], title: str):
     """Grouped horizontal bars: one group per element, one bar per scope (unit, peer
     group, province), told apart by lightness and hatch."""
@@ -228,8 +248,8 @@ def profile_chart(profile, columns: dict[str, str], title: str):
     for j, (col, name) in enumerate(columns.items()):
         v = profile[col].to_numpy(dtype=float)
         allv.append(v)
-        ax.barh(y + (j - (k - 1) / 2) * h, v, height=h * 0.92, color=PALETTE[j % len(PALETTE)],
-                hatch=HATCHES[j % len(HATCHES)], edgecolor="white", linewidth=0.3, label=name, zorder=2)
+        _bars(ax, y + (j - (k - 1) / 2) * h, v, height=h * 0.92, facecolor=PALETTE[j % len(PALETTE)],
+              hatch=HATCHES[j % len(HATCHES)], edgecolor="white", linewidth=0.3, label=name, zorder=2)
     if _has_ci(profile) and "unit" in columns:
         j = list(columns).index("unit")
         v = profile["unit"].to_numpy(dtype=float)

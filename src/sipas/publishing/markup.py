@@ -12,6 +12,8 @@ that sections can join them; a Markup joined with a str would escape the str).
 from __future__ import annotations
 
 import math
+import threading
+from functools import lru_cache
 
 import pandas as pd
 from markupsafe import Markup
@@ -113,11 +115,54 @@ def figure_html(fig, alt: str, caption: str | None = None, dpi: int = 144, width
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    canvas = fig.canvas
+    _pooled_canvas()(fig)  # draws on the renderer of the last figure of this size (same pixels)
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+    finally:
+        fig.set_canvas(canvas)
     w_in = fig.get_figwidth()
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return str(macros().figure(data, alt, width, f"{w_in:.1f}", caption))
+
+
+_KEPT = threading.local()  # .renderers: (width, height, dpi, rcParams) -> the Agg renderer last used
+RENDERERS_KEPT = 4  # sizes (a renderer holds its pixels: about 5 MB for a chart)
+
+
+def kept_renderers() -> dict:
+    """This thread's kept renderers (a thread never draws on another's)."""
+    if not hasattr(_KEPT, "renderers"):
+        _KEPT.renderers = {}
+    return _KEPT.renderers
+
+
+@lru_cache(maxsize=1)
+def _pooled_canvas():
+    """An Agg canvas class whose renderer is kept for the next figure of the same pixel
+    size, dpi and rcParams. Every draw starts by clearing the renderer, so the pixels are
+    a fresh renderer's; what is kept is its cache of text sizes (matplotlib's is per
+    renderer), which the charts of one annex after another share: their tick labels,
+    item names and legends (a fifth of drawing the element chart). Keyed on every
+    rcParam, so an annex that changes the fonts or the hinting never gets the sizes
+    measured under another annex's settings."""
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+    class PooledCanvas(FigureCanvasAgg):
+        def get_renderer(self):
+            w, h = self.get_width_height(physical=True)
+            key = (w, h, self.figure.dpi, tuple((k, repr(v)) for k, v in sorted(mpl.rcParams.items())))
+            kept = kept_renderers()
+            r = kept.pop(key, None) or RendererAgg(w, h, self.figure.dpi)
+            kept[key] = r  # the most recently used last
+            while len(kept) > RENDERERS_KEPT:
+                del kept[next(iter(kept))]
+            self.renderer = r
+            return r
+
+    return PooledCanvas
 
 
 def comments_html(comments: list[str]) -> str:

@@ -59,6 +59,12 @@ def displayed(indices: pd.DataFrame) -> pd.DataFrame:
     return indices.assign(flag=indices["flag"].where(~caution, "caution")) if caution.any() else indices
 
 
+def _shares(frame: pd.DataFrame) -> dict:
+    """(variable, category) -> share of a scope's rows (a plain dict: the annexes look
+    up every category of every question)."""
+    return dict(zip(zip(frame["variable"], frame["category"]), frame["share"]))
+
+
 class _Lookup:
     """Positions of the first ``indices`` row of each (unit_id, item_id) and the columns
     :class:`Report` reads from it, as numpy arrays."""
@@ -254,8 +260,8 @@ class Report(Rankings, Comparisons, Comments):
     def profile_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
         prof = self.profile[self.profile.unit_id == scope].reset_index(drop=True)
         if with_province:
-            prov = self.profile[self.profile.unit_id == PROVINCE_ID].set_index(["variable", "category"])["share"]
-            prof["province_share"] = [prov.get((v, c), np.nan) for v, c in zip(prof.variable, prof.category)]
+            prov = _shares(self.profile[self.profile.unit_id == PROVINCE_ID])
+            prof["province_share"] = [prov.get(vc, np.nan) for vc in zip(prof.variable, prof.category)]
         return prof
 
     def expectations_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
@@ -284,8 +290,8 @@ class Report(Rankings, Comparisons, Comments):
                                          "positive", "n", "share"])
         out = p[p.unit_id == scope].reset_index(drop=True)
         if with_province:
-            prov = p[p.unit_id == PROVINCE_ID].set_index(["variable", "category"])["share"]
-            out["province_share"] = [prov.get((v, c), np.nan) for v, c in zip(out.variable, out.category)]
+            prov = _shares(p[p.unit_id == PROVINCE_ID])
+            out["province_share"] = [prov.get(vc, np.nan) for vc in zip(out.variable, out.category)]
         return out
 
     def perception_index(self, scope: str) -> pd.DataFrame:
@@ -295,13 +301,20 @@ class Report(Rankings, Comparisons, Comments):
         prov = self.perceptions_of(PROVINCE_ID)
         pairs = [(scope, self.perceptions_of(scope))] + ([(PROVINCE_ID, prov)] if scope != PROVINCE_ID else [])
         for scope_, frame in pairs:
-            for var, g in frame.groupby("variable", sort=False):
-                if not g.positive.astype(bool).any():
-                    continue
-                total = int(g.n.sum())
-                rows.append({"scope": scope_, "variable": var, "variable_label": g.variable_label.iloc[0],
-                             "positive_labels": ", ".join(g.category_label[g.positive.astype(bool)]),
-                             "n": total, "estimate": g.n[g.positive.astype(bool)].sum() / total if total else np.nan})
+            topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
+            for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
+                                               frame["category_label"].tolist(),
+                                               frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
+                topic = topics.setdefault(var, [label, [], 0, 0])
+                topic[2] += n
+                if pos:
+                    topic[1].append(cat)
+                    topic[3] += n
+            for var, (label, positive, total, hits) in topics.items():
+                if positive:
+                    rows.append({"scope": scope_, "variable": var, "variable_label": label,
+                                 "positive_labels": ", ".join(positive), "n": int(total),
+                                 "estimate": hits / total if total else np.nan})
         if not rows:
             return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
         t = pd.DataFrame(rows)
