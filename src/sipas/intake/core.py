@@ -221,8 +221,8 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
     check_duplicates(records, cb, rules)
     accepted = [r for r in records if r.accepted]
     rejected = [r for r in records if not r.accepted]
-    for r in rejected:
-        r.raw = mapper.raw_of(r)
+    for r, raw in zip(rejected, mapper.raw_rows(rejected)):
+        r.raw = raw
     for tm in maps:          # the raw cells are no longer needed (memory)
         tm.table.rows = []
     add_flags(accepted, cb, rules)

@@ -25,12 +25,57 @@ import numpy as np
 from .normalize import nfc
 
 
-class ColumnRows(Sequence):
-    """The data rows of a table held as its columns (the CSV fast path): every row has
-    ``width`` cells, row ``i`` is made as a list when asked for. Code that edits rows in
-    place calls :func:`row_lists` on the table first."""
+class Coded:
+    """A column as its distinct values and, per row, the index of its value: ``words``
+    (an object array), ``codes`` (an integer array). The rules map each distinct value
+    once and take the results by ``codes`` (:mod:`.rowmap`)."""
 
-    def __init__(self, cols: list[list]):
+    __slots__ = ("words", "codes")
+
+    def __init__(self, words: np.ndarray, codes: np.ndarray):
+        self.words, self.codes = words, codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int):
+        return self.words[self.codes[i]]
+
+    def tolist(self) -> list:
+        return self.words[self.codes].tolist()
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+
+def objects(values: list) -> np.ndarray:
+    """``values`` as a 1-d object array (tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    for k, v in enumerate(values):
+        out[k] = v
+    return out
+
+
+def coded(col) -> Coded:
+    """A column (list of cells, or :class:`Coded`) as :class:`Coded`: text and blank
+    cells one word per distinct value; a column with other cells (numbers, dates) one
+    word per row, as 1, 1.0 and True are equal keys but not the same cell."""
+    if isinstance(col, Coded):
+        return col
+    if set(map(type, col)) <= {str, type(None)}:
+        import pandas as pd
+
+        codes, words = pd.factorize(np.array(col, dtype=object), use_na_sentinel=False)
+        return Coded(np.asarray(words, dtype=object), codes)
+    return Coded(objects(col), np.arange(len(col)))
+
+
+class ColumnRows(Sequence):
+    """The data rows of a table held as its columns (the CSV fast path), each a
+    :class:`Coded`: every row has ``width`` cells, row ``i`` is made as a list when
+    asked for. Code that edits rows in place calls :func:`row_lists` on the table first."""
+
+    def __init__(self, cols: list[Coded]):
         self.cols = cols
         self.width = len(cols)
         self._n = len(cols[0]) if cols else 0
@@ -43,19 +88,19 @@ class ColumnRows(Sequence):
             return [self[k] for k in range(*i.indices(self._n))]
         if not -self._n <= i < self._n:
             raise IndexError(i)
-        return [c[i] for c in self.cols]
+        return [c.words[c.codes[i]] for c in self.cols]
 
 
 def row_lists(table) -> None:
     """The rows of ``table`` as lists of cells, to be edited in place."""
     if isinstance(table.rows, ColumnRows):
-        table.rows = [list(r) for r in zip(*table.rows.cols)]
+        table.rows = [list(r) for r in zip(*(c.tolist() for c in table.rows.cols))]
 
 
 def column_of(rows, j: int) -> list:
     """Cell ``j`` of every row that has one."""
     if isinstance(rows, ColumnRows):
-        return list(rows.cols[j]) if j < rows.width else []
+        return rows.cols[j].tolist() if j < rows.width else []
     return [r[j] for r in rows if j < len(r)]
 
 
@@ -70,10 +115,10 @@ def _quotes_well_formed(raw: bytes | memoryview, delim: bytes) -> bool:
     return b'"' not in field.sub(b"", raw)
 
 
-def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[list[str]], list[int]] | None:
+def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Coded], list[int]] | None:
     """A UTF-8 CSV file whose first record is the header (of ``width`` fields): that
     record, the columns of the records below it that are not blank (NFC text, one object
-    per distinct text of a column) and each of those records' first line; None when the
+    per distinct text of a column: :class:`Coded`) and each of those records' first line; None when the
     file is not plain enough to be sure (module doc)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -116,5 +161,5 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[li
         blank &= np.array([not w.strip() for w in words], dtype=bool)[at]
         cols.append((np.array([nfc(w) for w in words], dtype=object), at))
     keep = np.flatnonzero(~blank)
-    data = [words[at[keep[1:]]].tolist() for words, at in cols]
+    data = [Coded(words, at[keep[1:]]) for words, at in cols]
     return [words[at[0]] for words, at in cols], data, starts[keep[1:]].tolist()

@@ -7,9 +7,10 @@ import io
 import math
 import os
 import re
-from collections import ChainMap, Counter
+from collections import ChainMap
 from collections.abc import Mapping
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
 from .cells import gather
+from .csvcolumns import objects
 from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
@@ -80,6 +82,8 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
             data[name] = pd.Series(_int16(values))
         elif dtype == "string":
             data[name] = pd.Series(pd.array(values, dtype="string"))
+        elif isinstance(values, np.ndarray):
+            data[name] = pd.Series(values.astype(dtype))
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
@@ -100,7 +104,8 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
     """The processed table of the accepted records, in contract order (unit, id), with the
     design columns (stratum, psu, weight = served / accepted, fpc)."""
     reg = cfg.registry
-    n_h = Counter(r.values["unit_id"] for r in accepted)
+    at, uids = pd.factorize(np.array(gather(accepted)["unit_id"] if accepted else [], dtype=object))
+    n_h = dict(zip(uids, np.bincount(at, minlength=len(uids)).tolist()))     # in order of first row
     over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
     if over:
         u, n = over[0]
@@ -113,29 +118,38 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
     if not accepted:
         return empty_frame(cb)
-    order = {u.id: i for i, u in enumerate(reg.units)}
     cols = gather(accepted)
-    keys = list(zip(map(order.__getitem__, cols["unit_id"]), cols["respondent_id"]))
-    srt = [accepted[i] for i in sorted(range(len(accepted)), key=keys.__getitem__)]
-    design: dict[int, tuple] = {}      # per unit: (unit, psu column, fpc, weight)
-    for r in srt:
-        unit = r.values["_unit"]
-        if id(unit) not in design:
-            psu_col = reg.design.psu[unit.type]
-            fpc = math.nan if not reg.design.fpc else float(unit.served) if psu_col == "respondent_id" else \
-                float(len(unit.communes)) if psu_col == "commune" else math.nan
-            design[id(unit)] = unit, psu_col, fpc, unit.served / n_h[unit.id]
-    per = [design[id(r.values["_unit"])] for r in srt]
-    cols = gather(srt)
-    psu = {d[1]: cols[d[1]] if d[1] in cols else [None] * len(srt) for d in design.values()}
-    extra = {"year": [cfg.year] * len(srt), "unit_type": [d[0].type for d in per],
-             "stratum": [d[0].id for d in per],
-             "psu": [str(psu[d[1]][i]) for i, d in enumerate(per)],
-             "weight": [d[3] for d in per], "fpc": [d[2] for d in per],
-             "source_file": [r.origin for r in srt], "source_row": [r.row for r in srt],
-             "flags": [";".join(r.flags) for r in srt]}
-    return to_frame(ChainMap(extra, cols), cb, len(srt))
+    unit_of = np.array([order_of_unit(reg, uid) for uid in uids], dtype=np.int64)[at]
+    rid_rank = pd.factorize(np.array(cols["respondent_id"], dtype=object), sort=True)[0]
+    perm = np.lexsort((rid_rank, unit_of))       # (unit in registry order, id); stable
+    cols = cols.reorder(perm)
+    srt = list(map(accepted.__getitem__, perm.tolist()))
+    n = len(srt)
+    per_unit = []                                # per unit: (unit, psu column, fpc, weight)
+    for uid in uids:
+        unit = reg.unit(uid)
+        psu_col = reg.design.psu[unit.type]
+        fpc = math.nan if not reg.design.fpc else float(unit.served) if psu_col == "respondent_id" else \
+            float(len(unit.communes)) if psu_col == "commune" else math.nan
+        per_unit.append((unit, psu_col, fpc, unit.served / n_h[uid]))
+    u = at[perm]
+    psu = objects([None] * n)
+    for psu_col in dict.fromkeys(d[1] for d in per_unit):
+        rows = np.array([d[1] == psu_col for d in per_unit], dtype=bool)[u]
+        values = cols[psu_col] if psu_col in cols else [None] * n
+        psu[rows] = [str(v) for v in objects(values)[rows].tolist()]
+    extra = {"year": [cfg.year] * n, "unit_type": objects([d[0].type for d in per_unit])[u].tolist(),
+             "stratum": objects([d[0].id for d in per_unit])[u].tolist(), "psu": psu.tolist(),
+             "weight": np.array([d[3] for d in per_unit])[u], "fpc": np.array([d[2] for d in per_unit])[u],
+             "source_file": cols.per_table(lambda r: r.origin),
+             "source_row": list(map(attrgetter("row"), srt)),
+             "flags": list(map(";".join, map(attrgetter("flags"), srt)))}
+    return to_frame(ChainMap(extra, cols), cb, n)
 
+
+def order_of_unit(reg, uid: str) -> int:
+    """The place of unit ``uid`` in the registry (the processed table's order)."""
+    return next(k for k, u in enumerate(reg.units) if u.id == uid)
 
 
 def parquet_bytes(df: pd.DataFrame, cb: Codebook) -> bytes:
@@ -177,8 +191,7 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
                "all_reasons": "; ".join(f"{p.reason}" + (f" [{p.column}={p.value!r}]" if p.column else "")
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
                                         for p in sorted(r.problems, key=rank))}
-        for cid, v in r.raw.items():
-            row[cid] = mask_cell(v)       # a shifted row may carry personal data into any column
+        row.update(r.raw)                 # (personal data masked: :meth:`.rowmap.RowMapper.raw_rows`)
         row["value"] = mask_cell(row["value"])
         out.append(row)
     return out

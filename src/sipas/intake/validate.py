@@ -38,7 +38,7 @@ class Record:
     file: str
     sheet: str | None
     row: int
-    raw: dict[str, object] | None            # the cells as read, kept for quarantined rows only
+    raw: dict[str, object] | None            # the cells as read (personal data masked), quarantined rows only
     problems: list[Problem] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     cleared: list[Problem] = field(default_factory=list)     # profile values set missing (kept)
