@@ -143,23 +143,23 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Co
     if table.num_columns != width:
         return None
     n = table.num_rows
-    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
     spans = np.ones(n, dtype=np.int64)       # lines of each record
-    for col in table.columns:
-        spans += pc.count_substring(col, "\n").to_numpy(zero_copy_only=False)
-    if int(spans.sum()) != lines:            # an empty line was skipped
-        return None
-    starts = np.concatenate(([1], 1 + np.cumsum(spans[:-1])))
     blank = np.ones(n, dtype=bool)           # a row of blank cells is no row (the header is kept)
     blank[0] = False
     cols = []
     for name in table.column_names:
         enc = table.column(name).combine_chunks().dictionary_encode()
         table = table.drop_columns([name])   # memory: one column at a time
-        words = enc.dictionary.to_pylist()
         at = enc.indices.to_numpy()
+        breaks = pc.count_substring(enc.dictionary, "\n").to_numpy(zero_copy_only=False)
+        if breaks.any():
+            spans += breaks[at]
+        words = enc.dictionary.to_pylist()
         blank &= np.array([not w.strip() for w in words], dtype=bool)[at]
         cols.append((np.array([nfc(w) for w in words], dtype=object), at))
+    if int(spans.sum()) != raw.count(b"\n") + (not raw.endswith(b"\n")):   # an empty line was skipped
+        return None
+    starts = np.concatenate(([1], 1 + np.cumsum(spans[:-1])))
     keep = np.flatnonzero(~blank)
     data = [Coded(words, at[keep[1:]]) for words, at in cols]
     return [words[at[0]] for words, at in cols], data, starts[keep[1:]].tolist()

@@ -10,6 +10,7 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from contextlib import contextmanager
+from itertools import chain
 from operator import attrgetter
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         elif dtype in ("Int16",):
             data[name] = pd.Series(_int16(values))
         elif dtype == "string":
-            data[name] = pd.Series(pd.array(values, dtype="string"))
+            data[name] = pd.Series(_strings(values))
         elif isinstance(values, np.ndarray):
             data[name] = pd.Series(values.astype(dtype))
         else:
@@ -89,10 +90,19 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _int16(values: list) -> pd.api.extensions.ExtensionArray:
+def _strings(values: list) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")``, made by pyarrow when they are text or None."""
+    try:
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.array(values, dtype="string")
+
+
+def _int16(values: list | np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``pd.array(values, dtype="Int16")``, without its test of each value when they are
-    whole numbers or None (blank cells hold 1, as pandas puts there)."""
-    if not set(map(type, values)) <= {int, type(None)}:
+    whole numbers or None, or an array of codes with nan for blank (blank cells hold 1,
+    as pandas puts there)."""
+    if not isinstance(values, np.ndarray) and not set(map(type, values)) <= {int, type(None)}:
         return pd.array(values, dtype="Int16")
     codes = np.array(values, dtype=float)          # None -> nan
     mask = np.isnan(codes)
@@ -143,7 +153,8 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
              "weight": np.array([d[3] for d in per_unit])[u], "fpc": np.array([d[2] for d in per_unit])[u],
              "source_file": cols.per_table(lambda r: r.origin),
              "source_row": list(map(attrgetter("row"), srt)),
-             "flags": list(map(";".join, map(attrgetter("flags"), srt)))}
+             "flags": list(map(";".join, map(attrgetter("flags"), srt))),
+             **dict(zip(cb.ids(CRITERION), cols.matrix("_criteria")))}
     return to_frame(ChainMap(extra, cols), cb, n)
 
 
@@ -217,8 +228,9 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         cell.font = Font(italic=True, color="808080")
     keys = [k for k, _ in QUARANTINE_HEAD] + data_cols
     grid = [list(map(r.get, keys)) for r in rows]
-    if {type(v) for vals in grid for v in vals} <= {type(None), str, int}:     # the common case, faster
-        fast = not any(_ILLEGAL.search(v) for v in {v for vals in grid for v in vals if type(v) is str})
+    cells = set(chain.from_iterable(grid))
+    if set(map(type, cells)) <= {type(None), str, int}:     # the common case, faster
+        fast = not any(_ILLEGAL.search(v) for v in cells if type(v) is str)
     else:
         grid = [[_xl(v) for v in vals] for vals in grid]
         fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
