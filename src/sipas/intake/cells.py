@@ -58,7 +58,7 @@ class gather(Mapping):
         sizes = [len(t["respondent_id"]) for t in self.tables]
         offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         self.take = offsets[self.tab] + np.fromiter(map(attrgetter("i"), values), dtype=np.int64, count=len(values))
-        self.order = self.take.tolist()
+        self._pick()
         self.names = [k for k in self.tables[0] if not k.startswith("_")] if self.tables else []
 
     def matrix(self, k: str) -> np.ndarray:
@@ -76,15 +76,20 @@ class gather(Mapping):
         out = object.__new__(gather)
         out.__dict__.update(self.__dict__)
         out.tab, out.take = self.tab[perm], self.take[perm]
-        out.order = out.take.tolist()
+        out._pick()
         return out
+
+    def _pick(self) -> None:
+        order = self.take.tolist()
+        pick = itemgetter(*order) if order else lambda whole: ()
+        self.pick = (lambda whole: [pick(whole)]) if len(order) == 1 else pick
 
     def __getitem__(self, k):
         if k not in self.names:
             raise KeyError(k)
         parts = [c[k] for c in self.tables]
         whole = parts[0] if len(parts) == 1 else list(chain.from_iterable(parts))
-        return list(map(whole.__getitem__, self.order))
+        return list(self.pick(whole))
 
     def __contains__(self, k):
         return k in self.names

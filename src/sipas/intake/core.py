@@ -7,6 +7,8 @@ import gc
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 from pathlib import Path
 
 import pandas as pd
@@ -219,8 +221,9 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
             file_info[name]["notes"].append(note)
             warnings.append(f"{name}: {note}")
     check_duplicates(records, cb, rules)
-    accepted = [r for r in records if r.accepted]
-    rejected = [r for r in records if not r.accepted]
+    bad = list(map(bool, map(attrgetter("problems"), records)))
+    accepted = list(compress(records, map(not_, bad)))
+    rejected = list(compress(records, bad))
     for r, raw in zip(rejected, mapper.raw_rows(rejected)):
         r.raw = raw
     for tm in maps:          # the raw cells are no longer needed (memory)
@@ -276,8 +279,9 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
     per_unit: dict[str, dict] = defaultdict(blank)
     primaries = [r.primary for r in rejected]
     primary_of = {id(r): p for r, p in zip(rejected, primaries)}
-    uids = gather(records)["unit_id"] if records else []
-    kinds = Counter((r.file, uid, primary_of.get(id(r)), bool(r.flags)) for r, uid in zip(records, uids))
+    cols = gather(records)
+    kinds = Counter(zip(cols.per_table(attrgetter("file")), cols["unit_id"] if records else [],
+                        map(primary_of.get, map(id, records)), map(bool, map(attrgetter("flags"), records))))
     for (file, uid, why, flagged), n in kinds.items():      # a few hundred kinds of rows
         for bucket in (per_file[file], per_unit[uid or UNKNOWN_UNIT]):
             bucket["rows_read"] += n

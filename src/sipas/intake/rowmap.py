@@ -8,6 +8,8 @@ order), administrative fields, enough answers.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from .cells import Cells, Values
@@ -34,6 +36,22 @@ def _pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
     out = [f(v) for v in c.words]
     values = objects([v for v, _ in out])[c.codes].tolist()
     return values, [(i, out[c.codes[i]][1]) for i in _rows_where(c, [bool(note) for _, note in out])]
+
+
+def _clean_texts(words: np.ndarray) -> np.ndarray:
+    """:func:`.normalize.clean_text` of each word; a word of printable ASCII with single
+    spaces inside (most ids and codes, which are distinct per row) is its own clean text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        plain = pc.match_substring_regex(pa.array(words, type=pa.string()), r"^[!-~]+(?: [!-~]+)*$")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):                     # not all text
+        return objects([clean_text(v) for v in words])
+    out = words.copy()
+    for k in np.flatnonzero(~plain.fill_null(False).to_numpy(zero_copy_only=False)).tolist():
+        out[k] = clean_text(words[k])
+    return out
 
 
 def _rows_where(c: Coded, hit: list[bool]) -> list[int]:
@@ -116,7 +134,8 @@ class RowMapper:
         raw = Cells(t.rows, width)
         cols: dict[str, list] = {}
         self._tables[id(cols)] = tm
-        recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
+        recs = list(map(Record, map(Values, repeat(cols, n), range(n)), repeat(t.file.name, n), repeat(t.sheet, n),
+                        t.row_numbers[:n], repeat(None, n)))
         shaped = self._shape(recs, tm, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
@@ -292,6 +311,11 @@ class RowMapper:
         number (this not in administrative columns), as when an unquoted comma shifts a row."""
         def personal(v):
             return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
+        try:                         # an administrative column: only an e-mail address, which has "@"
+            if admin and "@" not in "\n".join(coded(cells).words):
+                return []
+        except TypeError:            # (not all text)
+            pass
         return sorted(self._first_hit([0], [cells], personal, len(cells)))
 
     def _admin(self, recs: list[Record], tm: TableMap, cols: dict[str, list]) -> None:
@@ -304,7 +328,7 @@ class RowMapper:
         # a column at a time, in the order of the rules (so a row's problems keep theirs),
         # each distinct cell (or pair of unit and commune) worked out once
         c = coded(cols["respondent_id"])
-        rids = objects([clean_text(v) for v in c.words])
+        rids = _clean_texts(c.words)
         cols["respondent_id"] = rids[c.codes].tolist()
         for i in _rows_where(c, [v is None for v in rids]):
             recs[i].problems.append(Problem("missing_id", idcol))
@@ -319,7 +343,7 @@ class RowMapper:
             recs[i].problems.append(Problem(reason, ucol, _show(uc[i]), "" if why == "blank" else
                                             f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
         cc = coded(cols["commune"])
-        communes = objects([clean_text(v) for v in cc.words])[cc.codes]
+        communes = _clean_texts(cc.words)[cc.codes]
         span = max(len(cc.words), 1)
         pairs, at = np.unique(uc.codes.astype(np.int64) * span + cc.codes, return_inverse=True)
         psu_of = self.cfg.registry.design.psu
@@ -343,7 +367,7 @@ class RowMapper:
         communes[renamed] = named[at[renamed]]
         cols["commune"] = communes.tolist()
         c = coded(cols["interviewer"])
-        itvs = objects([clean_text(v) for v in c.words])
+        itvs = _clean_texts(c.words)
         cols["interviewer"] = itvs[c.codes].tolist()
         for i in _rows_where(c, [v is None for v in itvs]):
             recs[i].problems.append(Problem("missing_interviewer", icol))
