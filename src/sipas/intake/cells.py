@@ -1,5 +1,6 @@
 """Columns of a table's rows, and a row of its mapped columns: the column-wise views
-that :mod:`.rowmap` and the rules across rows work on."""
+that :mod:`.rowmap` and the rules across rows work on; and the helpers that work out a
+column once per distinct value (:class:`.csvcolumns.Coded`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from .csvcolumns import Coded, ColumnRows, objects
+from .csvcolumns import Coded, ColumnRows, coded, objects
+from .normalize import clean_text
 from .validate import Record
 
 
@@ -119,3 +121,41 @@ class Cells:
         if j < self.width:
             return list(map(itemgetter(j), self.rows))
         return [r[j] if j < len(r) else None for r in self.rows]
+
+
+def distinct(col, f) -> list:
+    """``[f(v) for v in col]``, computing ``f`` once per distinct value (:func:`.coded`)."""
+    c = coded(col)
+    return objects([f(v) for v in c.words])[c.codes].tolist()
+
+
+def pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
+    """``f`` gives a pair (value, note) per cell (as :func:`_distinct`): the values of
+    ``col``, and (row, note) for the rows whose note is not empty, in row order."""
+    c = coded(col)
+    out = [f(v) for v in c.words]
+    values = objects([v for v, _ in out])[c.codes].tolist()
+    return values, [(i, out[c.codes[i]][1]) for i in rows_where(c, [bool(note) for _, note in out])]
+
+
+def clean_texts(words: np.ndarray) -> np.ndarray:
+    """:func:`.normalize.clean_text` of each word; a word of printable ASCII with single
+    spaces inside (most ids and codes, which are distinct per row) is its own clean text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        plain = pc.match_substring_regex(pa.array(words, type=pa.string()), r"^[!-~]+(?: [!-~]+)*$")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):                     # not all text
+        return objects([clean_text(v) for v in words])
+    out = words.copy()
+    for k in np.flatnonzero(~plain.fill_null(False).to_numpy(zero_copy_only=False)).tolist():
+        out[k] = clean_text(words[k])
+    return out
+
+
+def rows_where(c: Coded, hit: list[bool]) -> list[int]:
+    """The rows of ``c`` whose value is one of the words where ``hit`` is true."""
+    if not any(hit):
+        return []
+    return np.flatnonzero(np.array(hit, dtype=bool)[c.codes]).tolist()

@@ -11,7 +11,7 @@ from collections import ChainMap
 from collections.abc import Mapping
 from contextlib import contextmanager
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -283,23 +283,22 @@ def _plain(v) -> bool:
     return type(v) is str and not _ILLEGAL.search(v)
 
 
-def _sheet_rows(grid: list[list], letters: list[str]):
-    """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
-    texts: dict[str, str] = {}       # a text cell after its reference, made once per distinct text
-    for i, vals in enumerate(grid, start=3):
-        cells = [f'<row r="{i}">']
-        for col, v in zip(letters, vals):
-            if v is None:
-                continue
-            if type(v) is str:
-                tail = texts.get(v)
-                if tail is None:
-                    tail = texts[v] = _text_cell(v)
-                cells.append(f'<c r="{col}{i}"{tail}')
-            else:
-                cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
-        cells.append("</row>")
-        yield "".join(cells).encode("ascii", "xmlcharrefreplace")
+def _sheet_rows(grid: list[list], letters: list[str], block: int = 4096):
+    """The ``<row>`` elements of the data rows (from row 3), one bytes object each; made a
+    column at a time for a block of rows, each distinct cell's XML once."""
+    tails: dict = {None: ""}         # a cell's XML after its reference, "" for no cell
+    for start in range(0, len(grid), block):
+        rows = grid[start:start + block]
+        nums = [str(i) for i in range(start + 3, start + 3 + len(rows))]
+        cells = []
+        for j, col in enumerate(letters):
+            values = list(map(itemgetter(j), rows))
+            for v in set(values).difference(tails):
+                tails[v] = _text_cell(v) if type(v) is str else f' t="n"><v>{"%.16g" % v}</v></c>'
+            pre = '<c r="' + col
+            cells.append([pre + n + '"' + t if t else "" for n, t in zip(nums, map(tails.__getitem__, values))])
+        for n, body in zip(nums, map("".join, zip(*cells))):
+            yield ('<row r="' + n + '">' + body + "</row>").encode("ascii", "xmlcharrefreplace")
 
 
 def _text_cell(v: str) -> str:

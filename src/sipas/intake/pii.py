@@ -74,8 +74,15 @@ def _sub_group(rx: re.Pattern, tag: str, text: str, hits: list[str], kind: str) 
     return rx.sub(repl, text)
 
 
+# Any of the patterns below: a text none of them finds is its own masked text (one search).
+_ANY = re.compile("|".join(("(?i:%s)" if rx.flags & re.I else "(?:%s)") % rx.pattern
+                           for rx in (EMAIL, ID_LABELLED, PHONE, ID_BARE, NAME_INTRO, ADDRESS, NAME_TITLE)))
+
+
 def mask_report(text: str) -> tuple[str, list[str]]:
     """``(masked text, kinds found)``; kinds in email, id, phone, address, name."""
+    if _ANY.search(text) is None:
+        return text, []
     hits: list[str] = []
     out = _sub_group(EMAIL, TAGS["email"], text, hits, "email")
     out = _sub_group(ID_LABELLED, TAGS["id"], out, hits, "id")

@@ -12,7 +12,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .cells import Cells, Values
+from .cells import Cells, Values, clean_texts, distinct, pairs, rows_where
 from .csvcolumns import Coded, ColumnRows, coded, objects
 from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
 from .normalize import clean_text, is_blank, nfc
@@ -21,44 +21,6 @@ from .readers import NO_MARKS
 from .rules import IntakeRules
 from .validate import Problem, Record, TableMap, _col_name, _show
 from .xlsx import HIDDEN, STRUCK, is_void_marker
-
-
-def _distinct(col, f) -> list:
-    """``[f(v) for v in col]``, computing ``f`` once per distinct value (:func:`.coded`)."""
-    c = coded(col)
-    return objects([f(v) for v in c.words])[c.codes].tolist()
-
-
-def _pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
-    """``f`` gives a pair (value, note) per cell (as :func:`_distinct`): the values of
-    ``col``, and (row, note) for the rows whose note is not empty, in row order."""
-    c = coded(col)
-    out = [f(v) for v in c.words]
-    values = objects([v for v, _ in out])[c.codes].tolist()
-    return values, [(i, out[c.codes[i]][1]) for i in _rows_where(c, [bool(note) for _, note in out])]
-
-
-def _clean_texts(words: np.ndarray) -> np.ndarray:
-    """:func:`.normalize.clean_text` of each word; a word of printable ASCII with single
-    spaces inside (most ids and codes, which are distinct per row) is its own clean text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        plain = pc.match_substring_regex(pa.array(words, type=pa.string()), r"^[!-~]+(?: [!-~]+)*$")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):                     # not all text
-        return objects([clean_text(v) for v in words])
-    out = words.copy()
-    for k in np.flatnonzero(~plain.fill_null(False).to_numpy(zero_copy_only=False)).tolist():
-        out[k] = clean_text(words[k])
-    return out
-
-
-def _rows_where(c: Coded, hit: list[bool]) -> list[int]:
-    """The rows of ``c`` whose value is one of the words where ``hit`` is true."""
-    if not any(hit):
-        return []
-    return np.flatnonzero(np.array(hit, dtype=bool)[c.codes]).tolist()
 
 
 class RowMapper:
@@ -155,7 +117,7 @@ class RowMapper:
         shifted: dict[str, list[int]] = {}     # column -> rows with personal data in it
         valid = np.zeros(n, dtype=np.int64)   # criteria answered with a valid code, per row
         crit = {cid: k for k, cid in enumerate(self.cb.ids(CRITERION))}
-        cols["_criteria"] = np.full((n, len(crit)), np.nan, dtype=np.float32)   # a row's codes (blank: nan)
+        cols["_criteria"] = np.empty((n, len(crit)), dtype=np.float32)   # a row's codes (blank: nan), below
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
@@ -170,15 +132,19 @@ class RowMapper:
                 out = [self._cell(cid, v, labels) for v in c.words]
                 values = objects([v for v, _ in out])
                 cols[cid] = values[c.codes].tolist()
-                for i in _rows_where(c, [bool(why) for _, why in out]):
-                    self._answer_problem(recs[i], cid, col.kind, t, j, c[i], out[c.codes[i]][1])
+                said: dict[int, tuple] = {}       # per word with a problem: (column, value, detail)
+                for i in rows_where(c, [bool(why) for _, why in out]):
+                    w = int(c.codes[i])
+                    if w not in said:
+                        said[w] = (_col_name(t, j, cid), _show(c.words[w]), self._expected(cid, out[w][1]))
+                    self._answer_problem(recs[i], col.kind, *said[w])
                 if col.kind == CRITERION:
                     ok = self.cb.code_sets[cid][0]
                     valid += np.array([v in ok for v in values], dtype=bool)[c.codes]
                     cols["_criteria"][:, crit[cid]] = np.array([np.nan if v is None else v for v in values],
                                                             dtype=float)[c.codes]
             elif col.kind == COMMENT:
-                cols[cid], noted = _pairs(src, _comment)
+                cols[cid], noted = pairs(src, _comment)
                 for i, _ in noted:
                     recs[i].flags.append("pii_masked")
             else:
@@ -198,14 +164,14 @@ class RowMapper:
                     shaped.add(i)
         return recs
 
-    def _answer_problem(self, rec: Record, cid: str, kind: str, t, j, value, why: str) -> None:
+    def _answer_problem(self, rec: Record, kind: str, column: str, value: str, detail: str) -> None:
         if kind == PROFILE and self.rules.invalid_profile == "clear":
-            rec.cleared.append(Problem("profile_cleared", _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+            rec.cleared.append(Problem("profile_cleared", column, value, detail))
             if "profile_cleared" not in rec.flags:
                 rec.flags.append("profile_cleared")
         else:
             reason = "invalid_answer" if kind != PROFILE else "invalid_profile"
-            rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+            rec.problems.append(Problem(reason, column, value, detail))
 
     def _nfc(self, text: str) -> str:
         key = ("_nfc", text)
@@ -230,7 +196,7 @@ class RowMapper:
         """The rows' non-personal cells as read, for the quarantine file, with personal data
         masked (in comments, and in any text: a shifted row may carry it into any column);
         a column at a time, each distinct cell once."""
-        out: list[dict[str, object]] = [{} for _ in recs]
+        out: list[dict[str, object]] = [{}] * len(recs)
         by_table: dict[int, list[int]] = {}
         for k, r in enumerate(recs):
             by_table.setdefault(id(r.values.cols), []).append(k)
@@ -255,7 +221,9 @@ class RowMapper:
             tm = self._tables[key]
             rows = tm.table.rows
             at = np.array([recs[k].values.i for k in ks], dtype=np.int64)
-            for cid, j, fixed, labels, comment in self._raw_plan(tm):
+            plan = self._raw_plan(tm)
+            columns = []
+            for cid, j, fixed, labels, comment in plan:
                 if j is None:
                     col = [fixed] * len(ks)
                 elif isinstance(rows, ColumnRows):
@@ -263,8 +231,10 @@ class RowMapper:
                     col = Coded(rows.cols[j].words[used], codes)
                 else:
                     col = [rows[i][j] if j < len(rows[i]) else None for i in at.tolist()]
-                for k, v in zip(ks, _distinct(col, lambda v, labels=labels, comment=comment: cell(v, labels, comment))):
-                    out[k][cid] = v
+                columns.append(distinct(col, lambda v, labels=labels, comment=comment: cell(v, labels, comment)))
+            cids = [p[0] for p in plan]
+            for k, values in zip(ks, zip(*columns)):
+                out[k] = dict(zip(cids, values))
         return out
 
     def _raw_text(self, value: str, comment: bool):
@@ -284,7 +254,7 @@ class RowMapper:
         hit: dict[int, int] = {}
         for j in columns:
             c = coded(raw[j])
-            for i in _rows_where(c, [type(v) is str and bool(test(v)) for v in c.words]):
+            for i in rows_where(c, [type(v) is str and bool(test(v)) for v in c.words]):
                 hit.setdefault(i, j)
         return hit
 
@@ -328,22 +298,22 @@ class RowMapper:
         # a column at a time, in the order of the rules (so a row's problems keep theirs),
         # each distinct cell (or pair of unit and commune) worked out once
         c = coded(cols["respondent_id"])
-        rids = _clean_texts(c.words)
+        rids = clean_texts(c.words)
         cols["respondent_id"] = rids[c.codes].tolist()
-        for i in _rows_where(c, [v is None for v in rids]):
+        for i in rows_where(c, [v is None for v in rids]):
             recs[i].problems.append(Problem("missing_id", idcol))
         uc = coded(cols["unit_id"])
         found = [self.cb.unit(v) for v in uc.words]
         units = objects([u for u, _ in found])
         cols["_unit"] = units[uc.codes].tolist()
         cols["unit_id"] = objects([u.id if u else None for u in units])[uc.codes].tolist()
-        for i in _rows_where(uc, [u is None for u in units]):
+        for i in rows_where(uc, [u is None for u in units]):
             why = found[uc.codes[i]][1]
             reason = "missing_unit" if why == "blank" else "unknown_unit"
             recs[i].problems.append(Problem(reason, ucol, _show(uc[i]), "" if why == "blank" else
                                             f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
         cc = coded(cols["commune"])
-        communes = _clean_texts(cc.words)[cc.codes]
+        communes = clean_texts(cc.words)[cc.codes]
         span = max(len(cc.words), 1)
         pairs, at = np.unique(uc.codes.astype(np.int64) * span + cc.codes, return_inverse=True)
         psu_of = self.cfg.registry.design.psu
@@ -367,15 +337,15 @@ class RowMapper:
         communes[renamed] = named[at[renamed]]
         cols["commune"] = communes.tolist()
         c = coded(cols["interviewer"])
-        itvs = _clean_texts(c.words)
+        itvs = clean_texts(c.words)
         cols["interviewer"] = itvs[c.codes].tolist()
-        for i in _rows_where(c, [v is None for v in itvs]):
+        for i in rows_where(c, [v is None for v in itvs]):
             recs[i].problems.append(Problem("missing_interviewer", icol))
         dc = coded(cols["interview_date"])
         parsed = [parse_date(v, tm.date_order) for v in dc.words]
         cols["interview_date"] = objects([d for d, _ in parsed])[dc.codes].tolist()
         period = self.period
-        for i in _rows_where(dc, [d is None or not (period.start <= d <= period.end) for d, _ in parsed]):
+        for i in rows_where(dc, [d is None or not (period.start <= d <= period.end) for d, _ in parsed]):
             d, why = parsed[dc.codes[i]]
             if d is None:
                 recs[i].problems.append(Problem("invalid_date", dcol, _show(dc[i]),
