@@ -7,7 +7,7 @@ import gc
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter, not_
 from pathlib import Path
 
@@ -327,7 +327,12 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
 
     primary = Counter(primaries)
     anyr = Counter(code for r in rejected for code in r.reasons)
-    flags = Counter(f for r in accepted for f in r.flags)
+    flagged = list(compress(accepted, map(bool, map(attrgetter("flags"), accepted))))
+    flags = Counter(chain.from_iterable(map(attrgetter("flags"), flagged)))
+    examples: dict[str, list[str]] = {code: [] for code in primary}
+    for r, p in zip(rejected, primaries):
+        if len(examples[p]) < 5:
+            examples[p].append(f"{r.origin} row {r.row}")
     nonresp = []
     for cid in cb.ids(CRITERION):
         scale = cfg.methodology.scale_of(cid)
@@ -346,7 +351,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "methodology": cfg.methodology.id,
         "survey_period": [str(cfg.registry.survey_period.start), str(cfg.registry.survey_period.end)],
         "totals": {"rows_read": len(records), "accepted": len(accepted), "quarantined": len(rejected),
-                   "flagged": sum(1 for r in accepted if r.flags),
+                   "flagged": len(flagged),
                    "accepted_plus_quarantined_equals_read": len(accepted) + len(rejected) == len(records)},
         "files": files,
         "units": units,
@@ -358,9 +363,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "warnings": warnings,
         "collection_modes": dict(Counter(info.get("mode", "paper") for info in file_info.values())),
         "listed_up_to": LIST_LIMIT,
-        "quarantined_examples_per_reason": {
-            code: [f"{r.origin} row {r.row}" for r, p in zip(rejected, primaries) if p == code][:5]
-            for code in primary},
+        "quarantined_examples_per_reason": examples,
         "quarantined": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
              "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,
@@ -372,5 +375,5 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
              "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags,
              **({"cleared": [{"column": p.column, "value": p.value, "detail": p.detail} for p in r.cleared]}
                 if r.cleared else {})}
-            for r in [r for r in accepted if r.flags][:LIST_LIMIT]],
+            for r in flagged[:LIST_LIMIT]],
     }

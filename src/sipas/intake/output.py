@@ -286,19 +286,20 @@ def _plain(v) -> bool:
 def _sheet_rows(grid: list[list], letters: list[str], block: int = 4096):
     """The ``<row>`` elements of the data rows (from row 3), one bytes object each; made a
     column at a time for a block of rows, each distinct cell's XML once."""
-    tails: dict = {None: ""}         # a cell's XML after its reference, "" for no cell
+    tails: dict = {None: b""}        # a cell's XML after its reference (b"" for no cell), encoded
     for start in range(0, len(grid), block):
         rows = grid[start:start + block]
-        nums = [str(i) for i in range(start + 3, start + 3 + len(rows))]
+        nums = [b"%d" % i for i in range(start + 3, start + 3 + len(rows))]
         cells = []
         for j, col in enumerate(letters):
             values = list(map(itemgetter(j), rows))
             for v in set(values).difference(tails):
-                tails[v] = _text_cell(v) if type(v) is str else f' t="n"><v>{"%.16g" % v}</v></c>'
-            pre = '<c r="' + col
-            cells.append([pre + n + '"' + t if t else "" for n, t in zip(nums, map(tails.__getitem__, values))])
-        for n, body in zip(nums, map("".join, zip(*cells))):
-            yield ('<row r="' + n + '">' + body + "</row>").encode("ascii", "xmlcharrefreplace")
+                tail = _text_cell(v) if type(v) is str else f' t="n"><v>{"%.16g" % v}</v></c>'
+                tails[v] = tail.encode("ascii", "xmlcharrefreplace")
+            pre = b'<c r="' + col.encode()
+            cells.append([pre + n + b'"' + t if t else b"" for n, t in zip(nums, map(tails.__getitem__, values))])
+        for n, body in zip(nums, map(b"".join, zip(*cells))):
+            yield b'<row r="' + n + b'">' + body + b"</row>"
 
 
 def _text_cell(v: str) -> str:
