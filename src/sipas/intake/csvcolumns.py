@@ -17,6 +17,7 @@ the row reader's as well. Anything else goes to the row reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -123,6 +124,22 @@ def _quotes_well_formed(raw: bytes | memoryview, delim: bytes) -> bool:
     return bool(np.isin(before, [delim[0], ord("\n")]).all() and np.isin(after, [delim[0], ord("\r"), ord("\n")]).all())
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _encoded(col):
+    """A column of text (pyarrow chunks) as one dictionary array: encoded chunk by chunk
+    when the chunks come out sharing one dictionary (as pyarrow makes them), else combined
+    first."""
+    import pyarrow as pa
+
+    enc = col.dictionary_encode()
+    if len({c.dictionary.buffers()[1].address for c in enc.chunks}) == 1:
+        return pa.DictionaryArray.from_arrays(
+            pa.concat_arrays([c.indices for c in enc.chunks]), enc.chunk(0).dictionary)
+    return col.combine_chunks().dictionary_encode()
+
+
 def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Coded], list[int]] | None:
     """A UTF-8 CSV file whose first record is the header (of ``width`` fields): that
     record, the columns of the records below it that are not blank (NFC text, one object
@@ -132,7 +149,7 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Co
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    if b"\x00" in raw or b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
+    if b"\x00" in raw or _LONE_CR.search(raw):
         return None
     body = memoryview(raw)[3:] if raw.startswith(b"\xef\xbb\xbf") else raw     # (no copy)
     if not _quotes_well_formed(body, delim.encode()):
@@ -157,7 +174,7 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Co
     blank[0] = False
     cols = []
     for name in table.column_names:
-        enc = table.column(name).combine_chunks().dictionary_encode()
+        enc = _encoded(table.column(name))
         table = table.drop_columns([name])   # memory: one column at a time
         at = enc.indices.to_numpy()
         breaks = pc.count_substring(enc.dictionary, "\n").to_numpy(zero_copy_only=False)
@@ -165,7 +182,10 @@ def read_columns(raw: bytes, delim: str, width: int) -> tuple[list[str], list[Co
             spans += breaks[at]
         words = enc.dictionary.to_pylist()
         blank &= np.array([not w.strip() for w in words], dtype=bool)[at]
-        cols.append((np.array([nfc(w) for w in words], dtype=object), at))
+        text = objects(words)
+        for k in np.flatnonzero(~pc.string_is_ascii(enc.dictionary).to_numpy(zero_copy_only=False)).tolist():
+            text[k] = nfc(text[k])       # (an ASCII text is NFC)
+        cols.append((text, at))
     if int(spans.sum()) != raw.count(b"\n") + (not raw.endswith(b"\n")):   # an empty line was skipped
         return None
     starts = np.concatenate(([1], 1 + np.cumsum(spans[:-1])))
