@@ -283,7 +283,7 @@ def _plain(v) -> bool:
     return type(v) is str and not _ILLEGAL.search(v)
 
 
-def _sheet_rows(grid: list[list], letters: list[str], block: int = 4096):
+def _sheet_rows(grid: list[list], letters: list[str], block: int = 1024):
     """The ``<row>`` elements of the data rows (from row 3), one bytes object each; made a
     column at a time for a block of rows, each distinct cell's XML once."""
     tails: dict = {None: b""}        # a cell's XML after its reference (b"" for no cell), encoded
