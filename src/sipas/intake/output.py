@@ -10,8 +10,8 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from contextlib import contextmanager
-from itertools import chain
-from operator import attrgetter, itemgetter
+from itertools import chain, repeat
+from operator import attrgetter, is_, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -286,7 +286,7 @@ def _plain(v) -> bool:
 def _sheet_rows(grid: list[list], letters: list[str], block: int = 1024):
     """The ``<row>`` elements of the data rows (from row 3), one bytes object each; made a
     column at a time for a block of rows, each distinct cell's XML once."""
-    tails: dict = {None: b""}        # a cell's XML after its reference (b"" for no cell), encoded
+    tails: dict = {None: b""}        # a cell's XML after its row number, encoded
     for start in range(0, len(grid), block):
         rows = grid[start:start + block]
         nums = [b"%d" % i for i in range(start + 3, start + 3 + len(rows))]
@@ -295,9 +295,11 @@ def _sheet_rows(grid: list[list], letters: list[str], block: int = 1024):
             values = list(map(itemgetter(j), rows))
             for v in set(values).difference(tails):
                 tail = _text_cell(v) if type(v) is str else f' t="n"><v>{"%.16g" % v}</v></c>'
-                tails[v] = tail.encode("ascii", "xmlcharrefreplace")
+                tails[v] = b'"' + tail.encode("ascii", "xmlcharrefreplace")
             pre = b'<c r="' + col.encode()
-            cells.append([pre + n + b'"' + t if t else b"" for n, t in zip(nums, map(tails.__getitem__, values))])
+            cells.append(list(map(bytes.__add__, map(pre.__add__, nums), map(tails.__getitem__, values))))
+            for k in np.flatnonzero(np.fromiter(map(is_, values, repeat(None)), dtype=bool, count=len(values))).tolist():
+                cells[-1][k] = b""       # no cell
         for n, body in zip(nums, map(b"".join, zip(*cells))):
             yield b'<row r="' + n + b'">' + body + b"</row>"
 
