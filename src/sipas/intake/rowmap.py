@@ -1,6 +1,7 @@
 """The row rules of :mod:`.validate`, applied a column at a time: each distinct cell of a
-column is mapped once (answers repeat: a 300,000-row file has a few hundred distinct
-cells per column), and a row's canonical values are a view on its table's mapped
+column is mapped once and the results taken by each row's code (:class:`.csvcolumns.Coded`;
+answers repeat: a 300,000-row file has a few hundred distinct cells per column, and the
+commune check works per distinct pair of unit and commune), and a row's canonical values are a view on its table's mapped
 columns (:class:`.cells.Values`) rather than a dict of its own. Problems and flags are added
 to each row in the order the rules are listed: shape, void marks, answers (codebook
 order), administrative fields, enough answers.
