@@ -91,10 +91,14 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
 
 
 def _strings(values: list) -> pd.api.extensions.ExtensionArray:
-    """``pd.array(values, dtype="string")``, made by pyarrow when they are text or None."""
+    """``pd.array(values, dtype="string")``, made by pyarrow when they are text or None
+    (a column of few distinct texts from those texts and a code per row)."""
     try:
+        if len(values) > 1000 and len(set(values[:1000])) < 500:
+            codes, texts = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
+            return pd.arrays.ArrowStringArray(pa.array(texts, type=pa.string()).take(pa.array(codes, mask=codes < 0)))
         return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return pd.array(values, dtype="string")
 
 
