@@ -3,7 +3,7 @@ compare rows (straight-lining, identical vectors of one interviewer)."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -25,11 +25,11 @@ def check_duplicates(records: list[Record], cb: Codebook, rules: IntakeRules) ->
     if not records:
         return
     keys = [rid.casefold() if rid else None for rid in gather(records)["respondent_id"]]
-    twice = {k for k, n in Counter(keys).items() if n > 1 and k is not None}
+    codes = pd.factorize(np.array(keys, dtype=object))[0]            # no id: -1
+    seen = np.bincount(codes[codes >= 0], minlength=1)
     groups: dict[str, list[Record]] = defaultdict(list)
-    for r, k in zip(records, keys):
-        if k in twice:
-            groups[k].append(r)
+    for i in np.flatnonzero((codes >= 0) & (seen[codes] > 1)).tolist():   # ids used twice, in row order
+        groups[keys[i]].append(records[i])
     for rid, recs in groups.items():
         first = recs[0]
         identical = all(content_key(r, cb) == content_key(first, cb) for r in recs[1:])

@@ -216,6 +216,8 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
     mapper = RowMapper(cb, rules)
     records: list[Record] = [r for tm in maps for r in mapper.records(tm)]
     for name in file_info:
+        if len({tm.table.sheet for tm in maps if tm.table.file.name == name}) < 2:
+            continue                 # (ids can restart only on another sheet)
         note = qualify_sheet_numbers([r for r in records if r.file == name])
         if note:
             file_info[name]["notes"].append(note)
