@@ -3,9 +3,10 @@ compare rows (straight-lining, identical vectors of one interviewer)."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import numpy as np
+import pandas as pd
 
 from .cells import gather
 from .mapping import CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
@@ -24,11 +25,11 @@ def check_duplicates(records: list[Record], cb: Codebook, rules: IntakeRules) ->
     if not records:
         return
     keys = [rid.casefold() if rid else None for rid in gather(records)["respondent_id"]]
-    twice = {k for k, n in Counter(keys).items() if n > 1 and k is not None}
+    codes = pd.factorize(np.array(keys, dtype=object))[0]            # no id: -1
+    seen = np.bincount(codes[codes >= 0], minlength=1)
     groups: dict[str, list[Record]] = defaultdict(list)
-    for r, k in zip(records, keys):
-        if k in twice:
-            groups[k].append(r)
+    for i in np.flatnonzero((codes >= 0) & (seen[codes] > 1)).tolist():   # ids used twice, in row order
+        groups[keys[i]].append(records[i])
     for rid, recs in groups.items():
         first = recs[0]
         identical = all(content_key(r, cb) == content_key(first, cb) for r in recs[1:])
@@ -57,8 +58,7 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
         return
     crit = cb.ids(CRITERION)
     cols = gather(records)
-    answers = [cols[c] for c in crit]
-    codes = np.array(answers, dtype=float).reshape(len(crit), n)     # None -> nan
+    codes = cols.matrix("_criteria")                                   # blank: nan
     valid = np.stack([np.isin(codes[k], sorted(cb.code_sets[c][0])) for k, c in enumerate(crit)]) \
         if crit else np.zeros((0, n), dtype=bool)
     n_valid = valid.sum(axis=0)
@@ -71,16 +71,12 @@ def add_flags(records: list[Record], cb: Codebook, rules: IntakeRules) -> None:
     dup = np.flatnonzero(n_valid - mode >= rules.duplicate_min_off_mode)
     if not len(dup):
         return
-    blocks = [answers]             # the row's key: interviewer, then a tuple per block of columns
+    # the row's key: interviewer, every criterion's code (and profile, expectations, perceptions)
+    key = {"interviewer": pd.factorize(np.array(cols["interviewer"], dtype=object)[dup], use_na_sentinel=False)[0]}
+    key.update((f"c{k}", np.where(np.isnan(codes[k, dup]), -1.0, codes[k, dup])) for k in range(len(crit)))
     if rules.duplicate_vector_with_profile:
-        blocks += [[cols[c] if c in cols else [None] * n for c in cb.ids(kind)]
-                   for kind in (PROFILE, EXPECTATION, PERCEPTION)]
-    interviewer = cols["interviewer"]
-    groups: dict[tuple, list[Record]] = defaultdict(list)
-    for i in dup:
-        groups[(interviewer[i], *(tuple(c[i] for c in block) for block in blocks))].append(records[i])
-    for recs in groups.values():
-        if len(recs) > 1:
-            for r in recs:
-                r.flags.append("interviewer_duplicate")
-
+        for c in (c for kind in (PROFILE, EXPECTATION, PERCEPTION) for c in cb.ids(kind)):
+            values = np.array(cols[c] if c in cols else [None] * n, dtype=object)[dup]
+            key[c] = pd.factorize(values, use_na_sentinel=False)[0]
+    for i in dup[pd.DataFrame(key).duplicated(keep=False).to_numpy()]:
+        records[i].flags.append("interviewer_duplicate")

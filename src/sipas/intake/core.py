@@ -7,6 +7,8 @@ import gc
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import chain, compress
+from operator import attrgetter, not_
 from pathlib import Path
 
 import pandas as pd
@@ -214,15 +216,18 @@ def _run_intake(year: int, inputs: list | None = None, *, root: str | Path | Non
     mapper = RowMapper(cb, rules)
     records: list[Record] = [r for tm in maps for r in mapper.records(tm)]
     for name in file_info:
+        if len({tm.table.sheet for tm in maps if tm.table.file.name == name}) < 2:
+            continue                 # (ids can restart only on another sheet)
         note = qualify_sheet_numbers([r for r in records if r.file == name])
         if note:
             file_info[name]["notes"].append(note)
             warnings.append(f"{name}: {note}")
     check_duplicates(records, cb, rules)
-    accepted = [r for r in records if r.accepted]
-    rejected = [r for r in records if not r.accepted]
-    for r in rejected:
-        r.raw = mapper.raw_of(r)
+    bad = list(map(bool, map(attrgetter("problems"), records)))
+    accepted = list(compress(records, map(not_, bad)))
+    rejected = list(compress(records, bad))
+    for r, raw in zip(rejected, mapper.raw_rows(rejected)):
+        r.raw = raw
     for tm in maps:          # the raw cells are no longer needed (memory)
         tm.table.rows = []
     add_flags(accepted, cb, rules)
@@ -276,8 +281,9 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
     per_unit: dict[str, dict] = defaultdict(blank)
     primaries = [r.primary for r in rejected]
     primary_of = {id(r): p for r, p in zip(rejected, primaries)}
-    uids = gather(records)["unit_id"] if records else []
-    kinds = Counter((r.file, uid, primary_of.get(id(r)), bool(r.flags)) for r, uid in zip(records, uids))
+    cols = gather(records)
+    kinds = Counter(zip(cols.per_table(attrgetter("file")), cols["unit_id"] if records else [],
+                        map(primary_of.get, map(id, records)), map(bool, map(attrgetter("flags"), records))))
     for (file, uid, why, flagged), n in kinds.items():      # a few hundred kinds of rows
         for bucket in (per_file[file], per_unit[uid or UNKNOWN_UNIT]):
             bucket["rows_read"] += n
@@ -323,7 +329,12 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
 
     primary = Counter(primaries)
     anyr = Counter(code for r in rejected for code in r.reasons)
-    flags = Counter(f for r in accepted for f in r.flags)
+    flagged = list(compress(accepted, map(bool, map(attrgetter("flags"), accepted))))
+    flags = Counter(chain.from_iterable(map(attrgetter("flags"), flagged)))
+    examples: dict[str, list[str]] = {code: [] for code in primary}
+    for r, p in zip(rejected, primaries):
+        if len(examples[p]) < 5:
+            examples[p].append(f"{r.origin} row {r.row}")
     nonresp = []
     for cid in cb.ids(CRITERION):
         scale = cfg.methodology.scale_of(cid)
@@ -342,7 +353,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "methodology": cfg.methodology.id,
         "survey_period": [str(cfg.registry.survey_period.start), str(cfg.registry.survey_period.end)],
         "totals": {"rows_read": len(records), "accepted": len(accepted), "quarantined": len(rejected),
-                   "flagged": sum(1 for r in accepted if r.flags),
+                   "flagged": len(flagged),
                    "accepted_plus_quarantined_equals_read": len(accepted) + len(rejected) == len(records)},
         "files": files,
         "units": units,
@@ -354,9 +365,7 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
         "warnings": warnings,
         "collection_modes": dict(Counter(info.get("mode", "paper") for info in file_info.values())),
         "listed_up_to": LIST_LIMIT,
-        "quarantined_examples_per_reason": {
-            code: [f"{r.origin} row {r.row}" for r, p in zip(rejected, primaries) if p == code][:5]
-            for code in primary},
+        "quarantined_examples_per_reason": examples,
         "quarantined": [
             {"file": r.file, "sheet": r.sheet, "row": r.row, "respondent_id": r.values.get("respondent_id"),
              "unit_id": r.values.get("unit_id"), "reason": r.primary, "reasons": r.reasons,
@@ -368,5 +377,5 @@ def _report(cfg, cb, rules: IntakeRules, records, accepted, rejected, file_info,
              "unit_id": r.values["unit_id"], "interviewer": r.values.get("interviewer"), "flags": r.flags,
              **({"cleared": [{"column": p.column, "value": p.value, "detail": p.detail} for p in r.cleared]}
                 if r.cleared else {})}
-            for r in [r for r in accepted if r.flags][:LIST_LIMIT]],
+            for r in flagged[:LIST_LIMIT]],
     }

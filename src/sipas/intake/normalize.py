@@ -54,7 +54,7 @@ def nfc_lines(text: str) -> str:
     """:func:`nfc` of a text of many lines, normalising only the lines that may change
     (NFC never joins characters across a line break), so a file that is already NFC, or
     nearly, is not normalised character by character."""
-    if text.isascii():
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
         return text
     pattern, out, done = _maybe_not_nfc(), [], 0
     m = pattern.search(text)

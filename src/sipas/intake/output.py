@@ -7,9 +7,11 @@ import io
 import math
 import os
 import re
-from collections import ChainMap, Counter
+from collections import ChainMap
 from collections.abc import Mapping
 from contextlib import contextmanager
+from itertools import chain, repeat
+from operator import attrgetter, is_, itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ import pyarrow.parquet as pq
 from sipas.base.io import deterministic_zip, fixed_core_dates
 
 from .cells import gather
+from .csvcolumns import objects
 from .fieldwork import reg_path
 from .mapping import COMMENT, CRITERION, EXPECTATION, PERCEPTION, PROFILE, Codebook
 from .pii import mask_value
@@ -79,16 +82,31 @@ def to_frame(columns: Mapping[str, list], cb: Codebook, n: int) -> pd.DataFrame:
         elif dtype in ("Int16",):
             data[name] = pd.Series(_int16(values))
         elif dtype == "string":
-            data[name] = pd.Series(pd.array(values, dtype="string"))
+            data[name] = pd.Series(_strings(values))
+        elif isinstance(values, np.ndarray):
+            data[name] = pd.Series(values.astype(dtype))
         else:
             data[name] = pd.Series(np.array([np.nan if v is None else v for v in values]).astype(dtype))
     return pd.DataFrame(data)
 
 
-def _int16(values: list) -> pd.api.extensions.ExtensionArray:
+def _strings(values: list) -> pd.api.extensions.ExtensionArray:
+    """``pd.array(values, dtype="string")``, made by pyarrow when they are text or None
+    (a column of few distinct texts from those texts and a code per row)."""
+    try:
+        if len(values) > 1000 and len(set(values[:1000])) < 500:
+            codes, texts = pd.factorize(np.fromiter(values, dtype=object, count=len(values)))
+            return pd.arrays.ArrowStringArray(pa.array(texts, type=pa.string()).take(pa.array(codes, mask=codes < 0)))
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pd.array(values, dtype="string")
+
+
+def _int16(values: list | np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``pd.array(values, dtype="Int16")``, without its test of each value when they are
-    whole numbers or None (blank cells hold 1, as pandas puts there)."""
-    if not set(map(type, values)) <= {int, type(None)}:
+    whole numbers or None, or an array of codes with nan for blank (blank cells hold 1,
+    as pandas puts there)."""
+    if not isinstance(values, np.ndarray) and not set(map(type, values)) <= {int, type(None)}:
         return pd.array(values, dtype="Int16")
     codes = np.array(values, dtype=float)          # None -> nan
     mask = np.isnan(codes)
@@ -100,7 +118,8 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
     """The processed table of the accepted records, in contract order (unit, id), with the
     design columns (stratum, psu, weight = served / accepted, fpc)."""
     reg = cfg.registry
-    n_h = Counter(r.values["unit_id"] for r in accepted)
+    at, uids = pd.factorize(np.array(gather(accepted)["unit_id"] if accepted else [], dtype=object))
+    n_h = dict(zip(uids, np.bincount(at, minlength=len(uids)).tolist()))     # in order of first row
     over = [(reg.unit(uid), n) for uid, n in n_h.items() if n > reg.unit(uid).served]
     if over:
         u, n = over[0]
@@ -113,29 +132,39 @@ def processed_frame(accepted: list, cfg, cb: Codebook) -> pd.DataFrame:
                  "the year, not the sample), or whether rows of another unit were given this unit's name")
     if not accepted:
         return empty_frame(cb)
-    order = {u.id: i for i, u in enumerate(reg.units)}
     cols = gather(accepted)
-    keys = list(zip(map(order.__getitem__, cols["unit_id"]), cols["respondent_id"]))
-    srt = [accepted[i] for i in sorted(range(len(accepted)), key=keys.__getitem__)]
-    design: dict[int, tuple] = {}      # per unit: (unit, psu column, fpc, weight)
-    for r in srt:
-        unit = r.values["_unit"]
-        if id(unit) not in design:
-            psu_col = reg.design.psu[unit.type]
-            fpc = math.nan if not reg.design.fpc else float(unit.served) if psu_col == "respondent_id" else \
-                float(len(unit.communes)) if psu_col == "commune" else math.nan
-            design[id(unit)] = unit, psu_col, fpc, unit.served / n_h[unit.id]
-    per = [design[id(r.values["_unit"])] for r in srt]
-    cols = gather(srt)
-    psu = {d[1]: cols[d[1]] if d[1] in cols else [None] * len(srt) for d in design.values()}
-    extra = {"year": [cfg.year] * len(srt), "unit_type": [d[0].type for d in per],
-             "stratum": [d[0].id for d in per],
-             "psu": [str(psu[d[1]][i]) for i, d in enumerate(per)],
-             "weight": [d[3] for d in per], "fpc": [d[2] for d in per],
-             "source_file": [r.origin for r in srt], "source_row": [r.row for r in srt],
-             "flags": [";".join(r.flags) for r in srt]}
-    return to_frame(ChainMap(extra, cols), cb, len(srt))
+    unit_of = np.array([order_of_unit(reg, uid) for uid in uids], dtype=np.int64)[at]
+    rid_rank = pd.factorize(np.array(cols["respondent_id"], dtype=object), sort=True)[0]
+    perm = np.lexsort((rid_rank, unit_of))       # (unit in registry order, id); stable
+    cols = cols.reorder(perm)
+    srt = list(map(accepted.__getitem__, perm.tolist()))
+    n = len(srt)
+    per_unit = []                                # per unit: (unit, psu column, fpc, weight)
+    for uid in uids:
+        unit = reg.unit(uid)
+        psu_col = reg.design.psu[unit.type]
+        fpc = math.nan if not reg.design.fpc else float(unit.served) if psu_col == "respondent_id" else \
+            float(len(unit.communes)) if psu_col == "commune" else math.nan
+        per_unit.append((unit, psu_col, fpc, unit.served / n_h[uid]))
+    u = at[perm]
+    psu = objects([None] * n)
+    for psu_col in dict.fromkeys(d[1] for d in per_unit):
+        rows = np.array([d[1] == psu_col for d in per_unit], dtype=bool)[u]
+        values = cols[psu_col] if psu_col in cols else [None] * n
+        psu[rows] = [str(v) for v in objects(values)[rows].tolist()]
+    extra = {"year": [cfg.year] * n, "unit_type": objects([d[0].type for d in per_unit])[u].tolist(),
+             "stratum": objects([d[0].id for d in per_unit])[u].tolist(), "psu": psu.tolist(),
+             "weight": np.array([d[3] for d in per_unit])[u], "fpc": np.array([d[2] for d in per_unit])[u],
+             "source_file": cols.per_table(lambda r: r.origin),
+             "source_row": list(map(attrgetter("row"), srt)),
+             "flags": list(map(";".join, map(attrgetter("flags"), srt))),
+             **dict(zip(cb.ids(CRITERION), cols.matrix("_criteria")))}
+    return to_frame(ChainMap(extra, cols), cb, n)
 
+
+def order_of_unit(reg, uid: str) -> int:
+    """The place of unit ``uid`` in the registry (the processed table's order)."""
+    return next(k for k, u in enumerate(reg.units) if u.id == uid)
 
 
 def parquet_bytes(df: pd.DataFrame, cb: Codebook) -> bytes:
@@ -177,8 +206,7 @@ def quarantine_rows(records, cb: Codebook) -> list[dict]:
                "all_reasons": "; ".join(f"{p.reason}" + (f" [{p.column}={p.value!r}]" if p.column else "")
                                         + (f" {p.detail}" if p.detail and p.reason != first.reason else "")
                                         for p in sorted(r.problems, key=rank))}
-        for cid, v in r.raw.items():
-            row[cid] = mask_cell(v)       # a shifted row may carry personal data into any column
+        row.update(r.raw)                 # (personal data masked: :meth:`.rowmap.RowMapper.raw_rows`)
         row["value"] = mask_cell(row["value"])
         out.append(row)
     return out
@@ -204,8 +232,9 @@ def quarantine_xlsx(rows: list[dict], cb: Codebook) -> bytes:
         cell.font = Font(italic=True, color="808080")
     keys = [k for k, _ in QUARANTINE_HEAD] + data_cols
     grid = [list(map(r.get, keys)) for r in rows]
-    if {type(v) for vals in grid for v in vals} <= {type(None), str, int}:     # the common case, faster
-        fast = not any(_ILLEGAL.search(v) for v in {v for vals in grid for v in vals if type(v) is str})
+    cells = set(chain.from_iterable(grid))
+    if set(map(type, cells)) <= {type(None), str, int}:     # the common case, faster
+        fast = not any(_ILLEGAL.search(v) for v in cells if type(v) is str)
     else:
         grid = [[_xl(v) for v in vals] for vals in grid]
         fast = all(_plain(v) for vals in grid for v in vals)   # else openpyxl writes every cell
@@ -258,23 +287,25 @@ def _plain(v) -> bool:
     return type(v) is str and not _ILLEGAL.search(v)
 
 
-def _sheet_rows(grid: list[list], letters: list[str]):
-    """The ``<row>`` elements of the data rows (from row 3), one bytes object each."""
-    texts: dict[str, str] = {}       # a text cell after its reference, made once per distinct text
-    for i, vals in enumerate(grid, start=3):
-        cells = [f'<row r="{i}">']
-        for col, v in zip(letters, vals):
-            if v is None:
-                continue
-            if type(v) is str:
-                tail = texts.get(v)
-                if tail is None:
-                    tail = texts[v] = _text_cell(v)
-                cells.append(f'<c r="{col}{i}"{tail}')
-            else:
-                cells.append(f'<c r="{col}{i}" t="n"><v>{"%.16g" % v}</v></c>')
-        cells.append("</row>")
-        yield "".join(cells).encode("ascii", "xmlcharrefreplace")
+def _sheet_rows(grid: list[list], letters: list[str], block: int = 1024):
+    """The ``<row>`` elements of the data rows (from row 3), one bytes object each; made a
+    column at a time for a block of rows, each distinct cell's XML once."""
+    tails: dict = {None: b""}        # a cell's XML after its row number, encoded
+    for start in range(0, len(grid), block):
+        rows = grid[start:start + block]
+        nums = [b"%d" % i for i in range(start + 3, start + 3 + len(rows))]
+        cells = []
+        for j, col in enumerate(letters):
+            values = list(map(itemgetter(j), rows))
+            for v in set(values).difference(tails):
+                tail = _text_cell(v) if type(v) is str else f' t="n"><v>{"%.16g" % v}</v></c>'
+                tails[v] = b'"' + tail.encode("ascii", "xmlcharrefreplace")
+            pre = b'<c r="' + col.encode()
+            cells.append(list(map(bytes.__add__, map(pre.__add__, nums), map(tails.__getitem__, values))))
+            for k in np.flatnonzero(np.fromiter(map(is_, values, repeat(None)), dtype=bool, count=len(values))).tolist():
+                cells[-1][k] = b""       # no cell
+        for n, body in zip(nums, map(b"".join, zip(*cells))):
+            yield b'<row r="' + n + b'">' + body + b"</row>"
 
 
 def _text_cell(v: str) -> str:

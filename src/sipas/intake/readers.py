@@ -283,6 +283,7 @@ def _columnar(path: Path, raw: bytes, score: HeaderScore, match) -> RawTable | N
     whole = len(raw) <= HEAD_BYTES
     try:
         text = (raw if whole else raw[: raw.rfind(b"\n", 0, HEAD_BYTES) + 1]).decode("utf-8-sig")
+        text = unicodedata.normalize("NFC", text)    # (what :func:`_lines` gives, at once: a few MB)
         delim = _sniff_delimiter(text)
         head = list(itertools.islice(_records(text, delim), 301))
     except (UnicodeDecodeError, csv.Error):

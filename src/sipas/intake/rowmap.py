@@ -1,6 +1,7 @@
 """The row rules of :mod:`.validate`, applied a column at a time: each distinct cell of a
-column is mapped once (answers repeat: a 300,000-row file has a few hundred distinct
-cells per column), and a row's canonical values are a view on its table's mapped
+column is mapped once and the results taken by each row's code (:class:`.csvcolumns.Coded`;
+answers repeat: a 300,000-row file has a few hundred distinct cells per column, and the
+commune check works per distinct pair of unit and commune), and a row's canonical values are a view on its table's mapped
 columns (:class:`.cells.Values`) rather than a dict of its own. Problems and flags are added
 to each row in the order the rules are listed: shape, void marks, answers (codebook
 order), administrative fields, enough answers.
@@ -8,46 +9,19 @@ order), administrative fields, enough answers.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
-from .cells import TEXT, Cells, Values
-from .csvcolumns import ColumnRows
+from .cells import Cells, Values, clean_texts, distinct, pairs, rows_where
+from .csvcolumns import Coded, ColumnRows, coded, objects
 from .mapping import ADMIN, ANSWER_KINDS, COMMENT, CRITERION, EXPECTATION, PERSONAL, PROFILE, Codebook, parse_date
 from .normalize import clean_text, is_blank, nfc
-from .pii import EMAIL, PHONE, mask_report
+from .pii import EMAIL, PHONE, mask_report, mask_value
 from .readers import NO_MARKS
 from .rules import IntakeRules
 from .validate import Problem, Record, TableMap, _col_name, _show
 from .xlsx import HIDDEN, STRUCK, is_void_marker
-
-
-def _distinct(col, f) -> list:
-    """``[f(v) for v in col]``, computing ``f`` once per distinct value when every value
-    is text or blank (mixed numbers are mapped one by one: 1, 1.0 and True are equal keys)."""
-    if set(map(type, col)) <= TEXT:
-        m = {v: f(v) for v in set(col)}
-        return list(map(m.__getitem__, col))
-    return [f(v) for v in col]
-
-
-def _pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
-    """``f`` gives a pair (value, note) per cell (as :func:`_distinct`): the values of
-    ``col``, and (row, note) for the rows whose note is not empty, in row order."""
-    if set(map(type, col)) <= TEXT:
-        m = {v: f(v) for v in set(col)}
-        values = list(map({v: out[0] for v, out in m.items()}.__getitem__, col))
-        noted = {v for v, out in m.items() if out[1]}
-        at = _rows_in(col, noted)
-        return values, [(i, m[col[i]][1]) for i in at]
-    out = [f(v) for v in col]
-    return [v for v, _ in out], [(i, note) for i, (_, note) in enumerate(out) if note]
-
-
-def _rows_in(col: list, values: set) -> list[int]:
-    """The rows of ``col`` whose value is in ``values``."""
-    if not values:
-        return []
-    return np.flatnonzero(np.fromiter(map(values.__contains__, col), dtype=bool, count=len(col))).tolist()
 
 
 class RowMapper:
@@ -60,7 +34,6 @@ class RowMapper:
         self._cache: dict[tuple, tuple] = {}
         self.kinds = {c.id: c for c in cb.columns}
         self._tables: dict[int, TableMap] = {}    # id(a table's mapped columns) -> its TableMap
-        self._plans: dict[int, list[tuple]] = {}   # id(TableMap) -> :meth:`_raw_plan`
 
     def _cell(self, cid: str, value: object, labels: dict | None):
         key = (cid, type(value).__name__, value if not isinstance(value, float) or value == value else "nan",
@@ -124,7 +97,8 @@ class RowMapper:
         raw = Cells(t.rows, width)
         cols: dict[str, list] = {}
         self._tables[id(cols)] = tm
-        recs = [Record(Values(cols, i), t.file.name, t.sheet, t.row_numbers[i], None) for i in range(n)]
+        recs = list(map(Record, map(Values, repeat(cols, n), range(n)), repeat(t.file.name, n), repeat(t.sheet, n),
+                        t.row_numbers[:n], repeat(None, n)))
         shaped = self._shape(recs, tm, width)
         marks = t.marks + [NO_MARKS] * (n - len(t.marks))
         void_at = self._first_hit(tm.note_columns, raw, is_void_marker, n)
@@ -142,6 +116,9 @@ class RowMapper:
                 else:
                     r.flags.append("hidden_row")
         shifted: dict[str, list[int]] = {}     # column -> rows with personal data in it
+        valid = np.zeros(n, dtype=np.int64)   # criteria answered with a valid code, per row
+        crit = {cid: k for k, cid in enumerate(self.cb.ids(CRITERION))}
+        cols["_criteria"] = np.empty((n, len(crit)), dtype=np.float32)   # a row's codes (blank: nan), below
         for cid, col in self.kinds.items():
             if col.kind == PERSONAL:
                 continue
@@ -152,18 +129,33 @@ class RowMapper:
                 shifted[cid] = self._shifted(raw[j] if relabelled else src, col.kind == ADMIN)
             if col.kind in ANSWER_KINDS:
                 labels = t.value_labels.get(j) if j is not None else None
-                cols[cid], noted = _pairs(src, lambda v, cid=cid, labels=labels: self._cell(cid, v, labels))
-                for i, why in noted:
-                    self._answer_problem(recs[i], cid, col.kind, t, j, src[i], why)
+                c = coded(src)
+                out = [self._cell(cid, v, labels) for v in c.words]
+                values = objects([v for v, _ in out])
+                cols[cid] = values[c.codes].tolist()
+                said: dict[int, tuple] = {}       # per word with a problem: (column, value, detail)
+                for i in rows_where(c, [bool(why) for _, why in out]):
+                    w = int(c.codes[i])
+                    if w not in said:
+                        said[w] = (_col_name(t, j, cid), _show(c.words[w]), self._expected(cid, out[w][1]))
+                    self._answer_problem(recs[i], col.kind, *said[w])
+                if col.kind == CRITERION:
+                    ok = self.cb.code_sets[cid][0]
+                    valid += np.array([v in ok for v in values], dtype=bool)[c.codes]
+                    cols["_criteria"][:, crit[cid]] = np.array([np.nan if v is None else v for v in values],
+                                                            dtype=float)[c.codes]
             elif col.kind == COMMENT:
-                cols[cid], noted = _pairs(src, _comment)
+                cols[cid], noted = pairs(src, _comment)
                 for i, _ in noted:
                     recs[i].flags.append("pii_masked")
             else:
                 cols[cid] = src
         cols["_id_header"] = [_col_name(t, tm.columns.get("respondent_id"), "respondent_id")] * n
         self._admin(recs, tm, cols)
-        self._enough(recs, cols)
+        for cid, v in cols.items():
+            if isinstance(v, Coded):
+                cols[cid] = v.tolist()
+        self._enough(recs, valid)
         for cid in tm.columns:       # first problem of a row; the first column (file order) wins
             for i in shifted.get(cid, ()):
                 if i not in shaped:
@@ -173,14 +165,14 @@ class RowMapper:
                     shaped.add(i)
         return recs
 
-    def _answer_problem(self, rec: Record, cid: str, kind: str, t, j, value, why: str) -> None:
+    def _answer_problem(self, rec: Record, kind: str, column: str, value: str, detail: str) -> None:
         if kind == PROFILE and self.rules.invalid_profile == "clear":
-            rec.cleared.append(Problem("profile_cleared", _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+            rec.cleared.append(Problem("profile_cleared", column, value, detail))
             if "profile_cleared" not in rec.flags:
                 rec.flags.append("profile_cleared")
         else:
             reason = "invalid_answer" if kind != PROFILE else "invalid_profile"
-            rec.problems.append(Problem(reason, _col_name(t, j, cid), _show(value), self._expected(cid, why)))
+            rec.problems.append(Problem(reason, column, value, detail))
 
     def _nfc(self, text: str) -> str:
         key = ("_nfc", text)
@@ -201,29 +193,53 @@ class RowMapper:
             plan.append((cid, j, fixed, labels or None, col.kind == COMMENT))
         return plan
 
-    def raw_of(self, rec: Record) -> dict[str, object]:
-        """A row's non-personal cells as read (comments masked), for the quarantine file."""
-        tm, i = self._tables[id(rec.values.cols)], rec.values.i
-        plan = self._plans.get(id(tm))
-        if plan is None:
-            plan = self._plans[id(tm)] = self._raw_plan(tm)
-        cells = tm.table.rows[i]
-        n = len(cells)
-        out: dict[str, object] = {}
-        for cid, j, fixed, labels, comment in plan:
-            value = cells[j] if j is not None and j < n else fixed
+    def raw_rows(self, recs: list[Record]) -> list[dict[str, object]]:
+        """The rows' non-personal cells as read, for the quarantine file, with personal data
+        masked (in comments, and in any text: a shifted row may carry it into any column);
+        a column at a time, each distinct cell once."""
+        out: list[dict[str, object]] = [{}] * len(recs)
+        by_table: dict[int, list[int]] = {}
+        for k, r in enumerate(recs):
+            by_table.setdefault(id(r.values.cols), []).append(k)
+        masked: dict[str, object] = {}
+
+        def cell(value, labels, comment):
             if labels and _in(value, labels):
                 value = labels[value]
             if type(value) is str:
-                out[cid] = self._raw_text(value, comment)
-                continue
-            out[cid] = None if is_blank(value) else (self._nfc(value) if isinstance(value, str) else value)
-            if comment and _comment(value)[1]:
-                out[cid] = _comment(value)[0]
+                value = self._raw_text(value, comment)
+            else:
+                text = _comment(value) if comment else (None, False)
+                value = text[0] if text[1] else None if is_blank(value) else \
+                    self._nfc(value) if isinstance(value, str) else value
+            if type(value) is not str:
+                return mask_value(value)
+            if value not in masked:
+                masked[value] = mask_value(value)
+            return masked[value]
+
+        for key, ks in by_table.items():
+            tm = self._tables[key]
+            rows = tm.table.rows
+            at = np.array([recs[k].values.i for k in ks], dtype=np.int64)
+            plan = self._raw_plan(tm)
+            columns = []
+            for cid, j, fixed, labels, comment in plan:
+                if j is None:
+                    col = [fixed] * len(ks)
+                elif isinstance(rows, ColumnRows):
+                    used, codes = np.unique(rows.cols[j].codes[at], return_inverse=True)
+                    col = Coded(rows.cols[j].words[used], codes)
+                else:
+                    col = [rows[i][j] if j < len(rows[i]) else None for i in at.tolist()]
+                columns.append(distinct(col, lambda v, labels=labels, comment=comment: cell(v, labels, comment)))
+            cids = [p[0] for p in plan]
+            for k, values in zip(ks, zip(*columns)):
+                out[k] = dict(zip(cids, values))
         return out
 
     def _raw_text(self, value: str, comment: bool):
-        """:meth:`raw_of` of a text cell, once per distinct text."""
+        """:meth:`raw_rows` of a text cell, once per distinct text."""
         key = ("_raw", comment, value)
         if key not in self._cache:
             out = None if is_blank(value) else self._nfc(value)
@@ -235,15 +251,12 @@ class RowMapper:
     # -------------------------------------------------------------------- rules
     @staticmethod
     def _first_hit(columns: list[int], raw: Cells, test, n: int) -> dict[int, int]:
-        """Row -> the first of ``columns`` whose cell passes ``test`` (once per distinct cell)."""
+        """Row -> the first of ``columns`` whose text cell passes ``test`` (once per distinct cell)."""
         hit: dict[int, int] = {}
         for j in columns:
-            col = raw[j]
-            bad = {v for v in set(col) if test(v)}
-            if bad:
-                for i, v in enumerate(col):
-                    if v in bad and i not in hit and type(v) is str:
-                        hit[i] = j
+            c = coded(raw[j])
+            for i in rows_where(c, [type(v) is str and bool(test(v)) for v in c.words]):
+                hit.setdefault(i, j)
         return hit
 
     def _shape(self, recs: list[Record], tm: TableMap, width: int) -> set[int]:
@@ -269,6 +282,11 @@ class RowMapper:
         number (this not in administrative columns), as when an unquoted comma shifts a row."""
         def personal(v):
             return isinstance(v, str) and bool("@" in v and EMAIL.search(v) or (not admin and PHONE.fullmatch(v.strip())))
+        try:                         # an administrative column: only an e-mail address, which has "@"
+            if admin and "@" not in "\n".join(coded(cells).words):
+                return []
+        except TypeError:            # (not all text)
+            pass
         return sorted(self._first_hit([0], [cells], personal, len(cells)))
 
     def _admin(self, recs: list[Record], tm: TableMap, cols: dict[str, list]) -> None:
@@ -278,69 +296,71 @@ class RowMapper:
         ccol = _col_name(t, tm.columns.get("commune"), "commune")
         icol = _col_name(t, tm.columns.get("interviewer"), "interviewer")
         dcol = _col_name(t, tm.columns.get("interview_date"), "interview_date")
-        n = len(recs)
-        # a column at a time, in the order of the rules (so a row's problems keep theirs)
-        rids = cols["respondent_id"] = _distinct(cols["respondent_id"], clean_text)
-        for i in _rows_in(rids, {None}):
+        # a column at a time, in the order of the rules (so a row's problems keep theirs),
+        # each distinct cell (or pair of unit and commune) worked out once
+        c = coded(cols["respondent_id"])
+        rids = clean_texts(c.words)
+        cols["respondent_id"] = rids[c.codes].tolist()
+        for i in rows_where(c, [v is None for v in rids]):
             recs[i].problems.append(Problem("missing_id", idcol))
-        raw_units = cols["unit_id"]
-        found = _distinct(raw_units, self.cb.unit)
-        units = cols["_unit"] = [u for u, _ in found]
-        cols["unit_id"] = [u.id if u else None for u in units]
-        for i in [i for i, u in enumerate(units) if u is None]:
-            why = found[i][1]
+        uc = coded(cols["unit_id"])
+        found = [self.cb.unit(v) for v in uc.words]
+        units = objects([u for u, _ in found])
+        cols["_unit"] = units[uc.codes].tolist()
+        cols["unit_id"] = objects([u.id if u else None for u in units])[uc.codes].tolist()
+        for i in rows_where(uc, [u is None for u in units]):
+            why = found[uc.codes[i]][1]
             reason = "missing_unit" if why == "blank" else "unknown_unit"
-            recs[i].problems.append(Problem(reason, ucol, _show(raw_units[i]), "" if why == "blank" else
+            recs[i].problems.append(Problem(reason, ucol, _show(uc[i]), "" if why == "blank" else
                                             f"not a unit id or name in params/units/{self.cfg.year}.yaml"))
-        raw_communes = cols["commune"]
-        communes = cols["commune"] = _distinct(raw_communes, clean_text)
+        cc = coded(cols["commune"])
+        communes = clean_texts(cc.words)[cc.codes]
+        span = max(len(cc.words), 1)
+        pairs, at = np.unique(uc.codes.astype(np.int64) * span + cc.codes, return_inverse=True)
         psu_of = self.cfg.registry.design.psu
-        named: dict = {}
-        for i in range(n):
-            unit = units[i]
+        named = objects([None] * len(pairs))         # per pair: the registry's name of the commune
+        bad = objects([None] * len(pairs))           # per pair: the detail of invalid_commune
+        for k, (u, w) in enumerate(zip(*np.divmod(pairs, span))):
+            unit, raw = units[u], cc.words[w]
             if unit is None or not unit.communes:
                 continue
             psu = psu_of.get(unit.type)
-            if psu != "commune" and communes[i] is None:
+            if psu != "commune" and clean_text(raw) is None:
                 continue
-            commune_raw = raw_communes[i]
-            key = (unit.id, type(commune_raw), commune_raw)
-            try:
-                name, why = named[key]
-            except (KeyError, TypeError):
-                name, why = named[key] = self.cb.commune(unit.id, commune_raw)
-            if name is None and (psu == "commune" or why != "blank"):
-                recs[i].problems.append(Problem(
-                    "invalid_commune", ccol, _show(commune_raw),
-                    f"blank; {unit.name} is sampled by commune" if why == "blank" else
-                    f"not among the {len(unit.communes)} communes of {unit.name} in "
-                    f"params/units/{self.cfg.year}.yaml"))
-            if name is not None:
-                communes[i] = name
-        itvs = cols["interviewer"] = _distinct(cols["interviewer"], clean_text)
-        for i in _rows_in(itvs, {None}):
+            named[k], why = self.cb.commune(unit.id, raw)
+            if named[k] is None and (psu == "commune" or why != "blank"):
+                bad[k] = (f"blank; {unit.name} is sampled by commune" if why == "blank" else
+                          f"not among the {len(unit.communes)} communes of {unit.name} in "
+                          f"params/units/{self.cfg.year}.yaml")
+        for i in np.flatnonzero(np.array([b is not None for b in bad], dtype=bool)[at]).tolist():
+            recs[i].problems.append(Problem("invalid_commune", ccol, _show(cc[i]), bad[at[i]]))
+        renamed = np.array([v is not None for v in named], dtype=bool)[at]
+        communes[renamed] = named[at[renamed]]
+        cols["commune"] = communes.tolist()
+        c = coded(cols["interviewer"])
+        itvs = clean_texts(c.words)
+        cols["interviewer"] = itvs[c.codes].tolist()
+        for i in rows_where(c, [v is None for v in itvs]):
             recs[i].problems.append(Problem("missing_interviewer", icol))
-        raw_dates = cols["interview_date"]
-        parsed = _distinct(raw_dates, lambda v: parse_date(v, tm.date_order))
-        cols["interview_date"] = [d for d, _ in parsed]
+        dc = coded(cols["interview_date"])
+        parsed = [parse_date(v, tm.date_order) for v in dc.words]
+        cols["interview_date"] = objects([d for d, _ in parsed])[dc.codes].tolist()
         period = self.period
-        for i, (d, why) in enumerate(parsed):
+        for i in rows_where(dc, [d is None or not (period.start <= d <= period.end) for d, _ in parsed]):
+            d, why = parsed[dc.codes[i]]
             if d is None:
-                recs[i].problems.append(Problem("invalid_date", dcol, _show(raw_dates[i]),
+                recs[i].problems.append(Problem("invalid_date", dcol, _show(dc[i]),
                                                 "blank" if why == "blank" else
                                                 "expected dd/mm/yyyy" if tm.date_order == "dmy" else
                                                 "expected m/d/yyyy (the file's order)"))
-            elif not (period.start <= d <= period.end):
+            else:
                 recs[i].problems.append(Problem(
-                    "date_out_of_period", dcol, _show(raw_dates[i]),
+                    "date_out_of_period", dcol, _show(dc[i]),
                     f"{d:%d/%m/%Y} not in {period.start:%d/%m/%Y}–{period.end:%d/%m/%Y}"))
 
-    def _enough(self, recs: list[Record], cols: dict[str, list]) -> None:
+    def _enough(self, recs: list[Record], valid: np.ndarray) -> None:
+        """``valid``: per row, the criteria answered with a valid code."""
         crit = self.cb.ids(CRITERION)
-        n = len(recs)
-        valid = np.zeros(n, dtype=np.int64)
-        for c in crit:
-            valid += np.fromiter(map(self.cb.code_sets[c][0].__contains__, cols[c]), dtype=bool, count=n)
         need = self.rules.min_valid_share * len(crit)
         for i in np.flatnonzero(valid < need):
             recs[i].problems.append(Problem("too_few_answers", "", "",

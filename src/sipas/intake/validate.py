@@ -38,7 +38,7 @@ class Record:
     file: str
     sheet: str | None
     row: int
-    raw: dict[str, object] | None            # the cells as read, kept for quarantined rows only
+    raw: dict[str, object] | None            # the cells as read (personal data masked), quarantined rows only
     problems: list[Problem] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     cleared: list[Problem] = field(default_factory=list)     # profile values set missing (kept)
@@ -74,9 +74,22 @@ class TableMap:
 
 
 def header_score(match):
-    """How many columns a row names (``match``: header -> codebook id or None)."""
+    """How many columns a row names (``match``: header -> codebook id or None; once per
+    distinct cell)."""
+    seen: dict = {}
+
+    def named(c):
+        key = (type(c), c)                # (1, 1.0 and True are equal keys)
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = match(c)
+            return seen[key]
+        except TypeError:
+            return match(c)
+
     def score(row: list[object]) -> int:
-        return len({match(c) for c in row} - {None})
+        return len({named(c) for c in row} - {None})
     return score
 
 
