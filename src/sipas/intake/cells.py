@@ -130,7 +130,7 @@ def distinct(col, f) -> list:
 
 
 def pairs(col, f) -> tuple[list, list[tuple[int, object]]]:
-    """``f`` gives a pair (value, note) per cell (as :func:`_distinct`): the values of
+    """``f`` gives a pair (value, note) per cell (once per distinct value, as :func:`distinct`): the values of
     ``col``, and (row, note) for the rows whose note is not empty, in row order."""
     c = coded(col)
     out = [f(v) for v in c.words]

@@ -19,7 +19,7 @@ keeps what it finished and the next run builds only the rest. Each entry's JSON 
 made once (entries are never changed in place: a step's new entry replaces the old), so a
 save costs a join, not an encoding of every entry: with the pure-Python encoder that
 ``indent`` implies, re-encoding them all after each of a province's ~100 annexes was
-quadratic (3 s of the driver's CPU for 54 annexes).
+quadratic (118 saves: 0.4 s of the driver's CPU, now 0.1 s).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class Manifest:
     def drop(self, step_id: str) -> None:
         with self._lock:
             self.entries.pop(step_id, None)
+            self._texts.pop(step_id, None)
 
     def _top(self) -> dict:
         return {"schema": SCHEMA, "year": self.year, **{k: v for k, v in sorted(self.meta.items())
@@ -106,7 +107,5 @@ class Manifest:
         from sipas.base.io import write_text
 
         with self._lock:
-            for gone in self._texts.keys() - self.entries.keys():
-                del self._texts[gone]
             text = dumps(self._top(), [self._text(k) for k in sorted(self.entries)])
             write_text(self.path, text + "\n")
