@@ -162,3 +162,21 @@ def test_hatched_bars_as_one_patch_are_barh_pixel_for_pixel(widths):
     (a, lim_a), (b, lim_b) = chart(False), chart(True)
     assert lim_a == lim_b
     assert _fresh_png(a) == _fresh_png(b)
+
+
+def test_a_closed_chart_is_garbage_at_once():
+    """Nothing of the module keeps a chart alive once it is closed (a formatter shared by every
+    axis held the last one's figure: a warm kernel froze it, as garbage, at its next reset)."""
+    import gc
+    import weakref
+
+    from sipas.publishing.markup import figure_html
+
+    refs = []
+    for unit in ("xa-003", None):  # position chart (y axis in %), ranking chart (x axis in %)
+        fig = charts.ranking_chart(ranking(charts.LABELLED_MAX + 1), LONG, 0.8, "Bình quân", unit)
+        figure_html(fig, "alt")
+        refs.append(weakref.ref(fig))
+        del fig
+    gc.collect()
+    assert [r() for r in refs] == [None, None]

@@ -67,7 +67,15 @@ def set_theme() -> None:
     plt.rcParams.update(HOUSE_RC)
 
 
-_PCT = FuncFormatter(lambda x, _pos: fmt.pct(x, 0))
+def _pct(x, _pos) -> str:
+    return fmt.pct(x, 0)
+
+
+def _pct_formatter() -> FuncFormatter:
+    """A formatter for one axis: a formatter keeps the axis it was last given, so one shared
+    by every chart would hold the last figure alive after it is closed (a warm kernel froze it
+    as garbage at its next reset: a figure per annex until the next full collection)."""
+    return FuncFormatter(_pct)
 
 
 TITLE_CHARS = 80  # characters of a 10.5 pt bold title across the 7-inch figure
@@ -97,7 +105,7 @@ def _pct_axis(ax, lo: float, hi: float) -> None:
     ticks = [t for t in np.arange(0, 1.0001, step) if lo - 1e-9 <= t <= min(hi, 1.0) + 1e-9]
     ax.set_xlim(lo, hi)
     ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(_PCT)
+    ax.xaxis.set_major_formatter(_pct_formatter())
 
 
 def _has_ci(df) -> bool:
@@ -202,7 +210,7 @@ def position_chart(ranking, title: str, highlight: str, reference: float | None 
     step = 0.05 if top - bottom <= 0.45 else 0.10
     ax.set_ylim(bottom, top)
     ax.set_yticks([t for t in np.arange(0, 1.0001, step) if bottom - 1e-9 <= t <= top + 1e-9])
-    ax.yaxis.set_major_formatter(_PCT)
+    ax.yaxis.set_major_formatter(_pct_formatter())
     ax.set_xlim(0, n + 1)
     ax.set_xticks([1, *range(10, n - 2, 10), n])
     ax.set_xlabel(f"{n} đơn vị, xếp từ chỉ số cao nhất (1) đến thấp nhất ({n})"
@@ -289,7 +297,7 @@ def trend_chart(trend, title: str, series: dict[str, str] | None = None):
         ax.set_xlim(years[0] - 0.5, years[0] + 0.5)
     else:
         ax.set_xlim(years[0] - 0.2, years[-1] + 0.45)
-    ax.yaxis.set_major_formatter(_PCT)
+    ax.yaxis.set_major_formatter(_pct_formatter())
     ax.set_ylabel("Chỉ số hài lòng")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     _title(fig, ax, title)
