@@ -90,5 +90,6 @@ def _rao_scott(p: np.ndarray, V: np.ndarray, N: int, nu: int) -> dict:
 def _count_pairs(dom: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Number of distinct ``codes`` in each domain."""
     keep = dom >= 0
-    pairs = np.unique(np.stack([dom[keep], codes[keep]]), axis=1)
-    return np.bincount(pairs[0], minlength=dom.max() + 1)
+    m = int(codes.max()) + 1 if len(codes) else 1
+    pairs = np.unique(dom[keep].astype(np.int64) * m + codes[keep])
+    return np.bincount(pairs // m, minlength=dom.max() + 1)
