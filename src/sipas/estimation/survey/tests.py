@@ -35,10 +35,11 @@ def chisq(design: SurveyDesign, row, col, by: str | Sequence[str] | None = None)
     rv, cv = pd.Series(rv), pd.Series(cv)
     ok = rv.notna() & cv.notna()
     rlev, clev = sorted(rv[ok].unique()), sorted(cv[ok].unique())
+    is_r, is_c = [(rv == r).to_numpy() for r in rlev], [(cv == c).to_numpy() for c in clev]
     comps = {}
-    for j, c in enumerate(clev):
-        for i, r in enumerate(rlev):
-            comps[(i, j)] = np.where(ok, ((rv == r) & (cv == c)).astype(float), np.nan)
+    for j in range(len(clev)):
+        for i in range(len(rlev)):
+            comps[(i, j)] = np.where(ok, (is_r[i] & is_c[j]).astype(float), np.nan)
     lin = design.estimate(comps, by=by)
     dom, _ = design.domains(by)
     nu = _count_pairs(dom, design._psu) - _count_pairs(dom, design._stratum)
