@@ -223,8 +223,7 @@ def add_small_area(indices: pd.DataFrame, cfg: YearConfig, previous: pd.DataFram
     the ``previous`` covariate when its units are the former districts."""
     pol = cfg.settings.publication
     out = indices.copy()
-    for c in SAE_COLUMNS:
-        out[c] = np.nan
+    sae = np.full((len(out), len(SAE_COLUMNS)), np.nan)  # filled model by model, set once at the end
     served_by = {u.id: u.served for u in cfg.units}
     for t in pol.sae.unit_types:
         members = [u.id for u in cfg.units if u.type == t]
@@ -250,7 +249,9 @@ def add_small_area(indices: pd.DataFrame, cfg: YearConfig, previous: pd.DataFram
                                benchmark=group.get(item) if pol.sae.benchmark else None, weights=w)
             except SipasError:
                 continue                     # too few areas for the covariates: no model figure
-            out.loc[g.index, SAE_COLUMNS] = r[SAE_COLUMNS].to_numpy()
+            sae[out.index.get_indexer(g.index)] = r[SAE_COLUMNS].to_numpy(dtype=float)
+    for j, c in enumerate(SAE_COLUMNS):
+        out[c] = sae[:, j]
     return out
 
 
