@@ -64,16 +64,17 @@ def _design_matrix(frame: pd.DataFrame, reference: Mapping | None):
             cols.append(s.astype("Float64").to_numpy(dtype=float, na_value=np.nan))
             info.append((str(name), str(name), "", ""))
             continue
-        levels = [v for v in pd.unique(s.dropna())]
-        levels = sorted(levels, key=str)
+        codes, found = pd.factorize(s)  # missing: -1, in no level
+        order = sorted(range(len(found)), key=lambda k: str(found[k]))
+        levels = [found[k] for k in order]
         ref = reference.get(name, levels[0] if levels else None)
         if ref not in levels:
             raise SipasError("reference level not in the data", column=name, value=ref,
                              hint=f"levels: {levels[:20]}")
-        for lev in levels:
+        for k, lev in zip(order, levels):
             if lev == ref:
                 continue
-            cols.append((s == lev).fillna(False).to_numpy(dtype=float))
+            cols.append((codes == k).astype(float))
             info.append((f"{name}[{lev}]", str(name), str(lev), str(ref)))
     return np.column_stack(cols), info, missing
 

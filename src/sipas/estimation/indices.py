@@ -141,9 +141,9 @@ def _answers(df: pd.DataFrame, method: Methodology) -> tuple[np.ndarray, np.ndar
     positive = np.zeros((len(df), k), dtype=bool)
     for j, c in enumerate(method.items):
         scale = method.scale_of(c)
-        col = df[c.id].astype("Int64")
-        valid[:, j] = col.isin(scale.valid_codes).fillna(False).to_numpy(dtype=bool)
-        positive[:, j] = col.isin(scale.positive).fillna(False).to_numpy(dtype=bool)
+        col = df[c.id].astype("Int64").to_numpy(dtype=float, na_value=np.nan)  # NaN: in no list
+        valid[:, j] = np.isin(col, scale.valid_codes)
+        positive[:, j] = np.isin(col, scale.positive)
     return valid, positive & valid
 
 

@@ -105,10 +105,15 @@ def _replicate_indices(df: pd.DataFrame, cfg: YearConfig, replicates: int, seed:
     available = den > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(available, num / np.where(available, den, 1.0), 0.0)
-    coef = _coefficients(method, available.reshape(B1 * D, K))[:, :, t_index].reshape(B1, D, K, len(t_index))
-    est = np.einsum("bdk,bdkt->bdt", share, coef)
-    has = (coef != 0).any(2)
-    est = np.where(has, est, np.nan)
+    # the coefficients depend on a domain's availability pattern only: computed once per pattern
+    flat = available.reshape(B1 * D, K)
+    _, first, which = np.unique(np.packbits(flat, axis=1), axis=0, return_index=True, return_inverse=True)
+    coef = _coefficients(method, flat[first])[:, :, t_index]   # patterns x K x T
+    which = which.reshape(B1, D)
+    est = np.empty((B1, D, len(t_index)))
+    for lo in range(0, B1, 32):  # a few replicates at a time: no (1 + B) x D x K x T array
+        est[lo:lo + 32] = np.einsum("bdk,bdkt->bdt", share[lo:lo + 32], coef[which[lo:lo + 32]])
+    est = np.where((coef != 0).any(1)[which], est, np.nan)
     return list(labels["unit_id"]), items, est[0], est[1:]
 
 

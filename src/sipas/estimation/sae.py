@@ -195,8 +195,8 @@ def _drop_collinear(X: np.ndarray) -> np.ndarray:
 
 def covariates(cfg: YearConfig, unit_ids: list[str], names, previous: dict[str, float] | None = None) -> np.ndarray:
     """(m x k) covariate matrix of the named registry covariates (module doc)."""
-    reg = cfg.registry
-    units = [reg.unit(u) for u in unit_ids]
+    by_id = {u.id: u for u in cfg.units}
+    units = [by_id[u] for u in unit_ids]
     cols: list[np.ndarray] = []
     for name in names:
         if name == "urban":
@@ -223,8 +223,8 @@ def add_small_area(indices: pd.DataFrame, cfg: YearConfig, previous: pd.DataFram
     the ``previous`` covariate when its units are the former districts."""
     pol = cfg.settings.publication
     out = indices.copy()
-    for c in SAE_COLUMNS:
-        out[c] = np.nan
+    sae = np.full((len(out), len(SAE_COLUMNS)), np.nan)  # filled model by model, set once at the end
+    served_by = {u.id: u.served for u in cfg.units}
     for t in pol.sae.unit_types:
         members = [u.id for u in cfg.units if u.type == t]
         if len(members) < pol.sae.min_areas:
@@ -241,7 +241,7 @@ def add_small_area(indices: pd.DataFrame, cfg: YearConfig, previous: pd.DataFram
                 prev = dict(zip(pv["unit_id"], pv["estimate"]))
             ids = list(g["unit_id"])
             X = covariates(cfg, ids, pol.sae.covariates, prev)
-            served = [cfg.registry.unit(u).served for u in ids]
+            served = [served_by[u] for u in ids]
             w = served if cfg.settings.province_aggregation == "respondent_weighted" else None
             try:
                 r = small_area(g["estimate"], g["se"], g["n"], X, how=pol.sae.transform,
@@ -249,7 +249,9 @@ def add_small_area(indices: pd.DataFrame, cfg: YearConfig, previous: pd.DataFram
                                benchmark=group.get(item) if pol.sae.benchmark else None, weights=w)
             except SipasError:
                 continue                     # too few areas for the covariates: no model figure
-            out.loc[g.index, SAE_COLUMNS] = r[SAE_COLUMNS].to_numpy()
+            sae[out.index.get_indexer(g.index)] = r[SAE_COLUMNS].to_numpy(dtype=float)
+    for j, c in enumerate(SAE_COLUMNS):
+        out[c] = sae[:, j]
     return out
 
 

@@ -144,7 +144,7 @@ def peer_tests(df: pd.DataFrame, cfg: YearConfig, level: float = 0.95, *,
         rest = [i for i, v in enumerate(ids) if v != u and types.get(v) == types.get(u)]
         coef[q, q] = 1.0
         coef[q, rest] = -has[rest] / np.fmax(has[rest].sum(0), 1.0)
-    agg = units.aggregate(coef)
+    agg = units.aggregate(coef, keep_cells=False)
     t = t_tests(units.names * len(ids), agg.estimate.ravel(), agg.se.ravel(), agg.df.ravel(), level)
     keys = pd.DataFrame({"unit_id": np.repeat(ids, len(units.names)), "item_id": t["variable"]})
     keys.insert(1, "level", keys["item_id"].map(item_levels(cfg.methodology)))

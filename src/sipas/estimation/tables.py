@@ -23,6 +23,7 @@ Notebooks read these files; they compute nothing themselves.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -61,23 +62,29 @@ def sample_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scopes(cfg: YearConfig, df: pd.DataFrame):
-    for u in cfg.units:
-        yield u.id, df["unit_id"] == u.id
-    yield PROVINCE_ID, pd.Series(True, index=df.index)
+    """(scope id, its rows as a boolean array) for every unit of the registry, then the province."""
+    unit = pd.Categorical(df["unit_id"], categories=[u.id for u in cfg.units]).codes
+    for k, u in enumerate(cfg.units):
+        yield u.id, unit == k
+    yield PROVINCE_ID, np.ones(len(df), dtype=bool)
 
 
 def _category_rows(cfg: YearConfig, df: pd.DataFrame, variables) -> list[dict]:
     """Per scope, variable and category: unweighted count and share among answers given."""
+    variables = [v for v in variables if v.type == "category"]
+    given = {v.id: df[v.id].notna().to_numpy() for v in variables}
+    answers = {v.id: df[v.id].to_numpy(dtype=object) for v in variables}
+    scopes, counts = list(_scopes(cfg, df)), {}
+    for scope, mask in scopes:
+        for var in variables:
+            m = mask & given[var.id]
+            counts[scope, var.id] = int(m.sum()), Counter(answers[var.id][m])
     rows = []
     for var in variables:
-        if var.type != "category":
-            continue
-        for scope, mask in _scopes(cfg, df):
-            col = df.loc[mask, var.id]
-            counts = col.value_counts()
-            total = int(col.notna().sum())
+        for scope, _ in scopes:
+            total, found = counts[scope, var.id]
             for cat in var.categories:
-                n = int(counts.get(cat.code, 0))
+                n = found.get(cat.code, 0)
                 rows.append({"year": cfg.year, "unit_id": scope, "variable": var.id, "variable_label": var.label,
                              "category": cat.code, "category_label": cat.label,
                              "positive": cat.code in var.positive, "n": n,
@@ -99,15 +106,16 @@ def expectations_table(cfg: YearConfig, df: pd.DataFrame) -> pd.DataFrame:
     cols = ["year", "unit_id", "item_id", "item_label", "n", "respondents", "share"]
     if exp is None:
         return pd.DataFrame(columns=cols)
+    if exp.rated:
+        rated = {i.id: df[i.id].notna().to_numpy() for i in exp.items}
+        chose = {i.id: rated[i.id] & df[i.id].isin(exp.top).to_numpy(dtype=bool) for i in exp.items}
+    else:
+        chose = {i.id: df[i.id].fillna(False).astype(bool).to_numpy() for i in exp.items}
     rows = []
     for scope, mask in _scopes(cfg, df):
-        sub = df.loc[mask]
         for item in exp.items:
-            if exp.rated:
-                answered = sub[item.id].notna()
-                n, base = int(sub.loc[answered, item.id].isin(exp.top).sum()), int(answered.sum())
-            else:
-                n, base = int(sub[item.id].fillna(False).astype(bool).sum()), len(sub)
+            n = int((mask & chose[item.id]).sum())
+            base = int((mask & rated[item.id]).sum()) if exp.rated else int(mask.sum())
             rows.append({"year": cfg.year, "unit_id": scope, "item_id": item.id, "item_label": item.label,
                          "n": n, "respondents": base, "share": n / base if base else float("nan")})
     return pd.DataFrame(rows, columns=cols)

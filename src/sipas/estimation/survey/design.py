@@ -243,10 +243,14 @@ class SurveyDesign(Estimators, Calibrated, Replicated):
         if by is None:
             return np.zeros(self.n, dtype=np.int64), pd.DataFrame(index=range(1))
         cols = [by] if isinstance(by, str) else list(by)
-        for c in cols:
-            self._column(c)
-        frame = self.data[cols].reset_index(drop=True)
-        missing = frame.isna().any(axis=1).to_numpy()
-        labels = frame[~missing].drop_duplicates().sort_values(cols).reset_index(drop=True)
-        code = pd.MultiIndex.from_frame(labels).get_indexer(pd.MultiIndex.from_frame(frame))
-        return np.where(missing, -1, code).astype(np.int64), labels
+        known = self.__dict__.setdefault("_domains", {})  # the same data: factorised once per ``by``
+        if tuple(cols) not in known:
+            for c in cols:
+                self._column(c)
+            frame = self.data[cols].reset_index(drop=True)
+            missing = frame.isna().any(axis=1).to_numpy()
+            labels = frame[~missing].drop_duplicates().sort_values(cols).reset_index(drop=True)
+            code = pd.MultiIndex.from_frame(labels).get_indexer(pd.MultiIndex.from_frame(frame))
+            known[tuple(cols)] = np.where(missing, -1, code).astype(np.int64), labels
+        code, labels = known[tuple(cols)]
+        return code.copy(), labels.copy()

@@ -116,6 +116,7 @@ class Linearized:
         Q = len(a)
         var, df = np.zeros((Q, T)), np.zeros((Q, T))
         cells, betas, reps = [], [], []
+        by_unit = np.argsort(self.cell_unit, kind="stable")  # the cells in unit order, sorted once
         for q in range(Q):
             # the cells of the domains this aggregate uses, in blocks of whole first-stage
             # PSUs (about CHUNK cells each): per block, totals per finest unit, their
@@ -124,7 +125,7 @@ class Linearized:
             C = 0.0 if self.cal_beta is not None else None
             n_psu, strata_met = np.zeros(T, dtype=np.int64), np.zeros((self.design.n_strata, T), dtype=bool)
             kept = []
-            for unit_ids, totals, inc in self._blocks(a[q]):
+            for unit_ids, totals, inc in self._blocks(a[q], by_unit):
                 acc.add(unit_ids, totals)
                 if C is not None:
                     C = C + cross_products(self.design, unit_ids, totals)
@@ -163,12 +164,12 @@ class Linearized:
                           cell_unit, cell_dom, cell_z, cell_inc, np.stack(betas) if betas else None,
                           np.stack(reps) if reps else None)
 
-    def _blocks(self, coef: np.ndarray):
+    def _blocks(self, coef: np.ndarray, by_unit: np.ndarray):
         """(sorted finest units, influence totals, included) of the cells that the
         (D x T) coefficients use, in blocks of whole first-stage PSUs of about CHUNK
-        cells; totals are the cells' z times their domain's coefficients, summed per unit."""
-        sel = np.flatnonzero((coef != 0).any(1)[self.cell_domain])
-        sel = sel[np.argsort(self.cell_unit[sel], kind="stable")]
+        cells; totals are the cells' z times their domain's coefficients, summed per unit.
+        ``by_unit``: every cell, stably sorted by unit."""
+        sel = by_unit[(coef != 0).any(1)[self.cell_domain[by_unit]]]
         units = self.cell_unit[sel]
         psu = self.design._stages[0].unit[units]
         psu_starts = np.flatnonzero(np.r_[True, psu[1:] != psu[:-1]]) if len(sel) else np.zeros(0, dtype=np.int64)
@@ -178,8 +179,9 @@ class Linearized:
             idx, u = sel[lo:hi], units[lo:hi]
             starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
             c = coef[self.cell_domain[idx]]
-            totals = np.add.reduceat(self.cell_z[idx] * c, starts)
-            inc = np.logical_or.reduceat(self.cell_included[idx] & (c != 0), starts)
+            totals, inc = self.cell_z[idx] * c, self.cell_included[idx] & (c != 0)
+            if len(starts) != len(u):  # a unit in several domains (else each sum is one cell)
+                totals, inc = np.add.reduceat(totals, starts), np.logical_or.reduceat(inc, starts)
             yield u[starts], totals, inc
 
     def contrast(self, coefficients, level: float | None = None) -> pd.DataFrame:
@@ -316,11 +318,12 @@ def _psus_minus_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np
 
 def _psus_and_strata(design: SurveyDesign, cell_unit: np.ndarray, included: np.ndarray):
     """(PSUs x T: the PSU has an included cell, the PSUs' first-stage strata)."""
-    psu_of = design._stages[0].unit[cell_unit]
-    order = np.argsort(psu_of, kind="stable")
-    psu = psu_of[order]
+    psu = design._stages[0].unit[cell_unit]
+    if (np.diff(psu) < 0).any():
+        order = np.argsort(psu, kind="stable")
+        psu, included = psu[order], included[order]
     starts = np.flatnonzero(np.r_[True, psu[1:] != psu[:-1]])
-    by_psu = np.logical_or.reduceat(included[order], starts, axis=0)
+    by_psu = np.logical_or.reduceat(included, starts, axis=0) if len(starts) != len(psu) else included
     return by_psu, design._psu_stratum[psu[starts]]
 
 

@@ -35,10 +35,11 @@ def chisq(design: SurveyDesign, row, col, by: str | Sequence[str] | None = None)
     rv, cv = pd.Series(rv), pd.Series(cv)
     ok = rv.notna() & cv.notna()
     rlev, clev = sorted(rv[ok].unique()), sorted(cv[ok].unique())
+    is_r, is_c = [(rv == r).to_numpy() for r in rlev], [(cv == c).to_numpy() for c in clev]
     comps = {}
-    for j, c in enumerate(clev):
-        for i, r in enumerate(rlev):
-            comps[(i, j)] = np.where(ok, ((rv == r) & (cv == c)).astype(float), np.nan)
+    for j in range(len(clev)):
+        for i in range(len(rlev)):
+            comps[(i, j)] = np.where(ok, (is_r[i] & is_c[j]).astype(float), np.nan)
     lin = design.estimate(comps, by=by)
     dom, _ = design.domains(by)
     nu = _count_pairs(dom, design._psu) - _count_pairs(dom, design._stratum)
@@ -90,5 +91,6 @@ def _rao_scott(p: np.ndarray, V: np.ndarray, N: int, nu: int) -> dict:
 def _count_pairs(dom: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Number of distinct ``codes`` in each domain."""
     keep = dom >= 0
-    pairs = np.unique(np.stack([dom[keep], codes[keep]]), axis=1)
-    return np.bincount(pairs[0], minlength=dom.max() + 1)
+    m = int(codes.max()) + 1 if len(codes) else 1
+    pairs = np.unique(dom[keep].astype(np.int64) * m + codes[keep])
+    return np.bincount(pairs // m, minlength=dom.max() + 1)
