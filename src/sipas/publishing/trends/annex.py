@@ -40,7 +40,7 @@ def trend_break_chart(t: pd.DataFrame, title: str, ncols: int = 4):
     dashed vertical rule (never a line across it)."""
     import matplotlib.pyplot as plt
 
-    from sipas.publishing.charts import _PCT, PALETTE, WIDTH
+    from sipas.publishing.charts import PALETTE, WIDTH, _pct_formatter
 
     ids = list(dict.fromkeys(t.series_id))
     ncols = max(1, min(ncols, len(ids)))
@@ -62,7 +62,7 @@ def trend_break_chart(t: pd.DataFrame, title: str, ncols: int = 4):
         ax.set_title(_wrap(s.series_name.iloc[0], 64 // ncols), fontsize=7.5, loc="left")
         ax.set_xticks(years, [str(y) for y in years], fontsize=7)
         ax.set_xlim(years[0] - 0.5, years[-1] + 0.5)
-        ax.yaxis.set_major_formatter(_PCT)
+        ax.yaxis.set_major_formatter(_pct_formatter())
         ax.tick_params(axis="y", labelsize=7)
     for ax in list(axes.flat)[len(ids):]:
         ax.set_visible(False)
