@@ -33,6 +33,25 @@ def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
+def _rows(df: pd.DataFrame):
+    """The rows of ``df`` as mappings column -> value: the values ``df.iterrows()`` gives
+    (it builds a Series from each row of ``df.values``, as here), without building a
+    Series per row (most of a long table's time). A row of text and missing values only
+    still goes through a Series, which makes it a ``str`` one (None becomes NaN)."""
+    cols = list(df.columns)
+    if not df.columns.is_unique:  # a label names several columns: a row's r[col] is a Series
+        cols = None
+    for v in df.values:
+        if cols is None or (v.dtype == object and all(_str_or_missing(x) for x in v)):
+            yield pd.Series(v, index=df.columns)
+        else:
+            yield dict(zip(cols, v))
+
+
+def _str_or_missing(x) -> bool:
+    return isinstance(x, str) or x is None or x is pd.NA or (isinstance(x, float) and x != x)
+
+
 def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] = (),
                num: tuple[str, ...] = (), caption: str | None = None, css: str = "sipas-table",
                ci: dict[str, tuple[str, str]] | None = None, flags: dict[str, str] | None = None,
@@ -51,7 +70,7 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
     head = [(h, c in right) for c, h in columns.items()]
     rows = []
     last = object()
-    for _, r in df.iterrows():
+    for r in _rows(df):
         band = None
         if group is not None and r[group] != last:
             last = band = r[group]
