@@ -139,6 +139,28 @@ def test_a_kept_renderer_draws_the_pixels_of_a_fresh_one():
     assert _png(charts.ranking_chart(a, LONG, highlight="xa-004")) == expected[0]
 
 
+def test_kept_glyphs_draw_the_pixels_of_a_fresh_renderer():
+    """The kept renderer keeps each string's layout and each glyph's bitmap by the
+    sub-pixel part of its position: text at fractional positions, rotated, in two sizes
+    and weights, drawn over again (every glyph a kept one, at other whole-pixel offsets),
+    gives the PNG of a fresh renderer byte for byte."""
+    from sipas.publishing import markup
+
+    charts.set_theme()
+
+    def chart(shift: float):
+        fig, ax = plt.subplots(figsize=(5, 3))
+        for k in range(12):
+            ax.text(0.013 * k + shift, 0.07 * k + shift / 3, "Phường Đoàn Kết 82,66%", fontsize=7 + k % 3,
+                    rotation=(0, 90, 33)[k % 3], fontweight="bold" if k % 2 else "normal")
+        ax.set_title("Chỉ số hài lòng")
+        return fig
+
+    markup.kept_renderers().clear()
+    for shift in (0.0, 0.0, 0.0031, 0.0107):
+        assert _png(chart(shift)) == _fresh_png(chart(shift))
+
+
 @pytest.mark.parametrize("widths", [[0.8, 0.7, 0.9, 0.75], [np.nan, 0.7, 0.9, np.nan], [np.nan] * 4])
 def test_hatched_bars_as_one_patch_are_barh_pixel_for_pixel(widths):
     """The element chart draws each series' bars as one patch (its hatch is rendered once):

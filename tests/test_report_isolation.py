@@ -109,3 +109,25 @@ def test_an_annex_after_one_that_changed_its_tables_is_the_annex_of_a_fresh_kern
     last = executed["cells"][-1]
     assert "".join(last["source"]) == ANALYST_CELL and last["execution_count"]  # the analyst's cell ran
     assert_warm_annex_is_fresh(task, "tam-duong", tmp_path)
+
+
+def test_the_tests_built_once_per_process_follow_a_reports_own_test_table(demo):
+    """The test table as the pages use it is built once per process and tables read;
+    a report whose test table was changed (in place or replaced) reads its own, and the
+    next report the table as read."""
+    first = Report(2023, demo)
+    kind, scope, item = first.tests.loc[0, ["kind", "unit_id", "item_id"]]
+    before = first.test(kind, scope, item)
+    assert before is not None
+    changed = Report(2023, demo)
+    changed.tables["tests"]["significant"] = ~changed.tables["tests"]["significant"]
+    assert changed.test(kind, scope, item)["significant"] == (not before["significant"])
+    replaced = Report(2023, demo)
+    replaced._tests_raw = replaced._tests_raw.iloc[::-1].reset_index(drop=True)
+    assert replaced.test(kind, scope, item) == before
+    assert replaced.tests.loc[len(replaced.tests) - 1, "unit_id"] == scope
+    handed = Report(2023, demo)
+    handed.tests.sort_values("unit_id", ascending=False, inplace=True, kind="mergesort")
+    assert handed.test(kind, scope, item) == before
+    assert Report(2023, demo).test(kind, scope, item) == before
+    assert Report(2023, demo).tests.loc[0, "unit_id"] == scope

@@ -19,6 +19,7 @@ from sipas.base.errors import SipasError
 from sipas.publishing.data import SCHEMA, has_tables, require, years_with_tables
 
 TEST_KINDS = {"change": "change", "peer": "peer", "association": "groups"}  # column ``test`` -> kind
+_TESTS: dict[tuple, tuple | None] = {}  # tables read -> Comparisons._tests_memo
 
 
 class Comparisons:
@@ -76,38 +77,65 @@ class Comparisons:
     def tests(self) -> pd.DataFrame | None:
         """The test table as the pages use it: ``kind`` (change / peer / groups),
         ``unit_id``, ``item_id``, ``variable`` (the profile question of a groups test),
-        ``difference``, ``p_value``, ``p_adjusted``, ``significant``; None when empty."""
-        t = self._tests_raw
-        if t is None or not len(t):
-            return None
-        require(t, "tests", SCHEMA["tests"])
-        unknown = sorted(set(t["test"].tolist()) - set(TEST_KINDS))
-        if unknown:
-            raise SipasError(f"table 'tests' has test kinds sipas does not know: {', '.join(map(str, unknown))}",
-                             hint=f"expected one of {', '.join(TEST_KINDS)}")
-        out = pd.DataFrame({"kind": t["test"].map(TEST_KINDS)})
-        out["unit_id"] = t["unit_id"]
-        out["item_id"] = t["item_id"]
-        fam = t["family"].fillna("").astype(str)  # "association/<variable>"
-        out["variable"] = np.where(out["kind"] == "groups", fam.str.split("/", n=1).str[-1], "")
-        out["difference"] = t["estimate"]
-        out["p_value"] = t["p_value"]
-        out["p_adjusted"] = t["p_adjusted"]
-        out["significant"] = t["significant"].astype(bool)
-        return out
+        ``difference``, ``p_value``, ``p_adjusted``, ``significant``; None when empty.
+        Built once per process and tables read (a copy each report: callers may change
+        it); a report whose test table was replaced or changed builds its own."""
+        memo = self._tests_memo()
+        return None if memo is None else memo[0].copy(deep=False)
+
+    def _tests_memo(self) -> tuple | None:
+        """(tests, first row of each (kind, scope, item), of each (kind, scope, variable))."""
+        read, raw = self._as_read[0], self._as_read[3]  # never handed out: no caller has changed it
+        if self._tests_raw is not self._handed[2] or not self._tests_raw.equals(raw):  # replaced, or changed
+            return _tests_positions(_tests(self._tests_raw))
+        if read not in _TESTS:
+            if len(_TESTS) >= 8:  # other years or projects: keep the memo small
+                _TESTS.clear()
+            _TESTS[read] = _tests_positions(_tests(raw))
+        return _TESTS[read]
 
     def test(self, kind: str, scope: str, item_id: str = "sipas", variable: str | None = None) -> dict | None:
         t = self.tests
         if t is None:
             return None
         memo = self.__dict__.get("_test_pos")
-        if memo is None or memo[0] is not t:   # first row of each (kind, scope, item) and (kind, scope, variable)
-            by_item: dict = {}
-            by_var: dict = {}
-            for i, (k, u, it, v) in enumerate(zip(t["kind"].tolist(), t["unit_id"].tolist(),
-                                                   t["item_id"].tolist(), t["variable"].tolist())):
-                by_item.setdefault((k, u, it), i)
-                by_var.setdefault((k, u, v), i)
-            memo = self.__dict__["_test_pos"] = (t, by_item, by_var)
+        if memo is None or memo[0] is not t:
+            shared = self._tests_memo()
+            # the shared positions hold for the copy handed out while its key columns are the memo's
+            same = shared is not None and all(t[c] is shared[0][c] or t[c].equals(shared[0][c])
+                                              for c in ("kind", "unit_id", "item_id", "variable"))
+            memo = self.__dict__["_test_pos"] = (t, *(shared[1:] if same else _tests_positions(t)[1:]))
         pos = memo[2].get((kind, scope, variable)) if variable is not None else memo[1].get((kind, scope, item_id))
         return t.iloc[pos].to_dict() if pos is not None else None
+
+
+def _tests(t: pd.DataFrame | None) -> pd.DataFrame | None:
+    if t is None or not len(t):
+        return None
+    require(t, "tests", SCHEMA["tests"])
+    unknown = sorted(set(t["test"].tolist()) - set(TEST_KINDS))
+    if unknown:
+        raise SipasError(f"table 'tests' has test kinds sipas does not know: {', '.join(map(str, unknown))}",
+                         hint=f"expected one of {', '.join(TEST_KINDS)}")
+    out = pd.DataFrame({"kind": t["test"].map(TEST_KINDS)})
+    out["unit_id"] = t["unit_id"]
+    out["item_id"] = t["item_id"]
+    fam = t["family"].fillna("").astype(str)  # "association/<variable>"
+    out["variable"] = np.where(out["kind"] == "groups", fam.str.split("/", n=1).str[-1], "")
+    out["difference"] = t["estimate"]
+    out["p_value"] = t["p_value"]
+    out["p_adjusted"] = t["p_adjusted"]
+    out["significant"] = t["significant"].astype(bool)
+    return out
+
+
+def _tests_positions(t: pd.DataFrame | None) -> tuple | None:
+    if t is None:
+        return None
+    by_item: dict = {}
+    by_var: dict = {}
+    for i, (k, u, it, v) in enumerate(zip(t["kind"].tolist(), t["unit_id"].tolist(),
+                                           t["item_id"].tolist(), t["variable"].tolist())):
+        by_item.setdefault((k, u, it), i)
+        by_var.setdefault((k, u, v), i)
+    return t, by_item, by_var

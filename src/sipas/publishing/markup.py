@@ -33,6 +33,25 @@ def _text(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
+def _rows(df: pd.DataFrame):
+    """The rows of ``df`` as mappings column -> value: the values ``df.iterrows()`` gives
+    (it builds a Series from each row of ``df.values``, as here), without building a
+    Series per row (most of a long table's time). A row of text and missing values only
+    still goes through a Series, which makes it a ``str`` one (None becomes NaN)."""
+    cols = list(df.columns)
+    if not df.columns.is_unique:  # a label names several columns: a row's r[col] is a Series
+        cols = None
+    for v in df.values:
+        if cols is None or (v.dtype == object and all(_str_or_missing(x) for x in v)):
+            yield pd.Series(v, index=df.columns)
+        else:
+            yield dict(zip(cols, v))
+
+
+def _str_or_missing(x) -> bool:
+    return isinstance(x, str) or x is None or x is pd.NA or (isinstance(x, float) and x != x)
+
+
 def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] = (),
                num: tuple[str, ...] = (), caption: str | None = None, css: str = "sipas-table",
                ci: dict[str, tuple[str, str]] | None = None, flags: dict[str, str] | None = None,
@@ -51,7 +70,7 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
     head = [(h, c in right) for c, h in columns.items()]
     rows = []
     last = object()
-    for _, r in df.iterrows():
+    for r in _rows(df):
         band = None
         if group is not None and r[group] != last:
             last = band = r[group]
@@ -148,14 +167,16 @@ def _pooled_canvas():
     rcParam, so an annex that changes the fonts or the hinting never gets the sizes
     measured under another annex's settings."""
     import matplotlib as mpl
-    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = _text_caching_renderer()
 
     class PooledCanvas(FigureCanvasAgg):
         def get_renderer(self):
             w, h = self.get_width_height(physical=True)
             key = (w, h, self.figure.dpi, tuple((k, repr(v)) for k, v in sorted(mpl.rcParams.items())))
             kept = kept_renderers()
-            r = kept.pop(key, None) or RendererAgg(w, h, self.figure.dpi)
+            r = kept.pop(key, None) or renderer(w, h, self.figure.dpi)
             kept[key] = r  # the most recently used last
             while len(kept) > RENDERERS_KEPT:
                 del kept[next(iter(kept))]
@@ -163,6 +184,73 @@ def _pooled_canvas():
             return r
 
     return PooledCanvas
+
+
+TEXT_CACHE_MAX = 50_000  # laid-out strings plus glyph bitmaps (a few hundred bytes each)
+
+
+@lru_cache(maxsize=1)
+def _text_caching_renderer():
+    """Matplotlib's Agg renderer, but a plain (not math) string's glyph layout and each
+    glyph's bitmap are kept for the next time they are drawn: the charts of one annex
+    after another draw the same tick labels, names and legends, and laying out and
+    rasterising them was a sixth of drawing a chart. The pixels are the same: the layout
+    is a function of the font, size, dpi, string and flags; a glyph's bitmap of the font,
+    size, dpi, transform, flags and the sub-pixel part of its position (FreeType moves a
+    glyph by whole pixels without changing its bitmap), so the bitmap is stored with that
+    fraction in its key and placed by the whole pixels (``RendererAgg.draw_text``,
+    ``_draw_text_glyphs_and_boxes`` of matplotlib 3.11, line for line otherwise)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+    from matplotlib.ft2font import RenderMode
+
+    layouts: dict = {}
+    glyphs: dict = {}
+
+    class TextCachingRenderer(RendererAgg):
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            if ismath or not gc.get_antialiased():
+                return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            font = self._prepare_font(prop)
+            flags = get_hinting_flag()
+            features = mtext.get_fontfeatures() if mtext is not None else None
+            language = mtext.get_language() if mtext is not None else None
+            size = prop.get_size_in_points()
+            key = (font, s, size, self.dpi, flags, features, language)
+            try:
+                items = layouts.get(key)
+            except TypeError:  # an unhashable feature or language list: no cache
+                key, items = None, None
+            if items is None:
+                items = [(item.ft_object, item.glyph_index, item.x, item.y)
+                         for item in font._layout(s, flags=flags, features=features, language=language)]
+                if key is not None:
+                    if len(layouts) > TEXT_CACHE_MAX:
+                        layouts.clear()
+                    layouts[key] = items
+            cos = math.cos(math.radians(angle))
+            sin = math.sin(math.radians(angle))
+            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+            mkey = tuple(matrix.ravel().tolist())
+            height = self.height
+            for ft, glyph, dx, dy in items:  # dy is upwards
+                ox = round(0x40 * (x + dx * cos - dy * sin))
+                oy = round(0x40 * (height - y + dx * sin + dy * cos))  # FreeType's y is upwards
+                gkey = (ft, size, self.dpi, glyph, mkey, ox & 63, oy & 63, flags)
+                got = glyphs.get(gkey)
+                if got is None:
+                    ft.set_size(size, self.dpi)
+                    ft._set_transform(matrix, [ox & 63, oy & 63])
+                    bitmap = ft._render_glyph(glyph, flags, RenderMode.NORMAL)
+                    if len(glyphs) > TEXT_CACHE_MAX:
+                        glyphs.clear()
+                    got = glyphs[gkey] = (bitmap.buffer, bitmap.left, bitmap.top)
+                buffer, left, top = got
+                # draw_text_image's y is downwards & the bitmap bottom side
+                self._renderer.draw_text_image(buffer, left + (ox >> 6), int(height) - (top + (oy >> 6))
+                                               + buffer.shape[0], 0, gc)
+
+    return TextCachingRenderer
 
 
 def comments_html(comments: list[str]) -> str:

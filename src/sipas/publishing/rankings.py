@@ -28,7 +28,7 @@ class Rankings:
         it holds, every call."""
         if self.indices is not self._handed[0] or self._ranks is not self._handed[1]:
             return _ranking(self.indices, self._ranks, self.unit_ids(unit_type))
-        read, indices, ranks = self._as_read  # never handed out: no caller has changed them
+        read, indices, ranks, _tests = self._as_read  # never handed out: no caller has changed them
         ids = self.unit_ids(unit_type)
         key = (read, unit_type, tuple(ids))
         hit = _RANKINGS.get(key)

@@ -103,10 +103,11 @@ class Report(Rankings, Comparisons, Comments):
         self._tests_raw = data.tables["tests"]
         self._ranks = data.tables["ranks"]
         self.responses = data.responses
-        # the rankings memo (sipas.publishing.rankings): the frames handed out, to tell whether a
-        # caller replaced them, and copies of them no caller ever sees, to rank the tables as read
-        self._handed = (self.indices, self._ranks)
-        self._as_read = (data.key, self.indices.copy(deep=False), self._ranks.copy(deep=False))
+        # the memos of rankings and tests (sipas.publishing.rankings, .comparisons): the frames handed
+        # out, to tell whether a caller replaced them, and copies of them no caller ever sees
+        self._handed = (self.indices, self._ranks, self._tests_raw)
+        self._as_read = (data.key, self.indices.copy(deep=False), self._ranks.copy(deep=False),
+                         self._tests_raw.copy(deep=False))
 
     # ------------------------------------------------------------ lookups
 
