@@ -202,3 +202,22 @@ def test_a_closed_chart_is_garbage_at_once():
         del fig
     gc.collect()
     assert [r() for r in refs] == [None, None]
+
+
+def test_glyph_cache_only_for_the_matplotlib_it_repeats(monkeypatch):
+    """The glyph-keeping renderer repeats matplotlib 3.11's private text drawing: under any
+    other matplotlib the charts are drawn by matplotlib's own renderer."""
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from sipas.publishing import markup
+
+    markup._text_caching_renderer.cache_clear()
+    try:
+        monkeypatch.setattr(mpl, "__version__", "3.99.0")
+        assert markup._text_caching_renderer() is RendererAgg
+        markup._text_caching_renderer.cache_clear()
+        monkeypatch.setattr(mpl, "__version__", markup.MATPLOTLIB_TEXT_API + "0")
+        assert markup._text_caching_renderer() is not RendererAgg
+    finally:
+        markup._text_caching_renderer.cache_clear()

@@ -187,6 +187,7 @@ def _pooled_canvas():
 
 
 TEXT_CACHE_MAX = 50_000  # laid-out strings plus glyph bitmaps (a few hundred bytes each)
+MATPLOTLIB_TEXT_API = "3.11."  # the matplotlib whose private text drawing the renderer below repeats
 
 
 @lru_cache(maxsize=1)
@@ -200,9 +201,18 @@ def _text_caching_renderer():
     glyph by whole pixels without changing its bitmap), so the bitmap is stored with that
     fraction in its key and placed by the whole pixels (``RendererAgg.draw_text``,
     ``_draw_text_glyphs_and_boxes`` of matplotlib 3.11, line for line otherwise)."""
+    import matplotlib
     import numpy as np
+    from matplotlib import ft2font
     from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
-    from matplotlib.ft2font import RenderMode
+
+    # written against matplotlib 3.11's private text API (FT2Font._layout, _set_transform,
+    # _render_glyph): with any other version, matplotlib's own renderer
+    if not matplotlib.__version__.startswith(MATPLOTLIB_TEXT_API) or not all(
+            hasattr(ft2font.FT2Font, a) for a in ("_layout", "_set_transform", "_render_glyph")) \
+            or not hasattr(ft2font, "RenderMode"):
+        return RendererAgg
+    RenderMode = ft2font.RenderMode
 
     layouts: dict = {}
     glyphs: dict = {}
