@@ -104,6 +104,31 @@ def test_state_does_not_leak_between_annexes_in_one_warm_kernel(warm):
     assert counts == list(range(1, len(counts) + 1))
 
 
+STREAMS = [
+    "import sys\nprint('a')\nprint('b', flush=True)\nsys.stdout.write('c')\nsys.stdout.flush()",
+    "import sys\nprint('err', file=sys.stderr)\nsys.stderr.flush()",
+    "from IPython.display import HTML, display\nprint('before')\ndisplay(HTML('<b>x</b>'))\nprint('after')",
+    "import threading\nt = threading.Thread(target=lambda: print('thread'))\nt.start(); t.join()",
+    "import sys\nsys.stdout.flush(); sys.stderr.flush()",
+    "import sys\nprint(getattr(sys.stdout.flush, 'skips_empty', False), getattr(sys.stderr.flush, 'skips_empty', False))",
+]
+
+
+def test_streams_and_displays_arrive_whole_and_in_order_with_empty_flushes_skipped(warm):
+    # kernel_state lets a flush with nothing to send return at once (ipykernel 7): what is
+    # written still arrives, each stream in its cell and in order with the displays
+    res = run_task(_task(warm, _nb(warm / "streams.ipynb", *STREAMS), "streams"))
+    assert res.ok, res.error
+    nb = json.loads(Path(res.outputs["ipynb"]["path"]).read_text(encoding="utf-8"))
+    got = [[(o["output_type"], o.get("name"), "".join(o.get("text", "") or o.get("data", {}).get("text/html", "")))
+            for o in c["outputs"]] for c in nb["cells"][2:]]
+    stdout, stderr = ("stream", "stdout"), ("stream", "stderr")
+    html = ("display_data", None, "<b>x</b>")
+    # (as without the shortcut: print(flush=True) sends what was written so far)
+    assert got == [[(*stdout, "a\nb\n"), (*stdout, "c")], [(*stderr, "err\n")], [(*stdout, "before\n"), html, (*stdout, "after\n")],
+                   [(*stdout, "thread\n")], [], [(*stdout, "True True\n")]]
+
+
 def test_failing_annex_reports_cell_exception_message_and_writes_a_log(warm):
     bad = _nb(warm / "bad.ipynb", "x = 1", "raise ValueError('dữ liệu hỏng: đơn vị ' + label)")
     res = run_task(_task(warm, bad, "so-hong"))
