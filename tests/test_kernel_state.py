@@ -21,11 +21,13 @@ def test_cycles_frozen_by_a_reset_are_freed_by_a_later_full_collection():
         alive = weakref.ref(a)
         ks.reset()          # a is alive: frozen with the rest
         del a
-        ks.reset()          # an ordinary reset does not walk frozen objects
-        after_one = alive() is not None
-        for _ in range(ks.FULL_COLLECTION_EVERY):
-            ks.reset()
-        print(after_one, alive() is None)
+        for _ in range(3):
+            ks.reset()      # the frozen set hardly grew: no reset walks frozen objects
+        kept = alive() is not None
+        more = [Node() for _ in range(ks.FROZEN_GROWTH + 10)]
+        ks.reset()          # freezes them: the frozen set has now grown past the bound
+        ks.reset()          # which this reset sees: it unfreezes, and its collection frees a
+        print(kept, alive() is None)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr
