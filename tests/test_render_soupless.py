@@ -257,6 +257,13 @@ CASES = {
     "<div>unclosed <span>to the end": True,
     "": True,
     "plain text only & <": True,
+    "<![CDATA[ unclosed": True,
+    "<!DOCTYPE html [ <!ENTITY x y> ]>": True,
+    "<!ELEMENT x>": True,
+    "<!-": True,
+    "<a <b>": True,
+    '<a b="c>': True,
+    "&#99999999999999999999;": True,
     # the soup
     "<template><div class='jp-Notebook'><div class='jp-Cell-inputWrapper'></div></div></template>": False,
 }
@@ -266,6 +273,14 @@ CASES = {
 @pytest.mark.parametrize("page", list(CASES))
 def test_hand_written_case(page):
     assert_same(page, streamed=CASES[page])
+
+
+def test_markup_the_soup_rejects_is_rejected_as_nbconvert_does():
+    from bs4.exceptions import ParserRejectedMarkup
+
+    assert soupless.streamed("<![foo bar]>x") is None
+    with pytest.raises(ParserRejectedMarkup):
+        soupless.round_trip("<![foo bar]>x")
 
 
 def test_alt_count_is_the_soups():
