@@ -4,7 +4,7 @@ nbconvert 7.17's ``HTMLExporter.from_notebook_node`` renders its template, then 
 page with BeautifulSoup (``html.parser``), gives every ``img`` without ``alt`` a
 placeholder one, makes ``.jp-Notebook div.jp-Cell-inputWrapper`` and
 ``.jp-Notebook div.jp-OutputArea-output`` focusable (``tabindex="0"``) and returns
-``str(soup)``: two thirds of the CPU of turning a notebook into a page. :func:`round_trip`
+``str(soup)``: more than half of the CPU of turning a notebook into a page. :func:`round_trip`
 gives the same string without the tree: bs4's own parser (``BeautifulSoupHTMLParser``:
 the same tokenizer, the same charrefs, entities, duplicate attributes and end tags of
 void elements) feeds :class:`_Stream`, which stands in for the ``BeautifulSoup`` object
