@@ -221,3 +221,31 @@ def test_glyph_cache_only_for_the_matplotlib_it_repeats(monkeypatch):
         assert markup._text_caching_renderer() is not RendererAgg
     finally:
         markup._text_caching_renderer.cache_clear()
+
+
+def test_kept_font_heights_are_those_matplotlib_reads():
+    """The kept renderer keeps each font's ascent, descent and line gap (matplotlib reads them
+    from the font's tables at each text layout): a text's layout is the one matplotlib's own
+    renderer gives, the first time and once kept, in several sizes, weights and dpis."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from sipas.publishing import markup
+
+    charts.set_theme()
+
+    def layout(text, renderer):
+        bbox, lines, descent = text._get_layout(renderer)
+        return bbox.bounds, lines, descent
+
+    for dpi in (100, 144):
+        kept = markup._text_caching_renderer()(200, 200, dpi)
+        assert type(kept) is not RendererAgg
+        for size, weight in ((7.5, "normal"), (8.5, "bold"), (10.5, "bold"), (12, "normal")):
+            text = Text(0, 0, "Phường Đoàn Kết\n82,66%", fontsize=size, fontweight=weight)
+            text.set_figure(Figure(dpi=dpi))
+            theirs = layout(text, RendererAgg(200, 200, dpi))
+            assert layout(text, kept) == theirs
+            assert layout(text, kept) == theirs
+        assert len(kept._font_heights) == 4

@@ -205,6 +205,7 @@ def _text_caching_renderer():
     import numpy as np
     from matplotlib import ft2font
     from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
+    from matplotlib.font_manager import fontManager, get_font
 
     # written against matplotlib 3.11's private text API (FT2Font._layout, _set_transform,
     # _render_glyph): with any other version, matplotlib's own renderer
@@ -218,6 +219,28 @@ def _text_caching_renderer():
     glyphs: dict = {}
 
     class TextCachingRenderer(RendererAgg):
+        def _get_font_height_metrics(self, prop):
+            """The font's ascent, descent and line gap at the size of ``prop`` (the hook that
+            ``Text._get_layout`` asks the renderer first; matplotlib 3.11 otherwise reads them from
+            the font's tables at each layout): its computation, kept per font properties (equal
+            when their hashes are, as in matplotlib's font lookup) for this renderer, whose dpi
+            is the figure's and whose rcParams never change (:func:`_pooled_canvas`)."""
+            kept = self.__dict__.setdefault("_font_heights", {})
+            key = hash(prop)
+            if key not in kept:
+                kept[key] = (None, None, None)  # no table: matplotlib measures "lp"
+                font = get_font(fontManager._find_fonts_by_props(prop))
+                for table_name, linegap_key, ascent_key, descent_key in (
+                        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                        ("hhea", "lineGap", "ascent", "descent")):
+                    table = font.get_sfnt_table(table_name)
+                    if table is None:
+                        continue
+                    scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * self.dpi / 72
+                    kept[key] = (table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale)
+                    break
+            return kept[key]
+
         def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
             if ismath or not gc.get_antialiased():
                 return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
