@@ -61,11 +61,17 @@ def unit_summary(rep: Report, unit_id: str) -> list[str]:
     if len(crit):
         low = crit.sort_values(["estimate", "item_id"], kind="mergesort").iloc[0]
         out.append(f"Tiêu chí có tỷ lệ hài lòng thấp nhất: {i(low.item_label)} ({fmt.pct(low.estimate)}).")
+    change = change_sentence(rep, unit_id)
+    return out + [change] if change else out
+
+
+def change_sentence(rep: Report, unit_id: str) -> str | None:
+    """The unit's SIPAS against the previous year (the summary's last sentence; None
+    without the previous year's figure)."""
     c = rep.change(unit_id)
-    if c is not None:
-        out.append(f"So với năm {c['previous_year']} ({fmt.pct(c['previous'])}), chỉ số "
-                   f"{change_phrase(c['diff'], c['significant'])}.")
-    return out
+    if c is None:
+        return None
+    return f"So với năm {c['previous_year']} ({fmt.pct(c['previous'])}), chỉ số {change_phrase(c['diff'], c['significant'])}."
 
 
 def unit_change_rows(rep: Report, unit_id: str):
