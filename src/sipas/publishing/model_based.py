@@ -39,7 +39,7 @@ def with_model(rep: Report, frame: pd.DataFrame, unit_id: str, key: str = "item_
     """``frame`` (one row per index of ``unit_id``) with the unit's model-based columns
     (:data:`SAE_COLUMNS`), ``shrink_text`` and ``model_flag`` (``model_based`` where the
     policy publishes the model figure)."""
-    s = rep.indices[rep.indices.unit_id == unit_id].drop_duplicates("item_id").set_index("item_id")
+    s = rep.unit_rows(unit_id)
     f = frame.copy()
     for c in SAE_COLUMNS:
         f[c] = f[key].map(s[c]).astype(float)

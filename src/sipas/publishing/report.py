@@ -15,7 +15,6 @@ marks it with a footnote mark; ``tests`` decides the wording "có ý nghĩa th�
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,10 @@ CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin c�
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
 GROUP_COLUMNS = ["variable", "variable_label", "category", "category_label", "n", "rate", "p_adjusted",
                  "significant"]
+PERCEPTION_COLUMNS = ["variable", "variable_label", "category", "category_label", "positive", "n", "share"]
+# (tables read, what) -> what the reports of those tables share (rankings, a unit's rows...): see Report._shared
+_SHARED: dict[tuple, object] = {}
+SHARED_KEPT = 4096  # entries (a year's annexes use a few hundred): other years or projects clear it
 
 
 def displayed(indices: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +73,6 @@ class _Lookup:
     :class:`Report` reads from it, as numpy arrays."""
 
     def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
         keys = zip(frame["unit_id"].tolist(), frame["item_id"].tolist())
         self.pos: dict = {}
         for i, key in enumerate(keys):
@@ -103,11 +105,41 @@ class Report(Rankings, Comparisons, Comments):
         self._tests_raw = data.tables["tests"]
         self._ranks = data.tables["ranks"]
         self.responses = data.responses
-        # the memos of rankings and tests (sipas.publishing.rankings, .comparisons): the frames handed
-        # out, to tell whether a caller replaced them, and copies of them no caller ever sees
-        self._handed = (self.indices, self._ranks, self._tests_raw)
-        self._as_read = (data.key, self.indices.copy(deep=False), self._ranks.copy(deep=False),
-                         self._tests_raw.copy(deep=False))
+        # the memos shared by the reports of the same tables (Report._shared, the tests of
+        # sipas.publishing.comparisons): the frames handed out, to tell whether a caller replaced
+        # one, and copies of them no caller ever sees
+        self._read = data.key
+        self._handed = {"indices": self.indices, "_ranks": self._ranks, "_tests_raw": self._tests_raw,
+                        "profile": self.profile, "expectations": self.expectations,
+                        "perceptions": self.perceptions, "sample": self.sample, "responses": self.responses}
+        self._as_read = {k: None if v is None else v.copy(deep=False) for k, v in self._handed.items()}
+
+    def _shared(self, what: tuple, compute, tables: tuple[str, ...] = ("indices",)):
+        """``compute(*frames)`` of the named tables (attributes of the report). While the
+        report holds the frames it handed out, computed once per process and tables read,
+        on the copies no caller ever sees: the annexes of a warm kernel share it (callers
+        copy what they hand out). A report one of whose frames was replaced computes on its
+        own, every call."""
+        if any(getattr(self, t) is not self._handed[t] for t in tables):
+            return compute(*(getattr(self, t) for t in tables))
+        key = (self._read, tables, what)
+        hit = _SHARED.get(key, _SHARED)
+        if hit is _SHARED:
+            if len(_SHARED) >= SHARED_KEPT:
+                _SHARED.clear()
+            hit = _SHARED[key] = compute(*(self._as_read[t] for t in tables))
+        return hit
+
+    def _rows(self, table: str, scope: str) -> pd.DataFrame:
+        """The rows of one scope of a table (attribute name) in their order, index reset: a
+        slice of the table grouped by unit once per process and tables read (a unit's rows
+        are read by several sections, the province's by every annex); callers copy it."""
+        frame = getattr(self, table)
+        if frame is not self._handed[table]:
+            return frame[frame.unit_id == scope].reset_index(drop=True)
+        grouped, bounds = self._shared(("by_unit",), _by_unit, (table,))
+        start, stop = bounds.get(scope, (0, 0))
+        return grouped.iloc[start:stop].reset_index(drop=True)
 
     # ------------------------------------------------------------ lookups
 
@@ -143,18 +175,15 @@ class Report(Rankings, Comparisons, Comments):
         present = {u.type for u in self.cfg.units}
         return [t.id for t in self.cfg.registry.unit_types if t.id in present]
 
-    @cached_property
-    def _by_key(self) -> _Lookup:
-        return _Lookup(self.indices)
-
     def _key(self) -> _Lookup:
         """(unit_id, item_id) -> first row of ``indices``: plain dict and arrays, since the
         annexes look up hundreds of single figures (rebuilt if ``indices`` is replaced)."""
-        k = self._by_key
-        if k.frame is not self.indices:
-            self.__dict__.pop("_by_key", None)
-            k = self._by_key
-        return k
+        if self.indices is self._handed["indices"]:
+            return self._shared(("lookup",), _Lookup)
+        own = self.__dict__.get("_own_key")
+        if own is None or own[0] is not self.indices:
+            own = self.__dict__["_own_key"] = (self.indices, _Lookup(self.indices))
+        return own[1]
 
     def row(self, scope: str, item_id: str = "sipas") -> pd.Series | None:
         pos = self._key().pos.get((scope, item_id))
@@ -242,12 +271,22 @@ class Report(Rankings, Comparisons, Comments):
 
     def criteria(self, scope: str) -> pd.DataFrame:
         """Criterion rows of a scope: element label, criterion, estimate, n (+ interval, flag)."""
-        idx = self.indices[(self.indices.unit_id == scope) & (self.indices.level == "criterion")]
-        cols = ["parent_id", "item_id", "item_label", "estimate", "n"] + \
-            [c for c in ("ci_low", "ci_high", "flag") if c in idx.columns]
-        out = idx[cols].reset_index(drop=True)
+        def criteria(_indices) -> pd.DataFrame:
+            idx = self._rows("indices", scope)
+            idx = idx[idx.level == "criterion"]
+            cols = ["parent_id", "item_id", "item_label", "estimate", "n"] + \
+                [c for c in ("ci_low", "ci_high", "flag") if c in idx.columns]
+            return idx[cols].reset_index(drop=True)
+
+        out = self._shared(("criteria", scope), criteria).copy(deep=False)
         out.insert(1, "element", out["parent_id"].map(self.method.labels()))
         return out
+
+    def unit_rows(self, unit_id: str) -> pd.DataFrame:
+        """The first ``indices`` row of each item of a unit, indexed by ``item_id`` (shared
+        by the reports of the same tables: read-only)."""
+        return self._shared(("unit_rows", unit_id),
+                            lambda _: self._rows("indices", unit_id).drop_duplicates("item_id").set_index("item_id"))
 
     def scope_levels(self, scopes: list[str]) -> pd.DataFrame:
         """Element and SIPAS indices for several scopes side by side (rows = items)."""
@@ -255,21 +294,26 @@ class Report(Rankings, Comparisons, Comments):
                              for i, lab in self.items()])
 
     def scope_name(self, scope: str) -> str:
-        rows = self.indices[self.indices.unit_id == scope]
+        rows = self._rows("indices", scope)
         return str(rows["unit_name"].iloc[0]) if len(rows) else scope
 
+    def _province_shares(self, table: str) -> dict:
+        return self._shared(("shares",), lambda _: _shares(self._rows(table, PROVINCE_ID)), (table,))
+
     def profile_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
-        prof = self.profile[self.profile.unit_id == scope].reset_index(drop=True)
+        prof = self._rows("profile", scope).copy(deep=False)
         if with_province:
-            prov = _shares(self.profile[self.profile.unit_id == PROVINCE_ID])
+            prov = self._province_shares("profile")
             prof["province_share"] = [prov.get(vc, np.nan) for vc in zip(prof.variable, prof.category)]
         return prof
 
     def expectations_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
-        e = self.expectations[self.expectations.unit_id == scope]
-        e = e.sort_values(["share", "item_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+        e = self._shared(("sorted", scope), lambda _: self._rows("expectations", scope).sort_values(
+            ["share", "item_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True),
+            ("expectations",)).copy(deep=False)
         if with_province:
-            prov = self.expectations[self.expectations.unit_id == PROVINCE_ID].set_index("item_id")["share"]
+            prov = self._shared(("province",), lambda _: self._rows("expectations", PROVINCE_ID)
+                                .set_index("item_id")["share"], ("expectations",))
             e["province_share"] = e["item_id"].map(prov)
         return e
 
@@ -287,44 +331,25 @@ class Report(Rankings, Comparisons, Comments):
         methodology has none)."""
         p = self.perceptions
         if p is None or not len(p):
-            return pd.DataFrame(columns=["variable", "variable_label", "category", "category_label",
-                                         "positive", "n", "share"])
-        out = p[p.unit_id == scope].reset_index(drop=True)
+            return pd.DataFrame(columns=PERCEPTION_COLUMNS)
+        out = self._rows("perceptions", scope).copy(deep=False)
         if with_province:
-            prov = _shares(p[p.unit_id == PROVINCE_ID])
+            prov = self._province_shares("perceptions")
             out["province_share"] = [prov.get(vc, np.nan) for vc in zip(out.variable, out.category)]
         return out
 
     def perception_index(self, scope: str) -> pd.DataFrame:
         """"Chỉ số đánh giá" of each topic that has positive categories: the share of
         positive answers among the valid ones (``estimate``), with the province's beside."""
-        rows = []
-        prov = self.perceptions_of(PROVINCE_ID)
-        pairs = [(scope, self.perceptions_of(scope))] + ([(PROVINCE_ID, prov)] if scope != PROVINCE_ID else [])
-        for scope_, frame in pairs:
-            topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
-            for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
-                                               frame["category_label"].tolist(),
-                                               frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
-                topic = topics.setdefault(var, [label, [], 0, 0])
-                topic[2] += n
-                if pos:
-                    topic[1].append(cat)
-                    topic[3] += n
-            for var, (label, positive, total, hits) in topics.items():
-                if positive:
-                    rows.append({"scope": scope_, "variable": var, "variable_label": label,
-                                 "positive_labels": ", ".join(positive), "n": int(total),
-                                 "estimate": hits / total if total else np.nan})
-        if not rows:
-            return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
-        t = pd.DataFrame(rows)
-        out = t[t.scope == scope].drop(columns="scope").reset_index(drop=True)
-        out["province"] = out.variable.map(t[t.scope == PROVINCE_ID].set_index("variable")["estimate"])
-        return out
+        p = self.perceptions
+        if p is None or not len(p):
+            return _perception_index(scope, [])
+        return self._shared(("perception_index", scope), lambda _: _perception_index(
+            scope, [(s, self._rows("perceptions", s)) for s in dict.fromkeys((scope, PROVINCE_ID))]),
+            ("perceptions",)).copy(deep=False)
 
     def sample_of(self, unit_id: str) -> pd.Series:
-        return self.sample[self.sample.unit_id == unit_id].iloc[0]
+        return self._rows("sample", unit_id).iloc[0]
 
     # ------------------------------------------------- respondent groups
 
@@ -338,6 +363,41 @@ class Report(Rankings, Comparisons, Comments):
         out["p_adjusted"] = [None if tests[v] is None else tests[v].get("p_adjusted") for v in out["variable"]]
         out["significant"] = [None if tests[v] is None else tests[v].get("significant") for v in out["variable"]]
         return out[GROUP_COLUMNS]
+
+
+def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The rows of ``frame`` grouped by ``unit_id`` (each unit's in their order) and each
+    unit's (start, stop) in it."""
+    codes, units = pd.factorize(frame["unit_id"])  # -1: no unit id (sorted first, in no unit)
+    bounds = np.cumsum(np.bincount(codes + 1, minlength=len(units) + 1))
+    return frame.take(np.argsort(codes, kind="stable")), {u: (int(bounds[k]), int(bounds[k + 1]))
+                                                          for k, u in enumerate(units)}
+
+
+def _perception_index(scope: str, frames: list) -> pd.DataFrame:
+    """``frames``: (scope, its perception rows) of the scope and of the province."""
+    rows = []
+    for scope_, frame in frames:
+        topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
+        for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
+                                           frame["category_label"].tolist(),
+                                           frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
+            topic = topics.setdefault(var, [label, [], 0, 0])
+            topic[2] += n
+            if pos:
+                topic[1].append(cat)
+                topic[3] += n
+        for var, (label, positive, total, hits) in topics.items():
+            if positive:
+                rows.append({"scope": scope_, "variable": var, "variable_label": label,
+                             "positive_labels": ", ".join(positive), "n": int(total),
+                             "estimate": hits / total if total else np.nan})
+    if not rows:
+        return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
+    t = pd.DataFrame(rows)
+    out = t[t.scope == scope].drop(columns="scope").reset_index(drop=True)
+    out["province"] = out.variable.map(t[t.scope == PROVINCE_ID].set_index("variable")["estimate"])
+    return out
 
 
 __all__ = ["AGGREGATION_TEXT", "CI_METHOD_TEXT", "Report", "ci_text", "comment_themes_spec", "comments_html",
