@@ -37,10 +37,13 @@ class Comparisons:
         """``year, item_id, item_label, estimate`` for every year up to this one that has tables."""
         items = items or ["sipas"]
         rows = []
+        others = self.__dict__.setdefault("_trend_years", {})  # reports of other years, never handed out
         for y in years_with_tables(self.paths):
             if y > self.year:
                 continue
-            rep = self if y == self.year else type(self)(y, self.paths.root)
+            if y != self.year and y not in others:
+                others[y] = type(self)(y, self.paths.root)
+            rep = self if y == self.year else others[y]
             labels = dict(rep.items())
             for i in items:
                 v = rep.value(scope, i)
