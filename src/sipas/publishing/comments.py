@@ -33,13 +33,16 @@ class Comments:
             ("responses",)).copy(deep=False)
 
     def _comments_of(self, scope: str) -> pd.DataFrame:
-        """A scope's non-empty comments in a stable order."""
-        df = self.responses
-        if df is None or "comment" not in df:
-            return pd.DataFrame(columns=["respondent_id", "unit_id", "comment"])
-        sub = df if scope == PROVINCE_ID else self._rows("responses", scope)
-        sub = sub[sub.comment.notna() & (sub.comment.astype(str).str.strip() != "")]
-        return sub[["respondent_id", "unit_id", "comment"]].sort_values(["unit_id", "respondent_id"], kind="mergesort")
+        """A scope's non-empty comments in a stable order (shared: read-only)."""
+        def comments(df: pd.DataFrame | None) -> pd.DataFrame:
+            if df is None or "comment" not in df:
+                return pd.DataFrame(columns=["respondent_id", "unit_id", "comment"])
+            sub = df if scope == PROVINCE_ID else self._rows("responses", scope)
+            sub = sub[sub.comment.notna() & (sub.comment.astype(str).str.strip() != "")]
+            return sub[["respondent_id", "unit_id", "comment"]].sort_values(["unit_id", "respondent_id"],
+                                                                            kind="mergesort")
+
+        return self._shared(("comments", scope), comments, ("responses",))
 
 
 def _quotes(sub: pd.DataFrame, k: int, themes: tuple) -> list[str]:

@@ -217,7 +217,7 @@ class Report(Rankings, Comparisons, Comments):
 
     @property
     def has_intervals(self) -> bool:
-        return bool(self.indices["ci_low"].notna().any())
+        return self._key().has_intervals
 
     @property
     def has_flags(self) -> bool:
@@ -231,12 +231,7 @@ class Report(Rankings, Comparisons, Comments):
     @property
     def ci_method_text(self) -> str:
         """'khoảng tin cậy logit' (the most used method), naming any other one used for a few cells."""
-        if not self.indices["ci_method"].notna().any():
-            return "khoảng tin cậy"
-        counts = self.indices["ci_method"].dropna().astype(str).value_counts()
-        main = CI_METHOD_TEXT.get(counts.index[0], f"khoảng tin cậy ({counts.index[0]})")
-        others = [CI_METHOD_TEXT.get(m, m).replace("khoảng tin cậy ", "") for m in counts.index[1:]]
-        return main + (f" (một số ô: {', '.join(others)})" if others else "")
+        return self._shared(("ci_method_text",), _ci_method_text)
 
     @property
     def top_items(self) -> list[tuple[str, str]]:
@@ -363,6 +358,15 @@ class Report(Rankings, Comparisons, Comments):
         out["p_adjusted"] = [None if tests[v] is None else tests[v].get("p_adjusted") for v in out["variable"]]
         out["significant"] = [None if tests[v] is None else tests[v].get("significant") for v in out["variable"]]
         return out[GROUP_COLUMNS]
+
+
+def _ci_method_text(indices: pd.DataFrame) -> str:
+    if not indices["ci_method"].notna().any():
+        return "khoảng tin cậy"
+    counts = indices["ci_method"].dropna().astype(str).value_counts()
+    main = CI_METHOD_TEXT.get(counts.index[0], f"khoảng tin cậy ({counts.index[0]})")
+    others = [CI_METHOD_TEXT.get(m, m).replace("khoảng tin cậy ", "") for m in counts.index[1:]]
+    return main + (f" (một số ô: {', '.join(others)})" if others else "")
 
 
 def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
