@@ -266,16 +266,18 @@ class Report(Rankings, Comparisons, Comments):
 
     def criteria(self, scope: str) -> pd.DataFrame:
         """Criterion rows of a scope: element label, criterion, estimate, n (+ interval, flag)."""
+        labels = self.method.labels()
+
         def criteria(_indices) -> pd.DataFrame:
             idx = self._rows("indices", scope)
             idx = idx[idx.level == "criterion"]
             cols = ["parent_id", "item_id", "item_label", "estimate", "n"] + \
                 [c for c in ("ci_low", "ci_high", "flag") if c in idx.columns]
-            return idx[cols].reset_index(drop=True)
+            out = idx[cols].reset_index(drop=True)
+            out.insert(1, "element", out["parent_id"].map(labels))
+            return out
 
-        out = self._shared(("criteria", scope), criteria).copy(deep=False)
-        out.insert(1, "element", out["parent_id"].map(self.method.labels()))
-        return out
+        return self._shared(("criteria", scope, tuple(labels.items())), criteria).copy(deep=False)
 
     def unit_rows(self, unit_id: str) -> pd.DataFrame:
         """The first ``indices`` row of each item of a unit, indexed by ``item_id`` (shared
@@ -339,8 +341,11 @@ class Report(Rankings, Comparisons, Comments):
         p = self.perceptions
         if p is None or not len(p):
             return _perception_index(scope, [])
+        def topics(s: str) -> list[dict]:
+            return self._shared(("topics", s), lambda _: _topics(s, self._rows("perceptions", s)), ("perceptions",))
+
         return self._shared(("perception_index", scope), lambda _: _perception_index(
-            scope, [(s, self._rows("perceptions", s)) for s in dict.fromkeys((scope, PROVINCE_ID))]),
+            scope, [row for s in dict.fromkeys((scope, PROVINCE_ID)) for row in topics(s)]),
             ("perceptions",)).copy(deep=False)
 
     def sample_of(self, unit_id: str) -> pd.Series:
@@ -378,24 +383,24 @@ def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                                                           for k, u in enumerate(units)}
 
 
-def _perception_index(scope: str, frames: list) -> pd.DataFrame:
-    """``frames``: (scope, its perception rows) of the scope and of the province."""
-    rows = []
-    for scope_, frame in frames:
-        topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
-        for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
-                                           frame["category_label"].tolist(),
-                                           frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
-            topic = topics.setdefault(var, [label, [], 0, 0])
-            topic[2] += n
-            if pos:
-                topic[1].append(cat)
-                topic[3] += n
-        for var, (label, positive, total, hits) in topics.items():
-            if positive:
-                rows.append({"scope": scope_, "variable": var, "variable_label": label,
-                             "positive_labels": ", ".join(positive), "n": int(total),
-                             "estimate": hits / total if total else np.nan})
+def _topics(scope: str, frame: pd.DataFrame) -> list[dict]:
+    """A row per perception topic of a scope that has positive categories (its answers: ``frame``)."""
+    topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
+    for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
+                                       frame["category_label"].tolist(),
+                                       frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
+        topic = topics.setdefault(var, [label, [], 0, 0])
+        topic[2] += n
+        if pos:
+            topic[1].append(cat)
+            topic[3] += n
+    return [{"scope": scope, "variable": var, "variable_label": label, "positive_labels": ", ".join(positive),
+             "n": int(total), "estimate": hits / total if total else np.nan}
+            for var, (label, positive, total, hits) in topics.items() if positive]
+
+
+def _perception_index(scope: str, rows: list[dict]) -> pd.DataFrame:
+    """``rows``: the topics (:func:`_topics`) of the scope and of the province."""
     if not rows:
         return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
     t = pd.DataFrame(rows)
