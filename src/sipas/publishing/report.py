@@ -95,7 +95,11 @@ class Report(Rankings, Comparisons, Comments):
         self.cfg = data.cfg
         self.year = int(year)
         self.method = self.cfg.methodology
-        self.indices = displayed(data.tables["indices"])
+        kept = data.kept  # the frames as read, which no caller is handed
+        shown = _SHARED.get((data.key, "displayed"))
+        if shown is None:
+            shown = _SHARED[(data.key, "displayed")] = displayed(kept.tables["indices"])
+        self.indices = shown.copy(deep=False)
         self.sample = data.tables["sample"]
         self.profile = data.tables["profile"]
         self.expectations = data.tables["expectations"]
@@ -107,12 +111,14 @@ class Report(Rankings, Comparisons, Comments):
         self.responses = data.responses
         # the memos shared by the reports of the same tables (Report._shared, the tests of
         # sipas.publishing.comparisons): the frames handed out, to tell whether a caller replaced
-        # one, and copies of them no caller ever sees
+        # one, and the same tables as read
         self._read = data.key
         self._handed = {"indices": self.indices, "_ranks": self._ranks, "_tests_raw": self._tests_raw,
                         "profile": self.profile, "expectations": self.expectations,
                         "perceptions": self.perceptions, "sample": self.sample, "responses": self.responses}
-        self._as_read = {k: None if v is None else v.copy(deep=False) for k, v in self._handed.items()}
+        self._as_read = {"indices": shown, "_ranks": kept.tables["ranks"], "_tests_raw": kept.tables["tests"],
+                         **{t: kept.tables[t] for t in ("profile", "expectations", "perceptions", "sample")},
+                         "responses": kept.responses}
 
     def _shared(self, what: tuple, compute, tables: tuple[str, ...] = ("indices",)):
         """``compute(*frames)`` of the named tables (attributes of the report). While the
