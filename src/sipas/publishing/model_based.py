@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
 
 from sipas.base import formats as fmt
@@ -40,10 +39,9 @@ def with_model(rep: Report, frame: pd.DataFrame, unit_id: str, key: str = "item_
     """``frame`` (one row per index of ``unit_id``) with the unit's model-based columns
     (:data:`SAE_COLUMNS`), ``shrink_text`` and ``model_flag`` (``model_based`` where the
     policy publishes the model figure)."""
-    s = rep.unit_rows(unit_id)
-    pos = s.index.get_indexer(frame[key])  # -1 (no row): the missing value appended
-    new = {c: np.append(s[c].to_numpy(dtype=float), np.nan)[pos] for c in SAE_COLUMNS}
-    new |= _marks(new["shrinkage"], np.append(s["publication"].to_numpy(dtype=object), None)[pos])
+    cols = rep.unit_columns(unit_id, frame[key].tolist(), [*SAE_COLUMNS, "publication"])
+    new = {c: cols[c].astype(float) for c in SAE_COLUMNS}
+    new |= _marks(new["shrinkage"], cols["publication"])
     return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 

@@ -73,6 +73,7 @@ class _Lookup:
     :class:`Report` reads from it, as numpy arrays."""
 
     def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
         keys = zip(frame["unit_id"].tolist(), frame["item_id"].tolist())
         self.pos: dict = {}
         for i, key in enumerate(keys):
@@ -285,11 +286,12 @@ class Report(Rankings, Comparisons, Comments):
 
         return self._shared(("criteria", scope, tuple(labels.items())), criteria).copy(deep=False)
 
-    def unit_rows(self, unit_id: str) -> pd.DataFrame:
-        """The first ``indices`` row of each item of a unit, indexed by ``item_id`` (shared
-        by the reports of the same tables: read-only)."""
-        return self._shared(("unit_rows", unit_id),
-                            lambda _: self._rows("indices", unit_id).drop_duplicates("item_id").set_index("item_id"))
+    def unit_columns(self, unit_id: str, item_ids, columns) -> dict[str, np.ndarray]:
+        """``columns`` of the first ``indices`` row of (unit_id, item) for each item of
+        ``item_ids``: object arrays, None where the unit has no such row."""
+        k = self._key()
+        pos = np.array([k.pos.get((unit_id, i), -1) for i in item_ids], dtype=int)  # -1: the None appended
+        return {c: np.append(k.frame[c].to_numpy(dtype=object), None)[pos] for c in columns}
 
     def scope_levels(self, scopes: list[str]) -> pd.DataFrame:
         """Element and SIPAS indices for several scopes side by side (rows = items)."""
@@ -407,11 +409,12 @@ def _topics(scope: str, frame: pd.DataFrame) -> list[dict]:
 
 def _perception_index(scope: str, rows: list[dict]) -> pd.DataFrame:
     """``rows``: the topics (:func:`_topics`) of the scope and of the province."""
-    if not rows:
+    mine = [{k: v for k, v in r.items() if k != "scope"} for r in rows if r["scope"] == scope]
+    if not mine:
         return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
-    t = pd.DataFrame(rows)
-    out = t[t.scope == scope].drop(columns="scope").reset_index(drop=True)
-    out["province"] = out.variable.map(t[t.scope == PROVINCE_ID].set_index("variable")["estimate"])
+    province = {r["variable"]: r["estimate"] for r in rows if r["scope"] == PROVINCE_ID}
+    out = pd.DataFrame(mine)
+    out["province"] = np.array([province.get(v, np.nan) for v in out["variable"]], dtype=float)
     return out
 
 
