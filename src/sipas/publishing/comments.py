@@ -71,9 +71,8 @@ def _themes(sub: pd.DataFrame, themes: tuple, respondents: int) -> pd.DataFrame:
     for tid, label, rx in themes:
         n = sum(1 for c in folded if rx.search(c))
         rows.append({"theme_id": tid, "theme": label, "n": n, "share": n / total if total else np.nan})
+    rows.sort(key=lambda r: -r["n"])  # the most mentioned first, then in the themes' order (a stable sort)
     out = pd.DataFrame(rows, columns=["theme_id", "theme", "n", "share"])
-    out["order"] = range(len(out))
-    out = out.sort_values(["n", "order"], ascending=[False, True], kind="mergesort").drop(columns="order")
     out.attrs["comments"] = total
     out.attrs["respondents"] = respondents
-    return out.reset_index(drop=True)
+    return out
