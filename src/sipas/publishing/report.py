@@ -124,9 +124,9 @@ class Report(Rankings, Comparisons, Comments):
     def _shared(self, what: tuple, compute, tables: tuple[str, ...] = ("indices",)):
         """``compute(*frames)`` of the named tables (attributes of the report). While the
         report holds the frames it handed out, computed once per process and tables read,
-        on the copies no caller ever sees: the annexes of a warm kernel share it (callers
-        copy what they hand out). A report one of whose frames was replaced computes on its
-        own, every call."""
+        on the tables as read, which no caller is handed: the annexes of a warm kernel share
+        it (callers copy what they hand out). A report one of whose frames was replaced
+        computes on its own, every call."""
         if any(getattr(self, t) is not self._handed[t] for t in tables):
             return compute(*(getattr(self, t) for t in tables))
         key = (self._read, tables, what)
@@ -348,13 +348,13 @@ class Report(Rankings, Comparisons, Comments):
         positive answers among the valid ones (``estimate``), with the province's beside."""
         p = self.perceptions
         if p is None or not len(p):
-            return _perception_index(scope, [])
-        def topics(s: str) -> list[dict]:
-            return self._shared(("topics", s), lambda _: _topics(s, self._rows("perceptions", s)), ("perceptions",))
+            return _perception_index([], [])
 
-        return self._shared(("perception_index", scope), lambda _: _perception_index(
-            scope, [row for s in dict.fromkeys((scope, PROVINCE_ID)) for row in topics(s)]),
-            ("perceptions",)).copy(deep=False)
+        def topics(s: str) -> list[dict]:
+            return self._shared(("topics", s), lambda _: _topics(self._rows("perceptions", s)), ("perceptions",))
+
+        return self._shared(("perception_index", scope), lambda _: _perception_index(topics(scope), topics(PROVINCE_ID)),
+                            ("perceptions",)).copy(deep=False)
 
     def sample_of(self, unit_id: str) -> pd.Series:
         return self._rows("sample", unit_id).iloc[0]
@@ -391,8 +391,8 @@ def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                                                           for k, u in enumerate(units)}
 
 
-def _topics(scope: str, frame: pd.DataFrame) -> list[dict]:
-    """A row per perception topic of a scope that has positive categories (its answers: ``frame``)."""
+def _topics(frame: pd.DataFrame) -> list[dict]:
+    """A row per perception topic that has positive categories, from a scope's answers."""
     topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
     for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
                                        frame["category_label"].tolist(),
@@ -402,19 +402,18 @@ def _topics(scope: str, frame: pd.DataFrame) -> list[dict]:
         if pos:
             topic[1].append(cat)
             topic[3] += n
-    return [{"scope": scope, "variable": var, "variable_label": label, "positive_labels": ", ".join(positive),
+    return [{"variable": var, "variable_label": label, "positive_labels": ", ".join(positive),
              "n": int(total), "estimate": hits / total if total else np.nan}
             for var, (label, positive, total, hits) in topics.items() if positive]
 
 
-def _perception_index(scope: str, rows: list[dict]) -> pd.DataFrame:
-    """``rows``: the topics (:func:`_topics`) of the scope and of the province."""
-    mine = [{k: v for k, v in r.items() if k != "scope"} for r in rows if r["scope"] == scope]
-    if not mine:
+def _perception_index(mine: list[dict], province: list[dict]) -> pd.DataFrame:
+    """The topics (:func:`_topics`) of a scope with the province's estimate beside."""
+    if not mine and not province:
         return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
-    province = {r["variable"]: r["estimate"] for r in rows if r["scope"] == PROVINCE_ID}
-    out = pd.DataFrame(mine)
-    out["province"] = np.array([province.get(v, np.nan) for v in out["variable"]], dtype=float)
+    out = pd.DataFrame(mine) if mine else pd.DataFrame(province).iloc[:0]  # none: typed as the province's
+    out["province"] = out["variable"].map(pd.Series([r["estimate"] for r in province],
+                                                    index=[r["variable"] for r in province], dtype=float))
     return out
 
 
