@@ -52,19 +52,19 @@ def _seen(rep: Report) -> dict[str, pd.DataFrame]:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts and ends with nothing cached (a leak must not reach other tests)."""
-    from sipas.publishing import data, rankings
+    from sipas.publishing import data, report
 
     yield
     data._load.cache_clear()
-    rankings._RANKINGS.clear()
+    report._SHARED.clear()
 
 
 @pytest.mark.parametrize("code", MUTATIONS.values(), ids=MUTATIONS.keys())
 def test_a_change_to_a_reports_frames_reaches_no_later_report(demo, code):
-    from sipas.publishing import rankings
+    from sipas.publishing import report
 
     ranking = Report(2023, demo).ranking("department")
-    rankings._RANKINGS.clear()  # the first ranking after the change is computed afresh
+    report._SHARED.clear()  # the first ranking after the change is computed afresh
     first = Report(2023, demo)
     exec(code, {"rep": first})
     later = Report(2023, demo)

@@ -135,7 +135,7 @@ class UnitAnnex(Sections):
                 "diff": "Thay đổi (điểm %)"}
         if rows.verdict.astype(bool).any():
             cols["verdict"] = "Kiểm định"
-        out = head + paragraphs([narrative.unit_summary(rep, self.unit_id)[-1]])
+        out = head + paragraphs([narrative.change_sentence(rep, self.unit_id)])
         out += table_html(rows, cols, pct=("previous", "current"), pp=("diff",), css="sipas-table change")
         tr = rep.trend(self.unit_id, ["sipas"])
         if tr.year.nunique() >= 3:  # two years are the table above; a chart from three

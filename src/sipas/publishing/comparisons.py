@@ -37,10 +37,13 @@ class Comparisons:
         """``year, item_id, item_label, estimate`` for every year up to this one that has tables."""
         items = items or ["sipas"]
         rows = []
+        others = self.__dict__.setdefault("_trend_years", {})  # reports of other years, never handed out
         for y in years_with_tables(self.paths):
             if y > self.year:
                 continue
-            rep = self if y == self.year else type(self)(y, self.paths.root)
+            if y != self.year and y not in others:
+                others[y] = type(self)(y, self.paths.root)
+            rep = self if y == self.year else others[y]
             labels = dict(rep.items())
             for i in items:
                 v = rep.value(scope, i)
@@ -85,8 +88,8 @@ class Comparisons:
 
     def _tests_memo(self) -> tuple | None:
         """(tests, first row of each (kind, scope, item), of each (kind, scope, variable))."""
-        read, raw = self._as_read[0], self._as_read[3]  # never handed out: no caller has changed it
-        if self._tests_raw is not self._handed[2] or not self._tests_raw.equals(raw):  # replaced, or changed
+        read, raw = self._read, self._as_read["_tests_raw"]  # never handed out: no caller has changed it
+        if self._tests_raw is not self._handed["_tests_raw"] or not self._tests_raw.equals(raw):  # replaced, or changed
             return _tests_positions(_tests(self._tests_raw))
         if read not in _TESTS:
             if len(_TESTS) >= 8:  # other years or projects: keep the memo small

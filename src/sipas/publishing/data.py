@@ -21,7 +21,7 @@ same process.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,12 +83,14 @@ class YearData:
     tables: dict[str, pd.DataFrame]
     responses: pd.DataFrame | None
     key: tuple = ()  # the files read (year, root, modification times): equal keys, equal tables
+    # of a copy: the year as read once per process, whose frames no caller is handed
+    kept: YearData | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> YearData:
         """The same year with frames of its own (shallow copies: under pandas' copy-on-write a
         change to one copies the data it changes, never reaching the original)."""
         return YearData(self.cfg, {name: t.copy(deep=False) for name, t in self.tables.items()},
-                        None if self.responses is None else self.responses.copy(deep=False), self.key)
+                        None if self.responses is None else self.responses.copy(deep=False), self.key, self)
 
 
 @lru_cache(maxsize=16)

@@ -23,10 +23,12 @@ from sipas.publishing.templating import macros
 from sipas.publishing.text import FLAG_MARK, FLAG_MARKS, ci_text, flag_mark, is_suppressed
 
 
-def _pct_cell(v, lo=None, hi=None, flag=None, digits: int = 2) -> Markup:
+def _pct_cell(v, lo=None, hi=None, flag=None, digits: int = 2) -> tuple[str, tuple[str, bool, str]]:
+    """A percentage of :func:`table_html`: its text and (reliability mark, suppressed, interval)
+    (the table macro writes the cell: a macro call per cell is most of a long table's time)."""
     mark = flag_mark(flag) if flag is not None else ""
     ci = ci_text(lo, hi) if lo is not None else ""
-    return macros().pct_cell(fmt.pct(v, digits), mark, bool(mark) and is_suppressed(flag), ci)
+    return fmt.pct(v, digits), (mark, bool(mark) and is_suppressed(flag), ci)
 
 
 def _text(v) -> str:
@@ -80,15 +82,15 @@ def table_html(df: pd.DataFrame, columns: dict[str, str], pct: tuple[str, ...] =
             v = r[col]
             if col in pct:
                 lo, hi = (r.get(ci[col][0]), r.get(ci[col][1])) if col in ci else (None, None)
-                cells.append((True, _pct_cell(v, lo, hi, r.get(flags[col]) if col in flags else None)))
+                cells.append((True, *_pct_cell(v, lo, hi, r.get(flags[col]) if col in flags else None)))
             elif col in num:
-                cells.append((True, fmt.number(v)))
+                cells.append((True, fmt.number(v), None))
             elif col in pp:
-                cells.append((True, fmt.pp(v).replace(" điểm %", "")))
+                cells.append((True, fmt.pp(v).replace(" điểm %", ""), None))
             elif col in html_cols:
-                cells.append((False, Markup(v)))
+                cells.append((False, Markup(v), None))
             else:
-                cells.append((False, _text(v)))
+                cells.append((False, _text(v), None))
         rows.append((band, highlight is not None and r.get(highlight[0]) == highlight[1], cells))
     return str(macros().table(head, rows, css, caption, Markup(note) if note else None, len(columns)))
 

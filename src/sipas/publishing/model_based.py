@@ -39,23 +39,21 @@ def with_model(rep: Report, frame: pd.DataFrame, unit_id: str, key: str = "item_
     """``frame`` (one row per index of ``unit_id``) with the unit's model-based columns
     (:data:`SAE_COLUMNS`), ``shrink_text`` and ``model_flag`` (``model_based`` where the
     policy publishes the model figure)."""
-    s = rep.indices[rep.indices.unit_id == unit_id].drop_duplicates("item_id").set_index("item_id")
-    f = frame.copy()
-    for c in SAE_COLUMNS:
-        f[c] = f[key].map(s[c]).astype(float)
-    return _marks(f, f[key].map(s["publication"]))
+    cols = rep.unit_columns(unit_id, frame[key].tolist(), [*SAE_COLUMNS, "publication"])
+    new = {c: cols[c].astype(float) for c in SAE_COLUMNS}
+    new |= _marks(new["shrinkage"], cols["publication"])
+    return pd.concat([frame, pd.DataFrame(new, index=frame.index)], axis=1)
 
 
-def _marks(f: pd.DataFrame, publication: pd.Series) -> pd.DataFrame:
-    f["shrink_text"] = [shrink_text(v) for v in f["shrinkage"]]
-    f["model_flag"] = ["model_based" if p == "model_based" else "" for p in publication]
-    return f
+def _marks(shrinkage, publication) -> dict[str, list[str]]:
+    return {"shrink_text": [shrink_text(v) for v in shrinkage],
+            "model_flag": ["model_based" if p == "model_based" else "" for p in publication]}
 
 
 def ranking_with_model(r: pd.DataFrame) -> pd.DataFrame:
     """A :meth:`Report.ranking` frame (it carries the SIPAS's model columns) with
     ``shrink_text`` and ``model_flag``."""
-    return _marks(r.copy(), r["publication"])
+    return r.assign(**_marks(r["shrinkage"], r["publication"]))
 
 
 def model_table_args(columns: dict[str, str]) -> dict:

@@ -11,9 +11,6 @@ import pandas as pd
 
 from sipas.estimation.sae import SAE_COLUMNS
 
-# (tables read, unit type, unit ids) -> ranking: see Rankings.ranking
-_RANKINGS: dict[tuple, pd.DataFrame] = {}
-
 
 class Rankings:
     """Rankings and the publication policy; mixed into :class:`~sipas.publishing.report.Report`."""
@@ -25,18 +22,10 @@ class Rankings:
         call: callers may change it): the tables are read once per process
         (:func:`load_year_data`), so a warm kernel ranks a type once for all its annexes,
         not once per annex. A report whose ``indices`` or ranks were replaced ranks what
-        it holds, every call."""
-        if self.indices is not self._handed[0] or self._ranks is not self._handed[1]:
-            return _ranking(self.indices, self._ranks, self.unit_ids(unit_type))
-        read, indices, ranks, _tests = self._as_read  # never handed out: no caller has changed them
+        it holds, every call (see :meth:`~sipas.publishing.report.Report._shared`)."""
         ids = self.unit_ids(unit_type)
-        key = (read, unit_type, tuple(ids))
-        hit = _RANKINGS.get(key)
-        if hit is None:
-            if len(_RANKINGS) >= 32:  # other years or projects: keep the memo small
-                _RANKINGS.clear()
-            hit = _RANKINGS[key] = _ranking(indices, ranks, ids)
-        return hit.copy(deep=False)
+        return self._shared(("ranking", unit_type, tuple(ids)), lambda indices, ranks: _ranking(indices, ranks, ids),
+                            ("indices", "_ranks")).copy(deep=False)
 
     def rank_intervals(self) -> pd.DataFrame | None:
         """``unit_id, rank_low, rank_high, band, strict_rank`` of the SIPAS from the ``ranks``
@@ -54,8 +43,9 @@ class Rankings:
         type: it is modelled (``publication.sae.unit_types``) and the table has figures."""
         if unit_type not in self.cfg.settings.publication.sae.unit_types:
             return False
-        rows = self.indices[self.indices.unit_id.isin(self.unit_ids(unit_type))]
-        return bool(rows["estimate_sae"].notna().any())
+        ids = self.unit_ids(unit_type)
+        return self._shared(("shows_model", unit_type, tuple(ids)),
+                            lambda i: bool(i[i.unit_id.isin(ids)]["estimate_sae"].notna().any()))
 
     def uses_bands(self, unit_type: str) -> bool:
         """Whether rankings of a unit type show bands where rank intervals are wide
@@ -65,15 +55,13 @@ class Rankings:
     def place(self, unit_id: str) -> dict:
         """Where a unit stands among its peers: ``rank``, ``total``, ``rank_low``,
         ``rank_high``, ``band`` and ``banded`` (true: publish the band, not the rank)."""
-        r = self.ranking(self.unit(unit_id).type)
-        me = r[r.unit_id == unit_id].iloc[0]
-        band = me.get("band")
-        banded = bool(self.uses_bands(self.unit(unit_id).type) and isinstance(band, str)
-                      and not bool(me.get("strict_rank")))
-        low, high = me.get("rank_low", np.nan), me.get("rank_high", np.nan)
-        return {"rank": int(me["rank"]), "total": len(r), "band": band if isinstance(band, str) else None,
-                "banded": banded, "rank_low": None if pd.isna(low) else int(low),
-                "rank_high": None if pd.isna(high) else int(high)}
+        utype = self.unit(unit_id).type
+        places = self._shared(("places", utype, tuple(self.unit_ids(utype))),
+                              lambda *_: _places(self.ranking(utype)), ("indices", "_ranks"))
+        rank, total, band, strict, low, high = places[unit_id]
+        return {"rank": rank, "total": total, "band": band,
+                "banded": bool(self.uses_bands(utype) and band is not None and not strict),
+                "rank_low": low, "rank_high": high}
 
     def rank_of(self, unit_id: str) -> tuple[int, int]:
         r = self.ranking(self.unit(unit_id).type)
@@ -95,6 +83,18 @@ def _ranking(indices: pd.DataFrame, ranks: pd.DataFrame | None, ids: list[str]) 
     if intervals is not None:
         wide = wide.merge(intervals, on="unit_id", how="left")
     return wide.reset_index(drop=True)
+
+
+def _places(r: pd.DataFrame) -> dict[str, tuple]:
+    """unit_id -> (rank, total, band, strict rank, rank_low, rank_high) of a ranking."""
+    out = {}
+    for me in r.to_dict("records"):
+        band = me.get("band")
+        low, high = me.get("rank_low", np.nan), me.get("rank_high", np.nan)
+        out[me["unit_id"]] = (int(me["rank"]), len(r), band if isinstance(band, str) else None,
+                              bool(me.get("strict_rank")), None if pd.isna(low) else int(low),
+                              None if pd.isna(high) else int(high))
+    return out
 
 
 def _rank_intervals(r: pd.DataFrame | None) -> pd.DataFrame | None:

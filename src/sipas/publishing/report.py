@@ -15,7 +15,6 @@ marks it with a footnote mark; ``tests`` decides the wording "có ý nghĩa th�
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,10 @@ CI_METHOD_TEXT = {"logit": "khoảng tin cậy logit", "beta": "khoảng tin c�
                   "wald": "khoảng tin cậy Wald", "mean": "khoảng tin cậy Wald"}
 GROUP_COLUMNS = ["variable", "variable_label", "category", "category_label", "n", "rate", "p_adjusted",
                  "significant"]
+PERCEPTION_COLUMNS = ["variable", "variable_label", "category", "category_label", "positive", "n", "share"]
+# (tables read, what) -> what the reports of those tables share (rankings, a unit's rows...): see Report._shared
+_SHARED: dict[tuple, object] = {}
+SHARED_KEPT = 4096  # entries (a year's annexes use a few hundred): other years or projects clear it
 
 
 def displayed(indices: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +96,11 @@ class Report(Rankings, Comparisons, Comments):
         self.cfg = data.cfg
         self.year = int(year)
         self.method = self.cfg.methodology
-        self.indices = displayed(data.tables["indices"])
+        kept = data.kept  # the frames as read, which no caller is handed
+        shown = _SHARED.get((data.key, "displayed"))
+        if shown is None:
+            shown = _SHARED[(data.key, "displayed")] = displayed(kept.tables["indices"])
+        self.indices = shown.copy(deep=False)
         self.sample = data.tables["sample"]
         self.profile = data.tables["profile"]
         self.expectations = data.tables["expectations"]
@@ -103,11 +110,43 @@ class Report(Rankings, Comparisons, Comments):
         self._tests_raw = data.tables["tests"]
         self._ranks = data.tables["ranks"]
         self.responses = data.responses
-        # the memos of rankings and tests (sipas.publishing.rankings, .comparisons): the frames handed
-        # out, to tell whether a caller replaced them, and copies of them no caller ever sees
-        self._handed = (self.indices, self._ranks, self._tests_raw)
-        self._as_read = (data.key, self.indices.copy(deep=False), self._ranks.copy(deep=False),
-                         self._tests_raw.copy(deep=False))
+        # the memos shared by the reports of the same tables (Report._shared, the tests of
+        # sipas.publishing.comparisons): the frames handed out, to tell whether a caller replaced
+        # one, and the same tables as read
+        self._read = data.key
+        self._handed = {"indices": self.indices, "_ranks": self._ranks, "_tests_raw": self._tests_raw,
+                        "profile": self.profile, "expectations": self.expectations,
+                        "perceptions": self.perceptions, "sample": self.sample, "responses": self.responses}
+        self._as_read = {"indices": shown, "_ranks": kept.tables["ranks"], "_tests_raw": kept.tables["tests"],
+                         **{t: kept.tables[t] for t in ("profile", "expectations", "perceptions", "sample")},
+                         "responses": kept.responses}
+
+    def _shared(self, what: tuple, compute, tables: tuple[str, ...] = ("indices",)):
+        """``compute(*frames)`` of the named tables (attributes of the report). While the
+        report holds the frames it handed out, computed once per process and tables read,
+        on the tables as read, which no caller is handed: the annexes of a warm kernel share
+        it (callers copy what they hand out). A report one of whose frames was replaced
+        computes on its own, every call."""
+        if any(getattr(self, t) is not self._handed[t] for t in tables):
+            return compute(*(getattr(self, t) for t in tables))
+        key = (self._read, tables, what)
+        hit = _SHARED.get(key, _SHARED)
+        if hit is _SHARED:
+            if len(_SHARED) >= SHARED_KEPT:
+                _SHARED.clear()
+            hit = _SHARED[key] = compute(*(self._as_read[t] for t in tables))
+        return hit
+
+    def _rows(self, table: str, scope: str) -> pd.DataFrame:
+        """The rows of one scope of a table (attribute name) in their order, index reset: a
+        slice of the table grouped by unit once per process and tables read (a unit's rows
+        are read by several sections, the province's by every annex); callers copy it."""
+        frame = getattr(self, table)
+        if frame is not self._handed[table]:
+            return frame[frame.unit_id == scope].reset_index(drop=True)
+        grouped, bounds = self._shared(("by_unit",), _by_unit, (table,))
+        start, stop = bounds.get(scope, (0, 0))
+        return grouped.iloc[start:stop].reset_index(drop=True)
 
     # ------------------------------------------------------------ lookups
 
@@ -143,18 +182,15 @@ class Report(Rankings, Comparisons, Comments):
         present = {u.type for u in self.cfg.units}
         return [t.id for t in self.cfg.registry.unit_types if t.id in present]
 
-    @cached_property
-    def _by_key(self) -> _Lookup:
-        return _Lookup(self.indices)
-
     def _key(self) -> _Lookup:
         """(unit_id, item_id) -> first row of ``indices``: plain dict and arrays, since the
         annexes look up hundreds of single figures (rebuilt if ``indices`` is replaced)."""
-        k = self._by_key
-        if k.frame is not self.indices:
-            self.__dict__.pop("_by_key", None)
-            k = self._by_key
-        return k
+        if self.indices is self._handed["indices"]:
+            return self._shared(("lookup",), _Lookup)
+        own = self.__dict__.get("_own_key")
+        if own is None or own[0] is not self.indices:
+            own = self.__dict__["_own_key"] = (self.indices, _Lookup(self.indices))
+        return own[1]
 
     def row(self, scope: str, item_id: str = "sipas") -> pd.Series | None:
         pos = self._key().pos.get((scope, item_id))
@@ -188,7 +224,7 @@ class Report(Rankings, Comparisons, Comments):
 
     @property
     def has_intervals(self) -> bool:
-        return bool(self.indices["ci_low"].notna().any())
+        return self._key().has_intervals
 
     @property
     def has_flags(self) -> bool:
@@ -202,12 +238,7 @@ class Report(Rankings, Comparisons, Comments):
     @property
     def ci_method_text(self) -> str:
         """'khoảng tin cậy logit' (the most used method), naming any other one used for a few cells."""
-        if not self.indices["ci_method"].notna().any():
-            return "khoảng tin cậy"
-        counts = self.indices["ci_method"].dropna().astype(str).value_counts()
-        main = CI_METHOD_TEXT.get(counts.index[0], f"khoảng tin cậy ({counts.index[0]})")
-        others = [CI_METHOD_TEXT.get(m, m).replace("khoảng tin cậy ", "") for m in counts.index[1:]]
-        return main + (f" (một số ô: {', '.join(others)})" if others else "")
+        return self._shared(("ci_method_text",), _ci_method_text)
 
     @property
     def top_items(self) -> list[tuple[str, str]]:
@@ -242,12 +273,25 @@ class Report(Rankings, Comparisons, Comments):
 
     def criteria(self, scope: str) -> pd.DataFrame:
         """Criterion rows of a scope: element label, criterion, estimate, n (+ interval, flag)."""
-        idx = self.indices[(self.indices.unit_id == scope) & (self.indices.level == "criterion")]
-        cols = ["parent_id", "item_id", "item_label", "estimate", "n"] + \
-            [c for c in ("ci_low", "ci_high", "flag") if c in idx.columns]
-        out = idx[cols].reset_index(drop=True)
-        out.insert(1, "element", out["parent_id"].map(self.method.labels()))
-        return out
+        labels = self.method.labels()
+
+        def criteria(_indices) -> pd.DataFrame:
+            idx = self._rows("indices", scope)
+            idx = idx[idx.level == "criterion"]
+            cols = ["parent_id", "item_id", "item_label", "estimate", "n"] + \
+                [c for c in ("ci_low", "ci_high", "flag") if c in idx.columns]
+            out = idx[cols].reset_index(drop=True)
+            out.insert(1, "element", out["parent_id"].map(labels))
+            return out
+
+        return self._shared(("criteria", scope, tuple(labels.items())), criteria).copy(deep=False)
+
+    def unit_columns(self, unit_id: str, item_ids, columns) -> dict[str, np.ndarray]:
+        """``columns`` of the first ``indices`` row of (unit_id, item) for each item of
+        ``item_ids``: object arrays, None where the unit has no such row."""
+        k = self._key()
+        pos = np.array([k.pos.get((unit_id, i), -1) for i in item_ids], dtype=int)  # -1: the None appended
+        return {c: np.append(k.frame[c].to_numpy(dtype=object), None)[pos] for c in columns}
 
     def scope_levels(self, scopes: list[str]) -> pd.DataFrame:
         """Element and SIPAS indices for several scopes side by side (rows = items)."""
@@ -255,21 +299,26 @@ class Report(Rankings, Comparisons, Comments):
                              for i, lab in self.items()])
 
     def scope_name(self, scope: str) -> str:
-        rows = self.indices[self.indices.unit_id == scope]
+        rows = self._rows("indices", scope)
         return str(rows["unit_name"].iloc[0]) if len(rows) else scope
 
+    def _province_shares(self, table: str) -> dict:
+        return self._shared(("shares",), lambda _: _shares(self._rows(table, PROVINCE_ID)), (table,))
+
     def profile_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
-        prof = self.profile[self.profile.unit_id == scope].reset_index(drop=True)
+        prof = self._rows("profile", scope).copy(deep=False)
         if with_province:
-            prov = _shares(self.profile[self.profile.unit_id == PROVINCE_ID])
+            prov = self._province_shares("profile")
             prof["province_share"] = [prov.get(vc, np.nan) for vc in zip(prof.variable, prof.category)]
         return prof
 
     def expectations_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
-        e = self.expectations[self.expectations.unit_id == scope]
-        e = e.sort_values(["share", "item_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+        e = self._shared(("sorted", scope), lambda _: self._rows("expectations", scope).sort_values(
+            ["share", "item_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True),
+            ("expectations",)).copy(deep=False)
         if with_province:
-            prov = self.expectations[self.expectations.unit_id == PROVINCE_ID].set_index("item_id")["share"]
+            prov = self._shared(("province",), lambda _: self._rows("expectations", PROVINCE_ID)
+                                .set_index("item_id")["share"], ("expectations",))
             e["province_share"] = e["item_id"].map(prov)
         return e
 
@@ -287,44 +336,28 @@ class Report(Rankings, Comparisons, Comments):
         methodology has none)."""
         p = self.perceptions
         if p is None or not len(p):
-            return pd.DataFrame(columns=["variable", "variable_label", "category", "category_label",
-                                         "positive", "n", "share"])
-        out = p[p.unit_id == scope].reset_index(drop=True)
+            return pd.DataFrame(columns=PERCEPTION_COLUMNS)
+        out = self._rows("perceptions", scope).copy(deep=False)
         if with_province:
-            prov = _shares(p[p.unit_id == PROVINCE_ID])
+            prov = self._province_shares("perceptions")
             out["province_share"] = [prov.get(vc, np.nan) for vc in zip(out.variable, out.category)]
         return out
 
     def perception_index(self, scope: str) -> pd.DataFrame:
         """"Chỉ số đánh giá" of each topic that has positive categories: the share of
         positive answers among the valid ones (``estimate``), with the province's beside."""
-        rows = []
-        prov = self.perceptions_of(PROVINCE_ID)
-        pairs = [(scope, self.perceptions_of(scope))] + ([(PROVINCE_ID, prov)] if scope != PROVINCE_ID else [])
-        for scope_, frame in pairs:
-            topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
-            for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
-                                               frame["category_label"].tolist(),
-                                               frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
-                topic = topics.setdefault(var, [label, [], 0, 0])
-                topic[2] += n
-                if pos:
-                    topic[1].append(cat)
-                    topic[3] += n
-            for var, (label, positive, total, hits) in topics.items():
-                if positive:
-                    rows.append({"scope": scope_, "variable": var, "variable_label": label,
-                                 "positive_labels": ", ".join(positive), "n": int(total),
-                                 "estimate": hits / total if total else np.nan})
-        if not rows:
-            return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
-        t = pd.DataFrame(rows)
-        out = t[t.scope == scope].drop(columns="scope").reset_index(drop=True)
-        out["province"] = out.variable.map(t[t.scope == PROVINCE_ID].set_index("variable")["estimate"])
-        return out
+        p = self.perceptions
+        if p is None or not len(p):
+            return _perception_index([], [])
+
+        def topics(s: str) -> list[dict]:
+            return self._shared(("topics", s), lambda _: _topics(self._rows("perceptions", s)), ("perceptions",))
+
+        return self._shared(("perception_index", scope), lambda _: _perception_index(topics(scope), topics(PROVINCE_ID)),
+                            ("perceptions",)).copy(deep=False)
 
     def sample_of(self, unit_id: str) -> pd.Series:
-        return self.sample[self.sample.unit_id == unit_id].iloc[0]
+        return self._rows("sample", unit_id).iloc[0]
 
     # ------------------------------------------------- respondent groups
 
@@ -338,6 +371,50 @@ class Report(Rankings, Comparisons, Comments):
         out["p_adjusted"] = [None if tests[v] is None else tests[v].get("p_adjusted") for v in out["variable"]]
         out["significant"] = [None if tests[v] is None else tests[v].get("significant") for v in out["variable"]]
         return out[GROUP_COLUMNS]
+
+
+def _ci_method_text(indices: pd.DataFrame) -> str:
+    if not indices["ci_method"].notna().any():
+        return "khoảng tin cậy"
+    counts = indices["ci_method"].dropna().astype(str).value_counts()
+    main = CI_METHOD_TEXT.get(counts.index[0], f"khoảng tin cậy ({counts.index[0]})")
+    others = [CI_METHOD_TEXT.get(m, m).replace("khoảng tin cậy ", "") for m in counts.index[1:]]
+    return main + (f" (một số ô: {', '.join(others)})" if others else "")
+
+
+def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The rows of ``frame`` grouped by ``unit_id`` (each unit's in their order) and each
+    unit's (start, stop) in it."""
+    codes, units = pd.factorize(frame["unit_id"])  # -1: no unit id (sorted first, in no unit)
+    bounds = np.cumsum(np.bincount(codes + 1, minlength=len(units) + 1))
+    return frame.take(np.argsort(codes, kind="stable")), {u: (int(bounds[k]), int(bounds[k + 1]))
+                                                          for k, u in enumerate(units)}
+
+
+def _topics(frame: pd.DataFrame) -> list[dict]:
+    """A row per perception topic that has positive categories, from a scope's answers."""
+    topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
+    for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
+                                       frame["category_label"].tolist(),
+                                       frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
+        topic = topics.setdefault(var, [label, [], 0, 0])
+        topic[2] += n
+        if pos:
+            topic[1].append(cat)
+            topic[3] += n
+    return [{"variable": var, "variable_label": label, "positive_labels": ", ".join(positive),
+             "n": int(total), "estimate": hits / total if total else np.nan}
+            for var, (label, positive, total, hits) in topics.items() if positive]
+
+
+def _perception_index(mine: list[dict], province: list[dict]) -> pd.DataFrame:
+    """The topics (:func:`_topics`) of a scope with the province's estimate beside."""
+    if not mine and not province:
+        return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
+    out = pd.DataFrame(mine) if mine else pd.DataFrame(province).iloc[:0]  # none: typed as the province's
+    out["province"] = out["variable"].map(pd.Series([r["estimate"] for r in province],
+                                                    index=[r["variable"] for r in province], dtype=float))
+    return out
 
 
 __all__ = ["AGGREGATION_TEXT", "CI_METHOD_TEXT", "Report", "ci_text", "comment_themes_spec", "comments_html",

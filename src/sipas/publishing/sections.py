@@ -76,12 +76,12 @@ def by_aspect(rep: Report, frame: pd.DataFrame) -> tuple[pd.DataFrame, str | Non
     aspect_of = {e.id: e.aspect for e in m.elements} | {a.id: a.id for a in m.aspects}
     label = {a.id: a.label for a in m.aspects}
     order = {a.id: k for k, a in enumerate(m.aspects)}
-    f = frame.copy()
+    ids = frame["item_id"].tolist()
+    # by aspect, the aspect's index after its elements (a stable sort)
+    rows = sorted(range(len(ids)), key=lambda k: (order.get(aspect_of.get(ids[k]), len(order)), ids[k] in label))
+    f = frame.take(rows).reset_index(drop=True)
+    f["item_label"] = ["Chỉ số chung của khía cạnh" if x in label else lab for x, lab in zip(f.item_id, f.item_label)]
     f["band"] = [label.get(aspect_of.get(x), m.index_label) for x in f.item_id]
-    f["_a"] = [order.get(aspect_of.get(x), len(order)) for x in f.item_id]
-    f["_own"] = f.item_id.isin(list(label)).astype(int)        # the aspect's index after its elements
-    f.loc[f.item_id.isin(list(label)), "item_label"] = "Chỉ số chung của khía cạnh"
-    f = f.sort_values(["_a", "_own"], kind="mergesort").drop(columns=["_a", "_own"]).reset_index(drop=True)
     return f, "band"
 
 

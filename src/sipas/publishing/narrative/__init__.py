@@ -39,9 +39,9 @@ from sipas.publishing.narrative.province import (
     sample_text,
 )
 from sipas.publishing.narrative.topics import expectations_text, perceptions_text, themes_text
-from sipas.publishing.narrative.unit import model_based_text, standing, unit_change_rows, unit_summary
+from sipas.publishing.narrative.unit import change_sentence, model_based_text, standing, unit_change_rows, unit_summary
 
-__all__ = ["NEAR_ZERO", "NOT_SIGNIFICANT", "SIGNIFICANT", "b", "bands_text", "basis", "change_phrase", "changes_text", "compare",
+__all__ = ["NEAR_ZERO", "NOT_SIGNIFICANT", "SIGNIFICANT", "b", "bands_text", "basis", "change_phrase", "change_sentence", "changes_text", "compare",
            "design_note", "expectations_text", "groups_text", "i", "limitations", "method_note", "model_based_text", "method_note_text",
            "perceptions_text", "place_phrase", "province_summary", "ranking_text", "recommendations", "results_text", "sample_text",
            "standing", "themes_text", "unit_change_rows", "unit_summary", "with_ci"]

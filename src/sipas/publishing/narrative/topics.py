@@ -29,9 +29,9 @@ def perceptions_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:
     pi = rep.perception_index(scope)
     if not len(pi):
         return []
-    pi = pi.dropna(subset=["estimate"]).sort_values(["estimate", "variable"], ascending=[False, True],
-                                                    kind="mergesort")
-    if not len(pi):
+    # highest first, then by topic
+    pi = sorted((r for r in pi.itertuples() if not np.isnan(float(r.estimate))), key=lambda r: (-r.estimate, r.variable))
+    if not pi:
         return []
     out = ["Chỉ số đánh giá của mỗi chủ đề nhận thức là tỷ lệ câu trả lời tích cực (các phương án được bộ "
            "câu hỏi coi là tích cực) trên tổng số câu trả lời của chủ đề."]
@@ -42,7 +42,7 @@ def perceptions_text(rep: Report, scope: str = PROVINCE_ID) -> list[str]:
             txt += f" (toàn tỉnh {fmt.pct(r.province, 1)})"
         return txt
 
-    hi, lo = pi.iloc[0], pi.iloc[-1]
+    hi, lo = pi[0], pi[-1]
     out.append("Cao nhất: " + one(hi) + (("; thấp nhất: " + one(lo)) if len(pi) > 1 else "") + ".")
     return out
 

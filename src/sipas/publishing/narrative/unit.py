@@ -42,30 +42,38 @@ def unit_summary(rep: Report, unit_id: str) -> list[str]:
     if rep.flagged(unit_id):
         out.append("Lưu ý: chỉ số chung của đơn vị được đánh dấu về độ tin cậy (xem chú thích "
                    f"{flag_mark(rep.flag(unit_id))} ở cuối bảng).")
-    prof = rep.element_profile(unit_id)
-    elems = prof[prof.item_id.isin([x.id for x in rep.method.elements])].dropna(subset=["unit"])
-    elems = elems[~elems["flag"].map(is_suppressed)]           # a figure not published is not cited
+    # (label, unit, group) of the elements; a figure not published is not cited
+    elems = [(x.label, rep.value(unit_id, x.id), rep.value(group_id(u.type), x.id)) for x in rep.method.elements
+             if not np.isnan(rep.value(unit_id, x.id)) and not is_suppressed(rep.flag(unit_id, x.id))]
     if len(elems) >= 2:
-        best = elems.loc[elems["unit"].idxmax()]
-        worst = elems.loc[elems["unit"].idxmin()]
-        out.append(f"Yếu tố được đánh giá cao nhất là {i(best.item_label)} ({fmt.pct(best['unit'])}); "
-                   f"thấp nhất là {i(worst.item_label)} ({fmt.pct(worst['unit'])}).")
-        below = elems[elems["unit"] < elems["group"] - NEAR_ZERO]
+        best = max(elems, key=lambda x: x[1])  # the first of equal ones
+        worst = min(elems, key=lambda x: x[1])
+        out.append(f"Yếu tố được đánh giá cao nhất là {i(best[0])} ({fmt.pct(best[1])}); "
+                   f"thấp nhất là {i(worst[0])} ({fmt.pct(worst[1])}).")
+        below = [label for label, v, g in elems if v < g - NEAR_ZERO]
         if len(below) == 0:
             out.append(f"Tất cả các yếu tố đều bằng hoặc cao hơn mức bình quân của {e(peers)}.")
         else:
             out.append(f"Có {len(below)}/{len(elems)} yếu tố thấp hơn mức bình quân của {e(peers)}: "
-                       + ", ".join(i(x) for x in below.item_label) + ".")
-    crit = rep.criteria(unit_id).dropna(subset=["estimate"])
-    crit = crit[~crit["flag"].map(is_suppressed)]
-    if len(crit):
-        low = crit.sort_values(["estimate", "item_id"], kind="mergesort").iloc[0]
-        out.append(f"Tiêu chí có tỷ lệ hài lòng thấp nhất: {i(low.item_label)} ({fmt.pct(low.estimate)}).")
+                       + ", ".join(i(x) for x in below) + ".")
+    crit = rep.criteria(unit_id)
+    crit = [(v, item, label) for item, label, v, flag in zip(crit.item_id.tolist(), crit.item_label.tolist(),
+                                                            crit.estimate.tolist(), crit.flag.tolist())
+            if not np.isnan(v) and not is_suppressed(flag)]
+    if crit:
+        low = min(crit, key=lambda x: x[:2])
+        out.append(f"Tiêu chí có tỷ lệ hài lòng thấp nhất: {i(low[2])} ({fmt.pct(low[0])}).")
+    change = change_sentence(rep, unit_id)
+    return out + [change] if change else out
+
+
+def change_sentence(rep: Report, unit_id: str) -> str | None:
+    """The unit's SIPAS against the previous year (the summary's last sentence; None
+    without the previous year's figure)."""
     c = rep.change(unit_id)
-    if c is not None:
-        out.append(f"So với năm {c['previous_year']} ({fmt.pct(c['previous'])}), chỉ số "
-                   f"{change_phrase(c['diff'], c['significant'])}.")
-    return out
+    if c is None:
+        return None
+    return f"So với năm {c['previous_year']} ({fmt.pct(c['previous'])}), chỉ số {change_phrase(c['diff'], c['significant'])}."
 
 
 def unit_change_rows(rep: Report, unit_id: str):
