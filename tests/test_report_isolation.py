@@ -131,3 +131,19 @@ def test_the_tests_built_once_per_process_follow_a_reports_own_test_table(demo):
     assert handed.test(kind, scope, item) == before
     assert Report(2023, demo).test(kind, scope, item) == before
     assert Report(2023, demo).tests.loc[0, "unit_id"] == scope
+
+
+def test_a_replaced_frame_is_what_its_report_shows(demo):
+    # the figures a report shares with the others of its kernel (lookups, rankings, criteria)
+    # are computed from its own frame once a cell replaced it, for that report only
+    rep = Report(2023, demo)
+    unit = rep.cfg.units[0]
+    before = rep.value(unit.id), rep.criteria(unit.id).estimate.tolist(), rep.ranking(unit.type).sipas.tolist()
+    rep.indices = rep.indices.assign(estimate=0.5)
+    assert rep.value(unit.id) == 0.5
+    assert set(rep.criteria(unit.id).estimate) == {0.5}
+    assert set(rep.ranking(unit.type).sipas) == {0.5}
+    later = Report(2023, demo)
+    assert (later.value(unit.id), later.criteria(unit.id).estimate.tolist(),
+            later.ranking(unit.type).sipas.tolist()) == before
+    assert 0.5 not in before[1]
