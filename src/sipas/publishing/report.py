@@ -24,6 +24,7 @@ from sipas.base import formats as fmt
 from sipas.base.config import Paths
 from sipas.base.config import paths as default_paths
 from sipas.estimation.indices import PROVINCE_ID, group_id
+from sipas.publishing import lookups
 from sipas.publishing.comments import Comments
 from sipas.publishing.comparisons import Comparisons
 from sipas.publishing.data import load_year_data, years_with_tables
@@ -60,31 +61,6 @@ def displayed(indices: pd.DataFrame) -> pd.DataFrame:
     shown) instead of ``suppress`` (‡, left empty); otherwise unchanged."""
     caution = indices["publication"].eq("caution")
     return indices.assign(flag=indices["flag"].where(~caution, "caution")) if caution.any() else indices
-
-
-def _shares(frame: pd.DataFrame) -> dict:
-    """(variable, category) -> share of a scope's rows (a plain dict: the annexes look
-    up every category of every question)."""
-    return dict(zip(zip(frame["variable"], frame["category"]), frame["share"]))
-
-
-class _Lookup:
-    """Positions of the first ``indices`` row of each (unit_id, item_id) and the columns
-    :class:`Report` reads from it, as numpy arrays."""
-
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
-        keys = zip(frame["unit_id"].tolist(), frame["item_id"].tolist())
-        self.pos: dict = {}
-        for i, key in enumerate(keys):
-            self.pos.setdefault(key, i)
-        self.estimate = frame["estimate"].to_numpy(dtype=float, na_value=np.nan)
-        self.ci_low, self.ci_high, self.flag = (frame[c].to_numpy() for c in ("ci_low", "ci_high", "flag"))
-        self.has_intervals = bool(frame["ci_low"].notna().any())
-        # the reliability codes in use, sorted (empty: no figure is flagged)
-        flags = set(self.flag.tolist())
-        self.has_flags = any(is_flagged(v) for v in flags)
-        self.flag_codes = sorted({c for v in flags for c in flag_codes(v)})
 
 
 class Report(Rankings, Comparisons, Comments):
@@ -144,7 +120,7 @@ class Report(Rankings, Comparisons, Comments):
         frame = getattr(self, table)
         if frame is not self._handed[table]:
             return frame[frame.unit_id == scope].reset_index(drop=True)
-        grouped, bounds = self._shared(("by_unit",), _by_unit, (table,))
+        grouped, bounds = self._shared(("by_unit",), lookups.by_unit, (table,))
         start, stop = bounds.get(scope, (0, 0))
         return grouped.iloc[start:stop].reset_index(drop=True)
 
@@ -182,14 +158,14 @@ class Report(Rankings, Comparisons, Comments):
         present = {u.type for u in self.cfg.units}
         return [t.id for t in self.cfg.registry.unit_types if t.id in present]
 
-    def _key(self) -> _Lookup:
+    def _key(self) -> lookups.Lookup:
         """(unit_id, item_id) -> first row of ``indices``: plain dict and arrays, since the
         annexes look up hundreds of single figures (rebuilt if ``indices`` is replaced)."""
         if self.indices is self._handed["indices"]:
-            return self._shared(("lookup",), _Lookup)
+            return self._shared(("lookup",), lookups.Lookup)
         own = self.__dict__.get("_own_key")
         if own is None or own[0] is not self.indices:
-            own = self.__dict__["_own_key"] = (self.indices, _Lookup(self.indices))
+            own = self.__dict__["_own_key"] = (self.indices, lookups.Lookup(self.indices))
         return own[1]
 
     def row(self, scope: str, item_id: str = "sipas") -> pd.Series | None:
@@ -303,7 +279,7 @@ class Report(Rankings, Comparisons, Comments):
         return str(rows["unit_name"].iloc[0]) if len(rows) else scope
 
     def _province_shares(self, table: str) -> dict:
-        return self._shared(("shares",), lambda _: _shares(self._rows(table, PROVINCE_ID)), (table,))
+        return self._shared(("shares",), lambda _: lookups.shares(self._rows(table, PROVINCE_ID)), (table,))
 
     def profile_of(self, scope: str, with_province: bool = False) -> pd.DataFrame:
         prof = self._rows("profile", scope).copy(deep=False)
@@ -348,12 +324,12 @@ class Report(Rankings, Comparisons, Comments):
         positive answers among the valid ones (``estimate``), with the province's beside."""
         p = self.perceptions
         if p is None or not len(p):
-            return _perception_index([], [])
+            return lookups.perception_index([], [])
 
         def topics(s: str) -> list[dict]:
-            return self._shared(("topics", s), lambda _: _topics(self._rows("perceptions", s)), ("perceptions",))
+            return self._shared(("topics", s), lambda _: lookups.topics(self._rows("perceptions", s)), ("perceptions",))
 
-        return self._shared(("perception_index", scope), lambda _: _perception_index(topics(scope), topics(PROVINCE_ID)),
+        return self._shared(("perception_index", scope), lambda _: lookups.perception_index(topics(scope), topics(PROVINCE_ID)),
                             ("perceptions",)).copy(deep=False)
 
     def sample_of(self, unit_id: str) -> pd.Series:
@@ -380,41 +356,6 @@ def _ci_method_text(indices: pd.DataFrame) -> str:
     main = CI_METHOD_TEXT.get(counts.index[0], f"khoảng tin cậy ({counts.index[0]})")
     others = [CI_METHOD_TEXT.get(m, m).replace("khoảng tin cậy ", "") for m in counts.index[1:]]
     return main + (f" (một số ô: {', '.join(others)})" if others else "")
-
-
-def _by_unit(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """The rows of ``frame`` grouped by ``unit_id`` (each unit's in their order) and each
-    unit's (start, stop) in it."""
-    codes, units = pd.factorize(frame["unit_id"])  # -1: no unit id (sorted first, in no unit)
-    bounds = np.cumsum(np.bincount(codes + 1, minlength=len(units) + 1))
-    return frame.take(np.argsort(codes, kind="stable")), {u: (int(bounds[k]), int(bounds[k + 1]))
-                                                          for k, u in enumerate(units)}
-
-
-def _topics(frame: pd.DataFrame) -> list[dict]:
-    """A row per perception topic that has positive categories, from a scope's answers."""
-    topics: dict = {}  # variable -> [label, positive categories' labels, n, positive n], in order
-    for var, label, cat, pos, n in zip(frame["variable"].tolist(), frame["variable_label"].tolist(),
-                                       frame["category_label"].tolist(),
-                                       frame["positive"].astype(bool).tolist(), frame["n"].tolist()):
-        topic = topics.setdefault(var, [label, [], 0, 0])
-        topic[2] += n
-        if pos:
-            topic[1].append(cat)
-            topic[3] += n
-    return [{"variable": var, "variable_label": label, "positive_labels": ", ".join(positive),
-             "n": int(total), "estimate": hits / total if total else np.nan}
-            for var, (label, positive, total, hits) in topics.items() if positive]
-
-
-def _perception_index(mine: list[dict], province: list[dict]) -> pd.DataFrame:
-    """The topics (:func:`_topics`) of a scope with the province's estimate beside."""
-    if not mine and not province:
-        return pd.DataFrame(columns=["variable", "variable_label", "positive_labels", "n", "estimate", "province"])
-    out = pd.DataFrame(mine) if mine else pd.DataFrame(province).iloc[:0]  # none: typed as the province's
-    out["province"] = out["variable"].map(pd.Series([r["estimate"] for r in province],
-                                                    index=[r["variable"] for r in province], dtype=float))
-    return out
 
 
 __all__ = ["AGGREGATION_TEXT", "CI_METHOD_TEXT", "Report", "ci_text", "comment_themes_spec", "comments_html",
