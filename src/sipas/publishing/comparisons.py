@@ -19,7 +19,6 @@ from sipas.base.errors import SipasError
 from sipas.publishing.data import SCHEMA, has_tables, require, years_with_tables
 
 TEST_KINDS = {"change": "change", "peer": "peer", "association": "groups"}  # column ``test`` -> kind
-_TESTS: dict[tuple, tuple | None] = {}  # tables read -> Comparisons._tests_memo
 
 
 class Comparisons:
@@ -88,14 +87,10 @@ class Comparisons:
 
     def _tests_memo(self) -> tuple | None:
         """(tests, first row of each (kind, scope, item), of each (kind, scope, variable))."""
-        read, raw = self._read, self._as_read["_tests_raw"]  # never handed out: no caller has changed it
+        raw = self._as_read["_tests_raw"]  # never handed out: no caller has changed it
         if self._tests_raw is not self._handed["_tests_raw"] or not self._tests_raw.equals(raw):  # replaced, or changed
             return _tests_positions(_tests(self._tests_raw))
-        if read not in _TESTS:
-            if len(_TESTS) >= 8:  # other years or projects: keep the memo small
-                _TESTS.clear()
-            _TESTS[read] = _tests_positions(_tests(raw))
-        return _TESTS[read]
+        return self._shared(("tests",), lambda t: _tests_positions(_tests(t)), ("_tests_raw",))
 
     def test(self, kind: str, scope: str, item_id: str = "sipas", variable: str | None = None) -> dict | None:
         t = self.tests
